@@ -1,0 +1,269 @@
+"""The site config: TOML in, typed and cross-checked frozen dataclasses out.
+
+See ``config.example.toml`` for every key with a comment.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from edgectl.confload import ConfigError, Invalid, build
+
+__all__ = ["Config", "ConfigError", "load"]
+
+
+@dataclass(frozen=True, slots=True)
+class Site:
+    id: str
+    name: str = ""
+    timezone: str = "UTC"
+
+    def validate(self) -> None:
+        if not self.id or not all(c.isalnum() or c in "-_" for c in self.id):
+            raise Invalid("id", f"expected letters, digits, '-' or '_', got {self.id!r}")
+        try:
+            ZoneInfo(self.timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise Invalid(
+                "timezone", f"expected an IANA zone such as 'Asia/Shanghai', got {self.timezone!r}"
+            ) from None
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+
+@dataclass(frozen=True, slots=True)
+class Store:
+    path: str = "/var/lib/edgectl/edgectl.db"
+    disk_budget_mb: float = 1024.0
+    commit_interval_ms: float = 2.0
+
+
+@dataclass(frozen=True, slots=True)
+class Daemon:
+    control_socket: str = "/run/edgectl/control.sock"
+    metrics_port: int = 0  # 0 disables the Prometheus endpoint
+    metrics_host: str = "127.0.0.1"
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+
+
+@dataclass(frozen=True, slots=True)
+class Bus:
+    """An RS-485 serial bus (``rtu``) or a Modbus TCP link (``tcp``)."""
+
+    id: str
+    kind: Literal["rtu", "tcp"] = "rtu"
+    port: str = ""  # serial device for rtu, e.g. /dev/serial/by-id/usb-FTDI_...
+    host: str = ""  # for tcp
+    tcp_port: int = 502
+    baud: int = 9600
+    parity: Literal["N", "E", "O"] = "N"
+    stopbits: int = 1
+    bytesize: int = 8
+    turnaround_ms: float = 5.0
+    retries: int = 1
+
+    def validate(self) -> None:
+        if self.kind == "rtu" and not self.port:
+            raise Invalid("port", "expected the serial device path for an rtu bus")
+        if self.kind == "tcp" and not self.host:
+            raise Invalid("host", "expected a host name or address for a tcp bus")
+        if self.baud not in (1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200):
+            raise Invalid("baud", f"expected a standard baud rate, got {self.baud}")
+
+
+@dataclass(frozen=True, slots=True)
+class Gate:
+    id: str
+    bus: str
+    unit: int = 1
+    profile: str = "generic"
+    area: str = "site"
+    name: str = ""
+    poll_interval_s: float = 1.0
+    auto_close_s: float = 0.0  # 0 leaves closing to the gate itself
+    open_pulse_s: float = 5.0
+
+    def validate(self) -> None:
+        if not 1 <= self.unit <= 247:
+            raise Invalid("unit", f"expected a Modbus unit id 1-247, got {self.unit}")
+
+
+@dataclass(frozen=True, slots=True)
+class Relay:
+    bus: str
+    unit: int
+    coil: int
+
+
+@dataclass(frozen=True, slots=True)
+class Door:
+    id: str
+    area: str = "site"
+    name: str = ""
+    unlock_s: float = 5.0
+    fail_mode: Literal["safe", "secure"] = "secure"
+    egress: bool = False
+    relay: Relay | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Reader:
+    """A Wiegand reader behind a serial Wiegand converter (see docs/wiegand-converter.md)."""
+
+    id: str
+    port: str
+    baud: int = 9600
+    door: str = ""
+    gate: str = ""
+    direction: Literal["in", "out", "none"] = "in"
+    formats: tuple[str, ...] = ("h10301", "wiegand34", "h10304", "wiegand37")
+
+    def validate(self) -> None:
+        if bool(self.door) == bool(self.gate):
+            raise Invalid("door", "expected exactly one of 'door' or 'gate' for a reader")
+
+    @property
+    def target(self) -> str:
+        return self.door or self.gate
+
+
+@dataclass(frozen=True, slots=True)
+class Tls:
+    ca_file: str = ""
+    cert_file: str = ""
+    key_file: str = ""
+    insecure: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Mqtt:
+    enabled: bool = False
+    host: str = "localhost"
+    port: int = 1883
+    base_topic: str = ""  # default: edgectl/<site id>
+    client_id: str = ""
+    username: str = ""
+    password: str = ""
+    keepalive_s: int = 30
+    protocol: Literal["5", "3.1.1"] = "5"
+    tls: Tls | None = None
+    command_window_s: float = 30.0
+    max_payload_bytes: int = 16384
+    ha_discovery: bool = False
+    ha_prefix: str = "homeassistant"
+
+
+@dataclass(frozen=True, slots=True)
+class Operator:
+    id: str
+    role: Literal["viewer", "guard", "operator", "admin"]
+    name: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Hub:
+    enabled: bool = False
+    url: str = ""
+    token: str = ""
+    tls: Tls | None = None
+    interval_s: float = 2.0
+    batch_max_events: int = 5000
+    batch_max_bytes: int = 1_000_000
+    timeout_s: float = 10.0
+
+    def validate(self) -> None:
+        if self.enabled and not self.url.startswith(("http://", "https://")):
+            raise Invalid("url", f"expected an http:// or https:// URL, got {self.url!r}")
+
+
+@dataclass(frozen=True, slots=True)
+class Access:
+    max_offline_days: float = 7.0
+    degraded_policy: Literal["deny_all_but_staff", "facility_code_only", "carry_on"] = "carry_on"
+    degraded_facility_codes: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    site: Site
+    store: Store = field(default_factory=Store)
+    daemon: Daemon = field(default_factory=Daemon)
+    buses: tuple[Bus, ...] = ()
+    gates: tuple[Gate, ...] = ()
+    doors: tuple[Door, ...] = ()
+    readers: tuple[Reader, ...] = ()
+    mqtt: Mqtt = field(default_factory=Mqtt)
+    operators: tuple[Operator, ...] = ()
+    hub: Hub = field(default_factory=Hub)
+    access: Access = field(default_factory=Access)
+
+    def validate(self) -> None:
+        ids = Counter(d.id for d in (*self.buses, *self.gates, *self.doors, *self.readers))
+        for section in ("buses", "gates", "doors", "readers"):
+            for i, item in enumerate(getattr(self, section)):
+                if ids[item.id] > 1:
+                    raise Invalid(f"{section}[{i}].id", f"duplicate device id {item.id!r}")
+        bus_ids = [b.id for b in self.buses]
+        for i, gate in enumerate(self.gates):
+            if gate.bus not in bus_ids:
+                raise Invalid(f"gates[{i}].bus", f"expected one of {bus_ids}, got {gate.bus!r}")
+        for i, door in enumerate(self.doors):
+            if door.relay and door.relay.bus not in bus_ids:
+                raise Invalid(
+                    f"doors[{i}].relay.bus", f"expected one of {bus_ids}, got {door.relay.bus!r}"
+                )
+        gate_ids = [g.id for g in self.gates]
+        door_ids = [d.id for d in self.doors]
+        for i, reader in enumerate(self.readers):
+            if reader.gate and reader.gate not in gate_ids:
+                raise Invalid(
+                    f"readers[{i}].gate", f"expected one of {gate_ids}, got {reader.gate!r}"
+                )
+            if reader.door and reader.door not in door_ids:
+                raise Invalid(
+                    f"readers[{i}].door", f"expected one of {door_ids}, got {reader.door!r}"
+                )
+        ports = Counter(b.port for b in self.buses if b.kind == "rtu")
+        ports.update(r.port for r in self.readers)
+        for i, reader in enumerate(self.readers):
+            if ports[reader.port] > 1:
+                raise Invalid(f"readers[{i}].port", f"serial port {reader.port!r} used twice")
+        ops = Counter(o.id for o in self.operators)
+        for i, op in enumerate(self.operators):
+            if ops[op.id] > 1:
+                raise Invalid(f"operators[{i}].id", f"duplicate operator id {op.id!r}")
+
+    @property
+    def base_topic(self) -> str:
+        return self.mqtt.base_topic or f"edgectl/{self.site.id}"
+
+    def gate(self, gate_id: str) -> Gate:
+        return next(g for g in self.gates if g.id == gate_id)
+
+    def bus(self, bus_id: str) -> Bus:
+        return next(b for b in self.buses if b.id == bus_id)
+
+
+def parse(text: str, file: Path | str = "<config>") -> Config:
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(file, "", f"not valid TOML: {exc}") from None
+    return build(Config, data, Path(file))
+
+
+def load(path: Path | str) -> Config:
+    """Read and validate the config file at ``path``; raise ConfigError naming the problem."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(path, "", f"cannot read: {exc.strerror}") from None
+    return parse(text, path)

@@ -1,0 +1,231 @@
+"""The domain vocabulary: events that flow from devices and rules, commands that flow to devices.
+
+Everything here is a frozen dataclass with no behaviour beyond serialisation, so drivers,
+rules, the journal, MQTT and sync all speak the same words. Every event has a stable
+``KIND`` (its journal type and its MQTT topic level) and a ``CLASS`` that decides its
+durability and retention.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Any, ClassVar
+
+SCHEMA_VERSION = 1
+
+
+class EventClass(StrEnum):
+    """Durability and retention class of an event."""
+
+    ACCESS = "access"  # access decisions: synchronous=FULL, never evicted unacknowledged
+    ALARM = "alarm"  # alarms: synchronous=FULL, never evicted unacknowledged
+    AUDIT = "audit"  # operator commands and their outcomes, config and data changes
+    DEVICE = "device"  # device state, online/offline, driver restarts
+    TELEMETRY = "telemetry"  # periodic readings; first to go under disk pressure
+
+
+DURABLE_CLASSES = frozenset({EventClass.ACCESS, EventClass.ALARM})
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, StrEnum):
+        return str(value)
+    if isinstance(value, tuple | list | frozenset | set):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    return value
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Event:
+    """Base of every event: where it came from and when (timezone-aware UTC)."""
+
+    KIND: ClassVar[str] = "event"
+    CLASS: ClassVar[EventClass] = EventClass.DEVICE
+
+    source: str
+    at: datetime
+
+    def body(self) -> dict[str, Any]:
+        """The event's own fields as JSON-ready values (without source and at)."""
+        return {
+            f.name: _jsonable(getattr(self, f.name))
+            for f in dataclasses.fields(self)
+            if f.name not in ("source", "at")
+        }
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Command:
+    """Base of every command: the id of the device that must carry it out."""
+
+    KIND: ClassVar[str] = "command"
+
+    target: str
+
+    def body(self) -> dict[str, Any]:
+        return {f.name: _jsonable(getattr(self, f.name)) for f in dataclasses.fields(self)}
+
+
+# --- events from readers --------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CredentialPresented(Event):
+    """A reader decoded a credential. ``source`` is the reader id."""
+
+    KIND: ClassVar[str] = "credential_presented"
+    CLASS: ClassVar[EventClass] = EventClass.ACCESS
+
+    format: str  # wiegand format name, e.g. "h10301", or "raw"
+    facility: int | None
+    number: int
+    bits: int
+    pin: str | None = None
+    plate: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class BadRead(Event):
+    """A reader received a frame that failed parity, length or framing checks."""
+
+    KIND: ClassVar[str] = "bad_read"
+    CLASS: ClassVar[EventClass] = EventClass.ACCESS
+
+    reason: str
+    raw: str
+
+
+# --- decisions ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AccessDecided(Event):
+    """The outcome of an access decision. ``source`` is the reader id."""
+
+    KIND: ClassVar[str] = "access_decided"
+    CLASS: ClassVar[EventClass] = EventClass.ACCESS
+
+    granted: bool
+    reason: str
+    credential: str  # display form, e.g. "h10301:12:34567"
+    person_id: str | None = None
+    target: str | None = None  # door or gate id
+    direction: str | None = None
+
+
+# --- device health --------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DeviceOnline(Event):
+    KIND: ClassVar[str] = "device_online"
+    CLASS: ClassVar[EventClass] = EventClass.DEVICE
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DeviceOffline(Event):
+    KIND: ClassVar[str] = "device_offline"
+    CLASS: ClassVar[EventClass] = EventClass.DEVICE
+
+    error: str
+    retry_in_s: float | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DriverRestarted(Event):
+    KIND: ClassVar[str] = "driver_restarted"
+    CLASS: ClassVar[EventClass] = EventClass.DEVICE
+
+    error: str
+    attempt: int
+    backoff_s: float
+
+
+# --- gates ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class GateState(Event):
+    """A barrier gate changed state. ``source`` is the gate id."""
+
+    KIND: ClassVar[str] = "gate_state"
+    CLASS: ClassVar[EventClass] = EventClass.DEVICE
+
+    state: str  # open, closed, opening, closing, partly_open, stopped, fault, unknown
+    position: int | None = None
+    fault_code: int | None = None
+    fault_text: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class GateCommandFailed(Event):
+    KIND: ClassVar[str] = "gate_command_failed"
+    CLASS: ClassVar[EventClass] = EventClass.ALARM
+
+    command: str
+    error: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class VehicleDetected(Event):
+    KIND: ClassVar[str] = "vehicle_detected"
+    CLASS: ClassVar[EventClass] = EventClass.TELEMETRY
+
+    present: bool
+
+
+# --- commands to devices --------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class OpenGate(Command):
+    KIND: ClassVar[str] = "open_gate"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CloseGate(Command):
+    KIND: ClassVar[str] = "close_gate"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StopGate(Command):
+    KIND: ClassVar[str] = "stop_gate"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PartialOpenGate(Command):
+    KIND: ClassVar[str] = "partial_open_gate"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PulseRelay(Command):
+    """Unlock a door for ``seconds`` (momentary access)."""
+
+    KIND: ClassVar[str] = "pulse_relay"
+
+    seconds: float
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class HoldRelay(Command):
+    """Hold a door unlocked (``on``) or lock it again (``off``)."""
+
+    KIND: ClassVar[str] = "hold_relay"
+
+    on: bool
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ReaderFeedback(Command):
+    """Drive a reader's LED and beeper to show the decision."""
+
+    KIND: ClassVar[str] = "reader_feedback"
+
+    granted: bool

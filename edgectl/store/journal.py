@@ -1,0 +1,239 @@
+"""The append-only journal, with group commit on a writer thread.
+
+``append`` hands an event to the writer thread and returns a future that resolves to the
+committed entry, with its ``seq``, only once the transaction holding it has committed. The
+writer takes everything queued at that moment into one transaction, so many events share
+one fsync. A batch that holds an access or alarm event commits with ``synchronous=FULL``.
+
+Committed entries then fan out to subscribers (MQTT, the outbox wake-up) in ``seq`` order.
+The event loop never blocks on the disk.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import queue
+import sqlite3
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import structlog
+
+from edgectl.domain import DURABLE_CLASSES, SCHEMA_VERSION, Event, EventClass
+from edgectl.store.db import StoreError, open_store
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """A committed journal row."""
+
+    seq: int
+    at: datetime
+    kind: str
+    cls: EventClass
+    source: str
+    body: dict[str, Any]
+    schema_version: int = SCHEMA_VERSION
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "seq": self.seq,
+            "at": self.at.isoformat(),
+            "kind": self.kind,
+            "class": str(self.cls),
+            "source": self.source,
+            "body": self.body,
+            "schema_version": self.schema_version,
+        }
+
+    @classmethod
+    def from_row(cls, row: sqlite3.Row | tuple[Any, ...]) -> Entry:
+        seq, at, kind, klass, source, body, version = tuple(row)
+        return cls(
+            seq=seq,
+            at=datetime.fromisoformat(at),
+            kind=kind,
+            cls=EventClass(klass),
+            source=source,
+            body=json.loads(body),
+            schema_version=version,
+        )
+
+
+_COLUMNS = "seq, at, kind, cls, source, body, schema_version"
+
+
+def read_entries(
+    conn: sqlite3.Connection, after: int = 0, limit: int = 1000, kinds: tuple[str, ...] = ()
+) -> list[Entry]:
+    """Committed entries with ``seq > after``, oldest first."""
+    if kinds:
+        marks = ",".join("?" * len(kinds))
+        rows = conn.execute(
+            f"SELECT {_COLUMNS} FROM journal WHERE seq > ? AND kind IN ({marks}) "
+            "ORDER BY seq LIMIT ?",
+            (after, *kinds, limit),
+        ).fetchall()
+    else:
+        rows = conn.execute(
+            f"SELECT {_COLUMNS} FROM journal WHERE seq > ? ORDER BY seq LIMIT ?", (after, limit)
+        ).fetchall()
+    return [Entry.from_row(r) for r in rows]
+
+
+def last_entries(conn: sqlite3.Connection, n: int, kinds: tuple[str, ...] = ()) -> list[Entry]:
+    """The newest ``n`` entries (optionally of some kinds), oldest first."""
+    where = f"WHERE kind IN ({','.join('?' * len(kinds))})" if kinds else ""
+    rows = conn.execute(
+        f"SELECT {_COLUMNS} FROM journal {where} ORDER BY seq DESC LIMIT ?", (*kinds, n)
+    ).fetchall()
+    return [Entry.from_row(r) for r in reversed(rows)]
+
+
+def head_seq(conn: sqlite3.Connection) -> int:
+    row = conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'journal'").fetchone()
+    return int(row[0]) if row else 0
+
+
+_STOP = object()
+
+
+class Journal:
+    """The site's journal. Create it inside a running loop; ``close()`` flushes and stops."""
+
+    def __init__(self, path: Path | str, *, max_batch: int = 4096) -> None:
+        self.path = Path(path)
+        self._loop = asyncio.get_running_loop()
+        self._conn = open_store(self.path)
+        self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._max_batch = max_batch
+        self._subscribers: list[asyncio.Queue[Entry]] = []
+        self._sync_mode = ""
+        self.commits = 0
+        self.failures = 0
+        self._thread = threading.Thread(target=self._writer, name="journal-writer", daemon=True)
+        self._thread.start()
+
+    @property
+    def conn(self) -> sqlite3.Connection:
+        """The writer's connection. Use it only from code that owns no other transaction."""
+        return self._conn
+
+    def append(self, event: Event) -> asyncio.Future[Entry]:
+        """Queue ``event``; the future resolves to its entry once committed."""
+        fut: asyncio.Future[Entry] = self._loop.create_future()
+        self._queue.put((event, fut))
+        return fut
+
+    def subscribe(self, maxsize: int = 10000) -> asyncio.Queue[Entry]:
+        """A queue of entries as they commit. A full queue drops (the journal still has them)."""
+        q: asyncio.Queue[Entry] = asyncio.Queue(maxsize)
+        self._subscribers.append(q)
+        return q
+
+    def unsubscribe(self, q: asyncio.Queue[Entry]) -> None:
+        if q in self._subscribers:
+            self._subscribers.remove(q)
+
+    def read(self, after: int = 0, limit: int = 1000) -> list[Entry]:
+        return read_entries(self._conn, after, limit)
+
+    async def close(self) -> None:
+        """Commit everything queued, then stop the writer."""
+        self._queue.put(_STOP)
+        await asyncio.to_thread(self._thread.join)
+        self._conn.close()
+
+    # --- writer thread ------------------------------------------------------------
+
+    def _take_batch(self) -> tuple[list[tuple[Event, asyncio.Future[Entry]]], bool]:
+        first = self._queue.get()
+        if first is _STOP:
+            return [], True
+        batch = [first]
+        stop = False
+        while len(batch) < self._max_batch:
+            try:
+                item = self._queue.get_nowait()
+            except queue.Empty:
+                break
+            if item is _STOP:
+                stop = True
+                break
+            batch.append(item)
+        return batch, stop
+
+    def _writer(self) -> None:
+        stop = False
+        while not stop:
+            batch, stop = self._take_batch()
+            if batch:
+                self._commit(batch)
+
+    def _set_sync(self, mode: str) -> None:
+        if mode != self._sync_mode:
+            self._conn.execute(f"PRAGMA synchronous = {mode}")
+            self._sync_mode = mode
+
+    def _commit(self, batch: list[tuple[Event, asyncio.Future[Entry]]]) -> None:
+        durable = any(ev.CLASS in DURABLE_CLASSES for ev, _ in batch)
+        rows = [
+            (ev.at.isoformat(), ev.KIND, str(ev.CLASS), ev.source, json.dumps(ev.body()))
+            for ev, _ in batch
+        ]
+        conn = self._conn
+        try:
+            self._set_sync("FULL" if durable else "NORMAL")
+            conn.execute("BEGIN IMMEDIATE")
+            first = head_seq(conn) + 1
+            conn.executemany(
+                "INSERT INTO journal (at, kind, cls, source, body, schema_version) "
+                f"VALUES (?, ?, ?, ?, ?, {SCHEMA_VERSION})",
+                rows,
+            )
+            conn.execute("COMMIT")
+        except sqlite3.Error as exc:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            self.failures += 1
+            err = StoreError(f"journal commit failed ({len(batch)} events): {exc}")
+            log.error("journal_commit_failed", error=str(exc), events=len(batch))
+            self._loop.call_soon_threadsafe(self._fail, [f for _, f in batch], err)
+            return
+        self.commits += 1
+        entries = [
+            Entry(first + i, ev.at, ev.KIND, ev.CLASS, ev.source, ev.body())
+            for i, (ev, _) in enumerate(batch)
+        ]
+        self._loop.call_soon_threadsafe(self._deliver, [f for _, f in batch], entries)
+
+    def _fail(self, futures: list[asyncio.Future[Entry]], err: Exception) -> None:
+        for fut in futures:
+            if not fut.done():
+                fut.set_exception(err)
+
+    def _deliver(self, futures: list[asyncio.Future[Entry]], entries: list[Entry]) -> None:
+        for fut, entry in zip(futures, entries, strict=True):
+            if not fut.done():
+                fut.set_result(entry)
+        for q in self._subscribers:
+            for entry in entries:
+                if q.full():
+                    break
+                q.put_nowait(entry)
+
+
+def iter_all(conn: sqlite3.Connection, after: int = 0, chunk: int = 1000) -> Iterator[Entry]:
+    while True:
+        entries = read_entries(conn, after, chunk)
+        if not entries:
+            return
+        yield from entries
+        after = entries[-1].seq

@@ -1,0 +1,62 @@
+"""The schema, as an ordered list of migrations. Append only; never edit a released entry."""
+
+from __future__ import annotations
+
+MIGRATIONS: list[str] = [
+    # 1: the journal, the outbox cursor, people and credentials, access levels.
+    """
+    CREATE TABLE journal (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        at TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        cls TEXT NOT NULL,
+        source TEXT NOT NULL,
+        body TEXT NOT NULL,
+        schema_version INTEGER NOT NULL
+    );
+    CREATE INDEX journal_kind ON journal (kind, seq);
+    CREATE TABLE kv (
+        key TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+    );
+    CREATE TABLE people (
+        id TEXT PRIMARY KEY,
+        name TEXT NOT NULL DEFAULT '',
+        role TEXT NOT NULL DEFAULT 'resident',
+        butler_id TEXT,
+        notify_arrival INTEGER NOT NULL DEFAULT 0,
+        extended_access INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE TABLE credentials (
+        id INTEGER PRIMARY KEY,
+        kind TEXT NOT NULL DEFAULT 'card',
+        format TEXT NOT NULL DEFAULT '',
+        facility INTEGER,
+        number INTEGER,
+        secret TEXT,
+        person_id TEXT NOT NULL REFERENCES people (id),
+        status TEXT NOT NULL DEFAULT 'active',
+        valid_from TEXT,
+        valid_until TEXT,
+        updated_at TEXT NOT NULL
+    );
+    CREATE UNIQUE INDEX credentials_card ON credentials (number, facility, kind)
+        WHERE kind IN ('card', 'card_pin');
+    CREATE INDEX credentials_person ON credentials (person_id);
+    CREATE TABLE access_levels (
+        id TEXT PRIMARY KEY,
+        name TEXT NOT NULL DEFAULT '',
+        schedule TEXT NOT NULL DEFAULT 'always'
+    );
+    CREATE TABLE access_level_targets (
+        level_id TEXT NOT NULL REFERENCES access_levels (id) ON DELETE CASCADE,
+        target TEXT NOT NULL,
+        PRIMARY KEY (level_id, target)
+    );
+    CREATE TABLE person_levels (
+        person_id TEXT NOT NULL REFERENCES people (id) ON DELETE CASCADE,
+        level_id TEXT NOT NULL REFERENCES access_levels (id) ON DELETE CASCADE,
+        PRIMARY KEY (person_id, level_id)
+    );
+    """,
+]

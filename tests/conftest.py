@@ -1,0 +1,106 @@
+"""Shared fixtures: real parts only (a mosquitto broker, socat pty pairs, SQLite files)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_port(port: int, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return
+        except OSError:
+            time.sleep(0.02)
+    raise TimeoutError(f"nothing listening on 127.0.0.1:{port} after {timeout}s")
+
+
+@dataclass
+class Broker:
+    """A real mosquitto process on a free loopback port."""
+
+    host: str
+    port: int
+    conf: Path
+    proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        exe = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
+        self.proc = subprocess.Popen(
+            [exe, "-c", str(self.conf)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+        )
+        wait_port(self.port)
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(5)
+        self.proc = None
+
+
+def write_broker_conf(path: Path, port: int, extra: str = "") -> Path:
+    path.write_text(f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n{extra}")
+    return path
+
+
+@pytest.fixture
+def broker(tmp_path: Path) -> Iterator[Broker]:
+    port = free_port()
+    b = Broker("127.0.0.1", port, write_broker_conf(tmp_path / "mosquitto.conf", port))
+    b.start()
+    yield b
+    b.stop()
+
+
+@dataclass
+class PtyPair:
+    """Two linked pseudo-terminals made by socat: a device end and a host end."""
+
+    device: str
+    host: str
+    proc: subprocess.Popen[bytes]
+
+
+def make_pty_pair(directory: Path, name: str = "pty") -> PtyPair:
+    device = str(directory / f"{name}-dev")
+    host = str(directory / f"{name}-host")
+    proc = subprocess.Popen(
+        [
+            "socat",
+            f"pty,raw,echo=0,link={device}",
+            f"pty,raw,echo=0,link={host}",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 5
+    while not (os.path.exists(device) and os.path.exists(host)):
+        if time.monotonic() > deadline:
+            proc.kill()
+            raise TimeoutError("socat did not create the pty pair")
+        time.sleep(0.01)
+    return PtyPair(device, host, proc)
+
+
+@pytest.fixture
+def pty_pair(tmp_path: Path) -> Iterator[PtyPair]:
+    pair = make_pty_pair(tmp_path)
+    yield pair
+    pair.proc.terminate()
+    pair.proc.wait(5)
