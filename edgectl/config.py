@@ -129,11 +129,17 @@ class Reader:
     door: str = ""
     gate: str = ""
     direction: Literal["in", "out", "none"] = "in"
-    formats: tuple[str, ...] = ("h10301", "wiegand34", "h10304", "wiegand37")
+    formats: tuple[str, ...] = ("h10301", "wiegand34", "c1000", "h10304")
 
     def validate(self) -> None:
         if bool(self.door) == bool(self.gate):
             raise Invalid("door", "expected exactly one of 'door' or 'gate' for a reader")
+        from drivers.wiegand.codec import builtin_formats
+
+        known = builtin_formats()
+        for i, name in enumerate(self.formats):
+            if name not in known:
+                raise Invalid(f"formats[{i}]", f"expected one of {sorted(known)}, got {name!r}")
 
     @property
     def target(self) -> str:
