@@ -11,7 +11,7 @@ import pytest
 
 from drivers.modbus import build
 from drivers.modbus.driver import GateBusDriver
-from drivers.sim.gate import SimBus, serve_sim_gates
+from drivers.sim.gate import SimGates, start_sim_gates
 from edgectl.config import Bus, Gate
 from edgectl.domain import Event, GateState, OpenGate
 from tests.conftest import PtyPair, free_port
@@ -19,7 +19,7 @@ from tests.conftest import PtyPair, free_port
 
 @dataclass
 class Rig:
-    sim: SimBus
+    sim: SimGates
     driver: GateBusDriver
     events: list[Event] = field(default_factory=list)
 
@@ -35,7 +35,7 @@ class Rig:
 
 @pytest.fixture
 async def rtu_rig(pty_pair: PtyPair) -> AsyncIterator[Rig]:
-    sim = await serve_sim_gates({1: "came_zlb30", 2: "generic"}, port=pty_pair.device, baud=9600)
+    sim = await start_sim_gates(pty_pair.device, {1: "came_zlb30", 2: "generic"}, baud=9600)
     bus = Bus(id="bus1", port=pty_pair.host, baud=9600)
     gates = [
         Gate(id="g1", bus="bus1", unit=1, profile="came_zlb30", poll_interval_s=0.2),
@@ -71,7 +71,7 @@ async def test_generic_profile_opens_by_command_register(rtu_rig: Rig) -> None:
 
 async def test_tcp_bus() -> None:
     port = free_port()
-    sim = await serve_sim_gates({5: "came_zlb30"}, tcp_port=port)
+    sim = await start_sim_gates("", {5: "came_zlb30"}, tcp_port=port)
     bus = Bus(id="tcp1", kind="tcp", host="127.0.0.1", tcp_port=port)
     rig = Rig(sim, build(bus, [Gate(id="t5", bus="tcp1", unit=5, profile="came_zlb30")]))
     task = asyncio.create_task(rig.driver.run(rig.events.append))

@@ -30,7 +30,7 @@ class Command:
     key: str
     request: Request
     queued_at: float
-    done: asyncio.Future[None] | None = None
+    done: asyncio.Future[list[int]] | None = None
 
 
 @dataclass(eq=False)
@@ -107,13 +107,13 @@ class BusOwner:
     def add_poll(self, key: str, request: Request, interval_s: float) -> None:
         self.agenda.polls.append(Poll(key, request, interval_s))
 
-    async def command(self, key: str, request: Request) -> None:
-        """Queue a write ahead of every poll and wait for its reply; raise FrameError."""
+    async def command(self, key: str, request: Request) -> list[int]:
+        """Queue ``request`` ahead of every poll; return the values read; raise FrameError."""
         cmd = Command(key, request, time.monotonic(), asyncio.get_running_loop().create_future())
         self.agenda.commands.append(cmd)
         self._wake.set()
         assert cmd.done is not None
-        await cmd.done
+        return await cmd.done
 
     def hurry(self, key: str, for_s: float) -> None:
         self.agenda.hurry(key, time.monotonic(), for_s)
@@ -144,7 +144,7 @@ class BusOwner:
     async def _run_command(self, cmd: Command) -> None:
         assert cmd.done is not None
         try:
-            await self._transact(cmd.request, self.retries)
+            values = await self._transact(cmd.request, self.retries)
         except BaseException as exc:
             if not cmd.done.done():
                 cmd.done.set_exception(
@@ -154,7 +154,7 @@ class BusOwner:
                 raise
         else:
             if not cmd.done.done():
-                cmd.done.set_result(None)
+                cmd.done.set_result(values)
 
     async def _run_poll(self, poll: Poll) -> None:
         started = time.monotonic()

@@ -9,7 +9,7 @@ Faults can be injected per unit: a gate fault code (the gate then refuses to mov
 wire fault on its replies: silence, a late reply (``slow``), CRC errors, replies that
 claim another unit, garbage, truncated frames and Modbus exception replies.
 
-``serve_sim_gates`` runs one server for a whole simulated bus, on a serial port (one end
+``start_sim_gates`` runs one server for a whole simulated bus, on a serial port (one end
 of a pty pair, RTU) or on TCP.
 """
 
@@ -229,7 +229,7 @@ def _mangle_tcp(packet: bytes, fault: WireFault | None) -> bytes:
     return packet
 
 
-class SimBus:
+class SimGates:
     """A running simulated bus: ``gates`` by unit id; ``await stop()`` when done."""
 
     server: ModbusSerialServer | ModbusTcpServer
@@ -252,26 +252,26 @@ class SimBus:
         await self.server.shutdown()
 
 
-async def serve_sim_gates(
+async def start_sim_gates(
+    port: str,
     units: Mapping[int, str | Profile],
     *,
-    port: str = "",
     baud: int = 9600,
     host: str = "127.0.0.1",
     tcp_port: int = 0,
     clock: Callable[[], float] = time.monotonic,
-) -> SimBus:
+) -> SimGates:
     """Serve simulated gates (unit id -> profile name or Profile) on ``port`` (RTU) or TCP.
 
-    Give ``port`` for a serial device (e.g. the device end of a pty pair) or ``tcp_port``
-    for Modbus TCP on ``host``. Units not listed stay silent, as on a real bus.
+    ``port`` is a serial device (e.g. the device end of a pty pair); pass ``port=""`` and a
+    ``tcp_port`` for Modbus TCP on ``host``. Units not listed stay silent, as on a real bus.
     """
     gates = {
         unit: SimGate(unit, profiles.load(p) if isinstance(p, str) else p, clock)
         for unit, p in units.items()
     }
     devices = [g.device() for g in gates.values()]
-    bus = SimBus(gates, tcp=not port)
+    bus = SimGates(gates, tcp=not port)
     if port:
         bus.server = ModbusSerialServer(
             devices, port=port, baudrate=baud, ignore_missing_devices=True, trace_packet=bus.trace
