@@ -42,5 +42,10 @@ class LineTiming:
         return self.frame_s(request_len + reply_len) + self.turnaround_s + self.latency_s
 
     def transaction_s(self, request_len: int, reply_len: int) -> float:
-        """Ideal bus time of one transaction: both frames, turnaround and the gap after each."""
-        return self.frame_s(request_len + reply_len) + self.turnaround_s + 2 * self.gap_s
+        """Least bus time of one transaction, back to back with the next.
+
+        Request frame, the device's turnaround (never shorter than the gap that ends the
+        request), reply frame, and the gap before the next request may start.
+        """
+        quiet = max(self.turnaround_s, self.gap_s)
+        return self.frame_s(request_len + reply_len) + quiet + self.gap_s
