@@ -6,15 +6,18 @@ import asyncio
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pytest
 
+from drivers.base import DeviceError
 from drivers.modbus import build
 from drivers.modbus.driver import GateBusDriver
+from drivers.modbus.link import LinkError
 from drivers.sim.gate import SimGates, start_sim_gates
 from edgectl.config import Bus, Gate
-from edgectl.domain import Event, GateState, OpenGate
-from tests.conftest import PtyPair, free_port
+from edgectl.domain import DeviceOnline, Event, GateState, OpenGate
+from tests.conftest import PtyPair, free_port, make_pty_pair
 
 
 @dataclass
@@ -83,3 +86,39 @@ async def test_tcp_bus() -> None:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
         await sim.stop()
+
+
+async def test_unplugged_port_fails_run_and_replug_recovers(tmp_path: Path) -> None:
+    pair = make_pty_pair(tmp_path, "usb")
+    sim = await start_sim_gates(pair.device, {1: "came_zlb30"}, baud=9600)
+    bus = Bus(id="unplug", port=pair.host, baud=9600)
+    rig = Rig(
+        sim,
+        build(
+            bus, [Gate(id="u1", bus="unplug", unit=1, profile="came_zlb30", poll_interval_s=0.05)]
+        ),
+    )
+    task = asyncio.create_task(rig.driver.run(rig.events.append))
+    await rig.wait_for(lambda e: isinstance(e, DeviceOnline))
+    pair.close()  # the USB adapter is pulled
+    with pytest.raises(LinkError):
+        await asyncio.wait_for(task, 5)
+    assert not rig.driver.health().online
+    with pytest.raises(DeviceError, match="down"):
+        await rig.driver.execute(OpenGate(target="u1"))
+    await sim.stop()
+    with pytest.raises(LinkError, match="cannot open"):
+        await rig.driver.run(rig.events.append)  # still unplugged: the supervisor backs off
+    rig.events.clear()
+    pair = make_pty_pair(tmp_path, "usb")  # plugged back in, same path
+    rig.sim = await start_sim_gates(pair.device, {1: "came_zlb30"}, baud=9600)
+    task = asyncio.create_task(rig.driver.run(rig.events.append))
+    try:
+        await rig.wait_for(lambda e: isinstance(e, DeviceOnline) and e.source == "u1")
+        await rig.driver.execute(OpenGate(target="u1"))
+        assert [c for _, c in rig.sim.gates[1].model.commands] == ["open"]
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        await rig.sim.stop()
+        pair.close()

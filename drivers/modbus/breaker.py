@@ -15,7 +15,7 @@ from dataclasses import dataclass
 class Breaker:
     offline_after: int = 3
     max_share: float = 0.05
-    max_backoff_s: float = 30.0
+    max_backoff_s: float = 10.0
     failures: int = 0
     online: bool | None = None  # None until the first reply or the first verdict
     open_until: float = 0.0

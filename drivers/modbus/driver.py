@@ -99,6 +99,10 @@ class GateBusDriver:
         finally:
             self.link.close()
             self._emit = None
+            for breaker in self.owner.agenda.breakers.values():
+                breaker.online = None  # unknown until the first reply after a restart
+            for tracker in self.trackers.values():
+                tracker.snapshot.state = "unknown"  # re-announce the state after a restart
 
     async def execute(self, command: Command) -> None:
         tracker = self.trackers.get(command.target)

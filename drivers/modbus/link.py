@@ -137,14 +137,16 @@ class _StreamLink:
                 raise ReplyTimeout(f"no reply from unit {request.unit}")
             wire.arrived.clear()
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(wire.arrived.wait(), remaining)
+                async with asyncio.timeout(remaining):
+                    await wire.arrived.wait()
 
     async def _settle(self, wire: _Wire, deadline: float) -> None:
         """After a bad reply, wait (until ``deadline`` at most) for the line to fall quiet."""
         while time.monotonic() < deadline:
             wire.arrived.clear()
             try:
-                await asyncio.wait_for(wire.arrived.wait(), self.gap_s)
+                async with asyncio.timeout(self.gap_s):
+                    await wire.arrived.wait()
             except TimeoutError:
                 break
             if wire.lost is not None:
@@ -195,9 +197,8 @@ class TcpLink(_StreamLink):
 
     async def _connect(self) -> _Wire:
         loop = asyncio.get_running_loop()
-        transport, wire = await asyncio.wait_for(
-            loop.create_connection(_Wire, self.host, self.port), timeout=5.0
-        )
+        async with asyncio.timeout(5.0):
+            transport, wire = await loop.create_connection(_Wire, self.host, self.port)
         wire.transport = transport
         return wire
 

@@ -139,7 +139,8 @@ class BusOwner:
             return
         timeout = None if when == float("inf") else max(0.0, when - time.monotonic())
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._wake.wait(), timeout)
+            async with asyncio.timeout(timeout):
+                await self._wake.wait()
 
     async def _run_command(self, cmd: Command) -> None:
         assert cmd.done is not None

@@ -32,6 +32,8 @@ from drivers.modbus.frames import WRITE_COIL, WRITE_REGISTER, crc16
 from drivers.modbus.profile import Profile
 
 WireFault = Literal["silence", "slow", "crc", "wrong_unit", "garbage", "truncate", "exception"]
+DATASTORE_FAULTS = frozenset({"slow", "exception"})  # act before the reply is built
+WIRE_FAULTS = frozenset({"silence", "crc", "wrong_unit", "garbage", "truncate"})
 MOVING = {"opening": 1, "closing": -1}
 
 
@@ -135,9 +137,10 @@ class SimGate:
     ) -> None:
         self.injection = Injection(fault, count, delay_s) if fault else None
 
-    def take_fault(self) -> WireFault | None:
+    def take_fault(self, kinds: frozenset[str]) -> WireFault | None:
+        """Use up one injected fault of one of ``kinds``, if one is armed."""
         inj = self.injection
-        if inj is None:
+        if inj is None or inj.fault not in kinds:
             return None
         if inj.count is not None:
             inj.count -= 1
@@ -175,11 +178,12 @@ class SimGate:
         current: list[int],
         values: list[int] | list[bool] | None,
     ) -> ExcCodes | None:
-        if self.injection and self.injection.fault == "slow":
-            await asyncio.sleep(self.injection.delay_s)
-        if self.injection and self.injection.fault == "exception" and values is None:
-            self.take_fault()
-            return ExcCodes.DEVICE_FAILURE
+        delay_s = self.injection.delay_s if self.injection else 0.0
+        match self.take_fault(DATASTORE_FAULTS):
+            case "slow":
+                await asyncio.sleep(delay_s)
+            case "exception":
+                return ExcCodes.DEVICE_FAILURE
         now = self.clock()
         if values:
             self._write(function, address, int(values[0]), now)
@@ -243,13 +247,14 @@ class SimGates:
         if not sending or not packet:
             return packet
         gate = self.gates.get(packet[6] if self.tcp else packet[0])
-        fault = gate.take_fault() if gate else None
-        if fault in ("slow", "exception"):
-            return packet  # these act in the datastore, before the reply is built
-        return mangle(packet, fault, tcp=self.tcp)
+        return mangle(packet, gate.take_fault(WIRE_FAULTS) if gate else None, tcp=self.tcp)
 
     async def stop(self) -> None:
         await self.server.shutdown()
+        # pymodbus keeps a listener's "relisten" task alive through shutdown; a replugged
+        # port at the same path would otherwise be reopened by this stopped server.
+        if (task := self.server.reconnect_task) is not None:
+            task.cancel()
 
 
 async def start_sim_gates(
@@ -274,7 +279,12 @@ async def start_sim_gates(
     bus = SimGates(gates, tcp=not port)
     if port:
         bus.server = ModbusSerialServer(
-            devices, port=port, baudrate=baud, ignore_missing_devices=True, trace_packet=bus.trace
+            devices,
+            port=port,
+            baudrate=baud,
+            ignore_missing_devices=True,
+            trace_packet=bus.trace,
+            reconnect_delay=0,  # a vanished port ends the simulation, as with real hardware
         )
     else:
         bus.server = ModbusTcpServer(
