@@ -217,11 +217,13 @@ class Config:
     access: Access = field(default_factory=Access)
 
     def validate(self) -> None:
-        ids = Counter(d.id for d in (*self.buses, *self.gates, *self.doors, *self.readers))
+        seen: dict[str, str] = {}
         for section in ("buses", "gates", "doors", "readers"):
             for i, item in enumerate(getattr(self, section)):
-                if ids[item.id] > 1:
-                    raise Invalid(f"{section}[{i}].id", f"duplicate device id {item.id!r}")
+                key = f"{section}[{i}].id"
+                if item.id in seen:
+                    raise Invalid(key, f"duplicate device id {item.id!r} (also {seen[item.id]})")
+                seen[item.id] = key
         bus_ids = [b.id for b in self.buses]
         for i, gate in enumerate(self.gates):
             if gate.bus not in bus_ids:
