@@ -82,7 +82,7 @@ class WeekPlan:
         return self.days[day.weekday()]
 
 
-ALWAYS = WeekPlan("always", ((0, DAY_S),) * 7, on_any_holiday=((0, DAY_S),))
+ALWAYS = WeekPlan("always", (((0, DAY_S),),) * 7, on_any_holiday=((0, DAY_S),))
 NEVER = WeekPlan("never", ((),) * 7, on_any_holiday=())
 
 
