@@ -81,6 +81,13 @@ def _int(text: str, name: str) -> int | None:
         raise ValueError(f"{name}: expected an integer, got {text!r}") from None
 
 
+def _when(text: str, name: str, zone: ZoneInfo) -> datetime | None:
+    try:
+        return parse_when(text, zone) if text else None
+    except ValueError as exc:
+        raise ValueError(f"{name}: {exc}") from None
+
+
 _STAGE = """
 CREATE TEMP TABLE IF NOT EXISTS stage (
     line INTEGER PRIMARY KEY, person_id TEXT, name TEXT, role TEXT, kind TEXT, format TEXT,
@@ -124,8 +131,8 @@ class _Stager:
                 duress_pin=get("duress_pin") or None,
                 plate=get("plate") or None,
                 status=get("status") or "active",
-                valid_from=parse_when(vf, self.zone) if vf else None,
-                valid_until=parse_when(vu, self.zone) if vu else None,
+                valid_from=_when(vf, "valid_from", self.zone),
+                valid_until=_when(vu, "valid_until", self.zone),
             )
             levels = [lv for lv in get("levels").split(";") if lv]
             unknown = [lv for lv in levels if lv not in self.levels]

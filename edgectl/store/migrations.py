@@ -64,6 +64,8 @@ MIGRATIONS: list[str] = [
     ALTER TABLE credentials ADD COLUMN pin TEXT;
     ALTER TABLE credentials ADD COLUMN duress TEXT;
     CREATE UNIQUE INDEX credentials_secret ON credentials (secret, kind);
+    CREATE UNIQUE INDEX credentials_card_number ON credentials (number, facility)
+        WHERE kind IN ('card', 'card_pin');
     CREATE INDEX credentials_duress ON credentials (duress) WHERE kind = 'pin';
     CREATE TABLE groups (
         id TEXT PRIMARY KEY,
