@@ -286,6 +286,7 @@ class Access:
     areas: tuple[Area, ...] = ()
     points: tuple[AccessPoint, ...] = ()
     visitor_code_digits: int = 8
+    pin_timeout_s: float = 10.0  # card+PIN: how long after the card the PIN may follow
 
     def validate(self) -> None:
         for i, role in enumerate(self.security_roles):

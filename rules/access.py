@@ -19,7 +19,7 @@ as ``updates`` for the store to apply.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from edgectl.domain import (
@@ -178,8 +178,8 @@ def decide(state: AccessState, event: CredentialPresented, now: datetime) -> Dec
         return _deny(state, "expired")
     duress = cred.matched_duress
     if cred.kind == "card_pin":
-        if not event.pin:
-            return _deny(state, "pin_required")
+        if not event.pin:  # the reader waits for the PIN: no refusal shown yet
+            return replace(_deny(state, "pin_required"), effects=())
         digest = pin_digest(event.pin)
         duress = digest == cred.duress_digest
         if not duress and digest != cred.pin_digest:

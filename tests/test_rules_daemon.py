@@ -1,5 +1,5 @@
 """Access scenarios through the real daemon: a card or keypad code on the pty, to the
-decision in the journal (anti-passback, visitor pass, lockdown)."""
+decision in the journal (anti-passback, visitor pass, card then PIN, lockdown)."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from pathlib import Path
 from drivers.sim.ptys import PtyPair
 from drivers.sim.wiegand_converter import SimWiegandConverter
 from edgectl.daemon import Daemon
+from edgectl.store.credentials import credential_values
 from edgectl.store.journal import Entry
 from tests.site import door_site
 
@@ -45,6 +46,13 @@ async def test_antipassback_visitor_pass_and_lockdown_end_to_end(
         assert await decided(events) == (True, "granted")
         reader.keys(visitor.code)
         assert await decided(events) == (False, "visitor_uses_exhausted")
+        daemon.index.add_credential(
+            "res-2", credential_values("card_pin", facility=12, number=300, pin="2468")
+        )
+        reader.present("h10301", 12, 300)
+        assert await decided(events) == (False, "pin_required")
+        reader.keys("2468")
+        assert await decided(events) == (True, "granted")
         daemon.index.set_lockdown(True)
         reader.present("h10301", 12, 200)
         assert await decided(events) == (False, "lockdown")

@@ -192,6 +192,22 @@ def test_plates_and_pins(site: Site) -> None:
     assert site.present("r-lobby", pin="000000").reason == "unknown_credential"
 
 
+def test_card_then_pin_on_the_keypad(site: Site) -> None:
+    values = credential_values("card_pin", facility=10, number=60, pin="4321", duress_pin="4329")
+    site.index.add_credential("res-1", values)
+    waiting = site.present("r-lobby", number=60)
+    assert (waiting.granted, waiting.reason, waiting.effects) == (False, "pin_required", ())
+    assert site.present("r-lobby", T0 + timedelta(seconds=3), pin="1111").reason == "pin_wrong"
+    site.present("r-lobby", number=60)
+    assert site.present("r-lobby", T0 + timedelta(seconds=3), pin="4321").granted
+    site.present("r-lobby", number=60)
+    late = site.present("r-lobby", T0 + timedelta(seconds=10), pin="4321")
+    assert late.reason == "unknown_credential"  # too late: taken as a PIN on its own
+    site.present("r-lobby", number=60)
+    other_reader = site.present("r-gate-in", T0 + timedelta(seconds=1), pin="4321")
+    assert other_reader.reason == "unknown_credential"
+
+
 # --- the same answers at 1,000 and at 50,000 credentials --------------------------------
 
 PROBES = [  # number, status, valid_from, valid_until, levels

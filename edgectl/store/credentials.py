@@ -19,7 +19,7 @@ import sqlite3
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import structlog
@@ -234,6 +234,8 @@ class AccessIndex:
         self._groups: dict[str, tuple[str, ...]] = {}
         self.modes = Modes()
         self.last_sync: datetime | None = None
+        self._pin_timeout = timedelta(seconds=config.access.pin_timeout_s)
+        self._awaiting_pin: dict[str, tuple[CredentialView, datetime]] = {}
 
     @classmethod
     def load(cls, conn: sqlite3.Connection, config: Config) -> AccessIndex:
@@ -300,8 +302,10 @@ class AccessIndex:
         position = last_pass = None
         visitor = None
         view = found = None
-        if found_row := self._credential(event):
+        if found_row := self._card_awaiting_pin(event, reader) or self._credential(event):
             view, found = found_row
+            if view.kind == "card_pin" and not event.pin:
+                self._awaiting_pin[reader.id] = (view, event.at + self._pin_timeout)
             if view.kind == "visitor" and found is not None:
                 visitor = found
             else:
@@ -321,6 +325,15 @@ class AccessIndex:
             modes=self.modes,
             last_sync=self.last_sync,
         )
+
+    def _card_awaiting_pin(
+        self, event: CredentialPresented, reader: Reader
+    ) -> tuple[CredentialView, None] | None:
+        """A keypad entry soon after a card+PIN card at the same reader is that card's PIN."""
+        awaiting = self._awaiting_pin.pop(reader.id, None)
+        if awaiting is None or event.format != "pin" or event.at >= awaiting[1]:
+            return None
+        return awaiting[0], None
 
     def _credential(
         self, event: CredentialPresented
