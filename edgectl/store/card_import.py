@@ -268,7 +268,13 @@ def import_csv(
         header = [h.strip().lower() for h in next(reader, [])]
         unknown = [h for h in header if h not in COLUMNS]
         if not header or unknown or "person_id" not in header:
-            problem = f"unknown columns {unknown}" if unknown else "expected a header row"
+            problem = (
+                f"unknown columns {unknown}"
+                if unknown
+                else "missing the person_id column"
+                if header
+                else "expected a header row"
+            )
             result.errors.append(
                 RowError(1, f"{problem}; columns are: {', '.join(COLUMNS)} (person_id required)")
             )
