@@ -194,7 +194,7 @@ def decide(state: AccessState, event: CredentialPresented, now: datetime) -> Dec
         if cred.kind in CARD_KINDS and _facility_ok(policy, event):
             return _grant(state, cred, now, "degraded_facility_code", duress=duress)
         return _deny(state, "degraded_mode")
-    refused = _pass_refusal(state, now) if cred.kind == "visitor" else _level_refusal(state, now)
+    refused = _pass_refusal(state) if cred.kind == "visitor" else _level_refusal(state, now)
     if refused:
         return _deny(state, refused)
     violation = _antipassback(state, now)
@@ -214,7 +214,7 @@ def _facility_ok(policy: SitePolicy, event: CredentialPresented) -> bool:
     return event.facility is not None and event.facility in policy.degraded_facility_codes
 
 
-def _pass_refusal(state: AccessState, now: datetime) -> str | None:
+def _pass_refusal(state: AccessState) -> str | None:
     vp = state.visitor_pass
     if vp is None:
         return "unknown_credential"

@@ -269,3 +269,17 @@ def test_decisions_do_not_depend_on_how_many_credentials_there_are(
         b.effects,
         b.person_id,
     )
+
+
+def test_revoked_visitor_pass_and_validity_changes(site: Site) -> None:
+    issued = site.index.issue_visitor_pass(
+        "Guest", "host-1", T0 + timedelta(hours=2), ["gate-main"], uses=0, now=T0
+    )
+    assert site.index.revoke_visitor_pass(issued.code)
+    assert site.present("r-gate-in", pin=issued.code).reason == "revoked"
+    card = site.index.find_card(10, 1)
+    assert card is not None
+    assert site.index.set_validity(card, T0 + timedelta(hours=1), None)
+    assert site.present("r-lobby", number=1).reason == "not_yet_valid"
+    with pytest.raises(CredentialError, match="ends before it starts"):
+        site.index.set_validity(card, T0, T0 - timedelta(seconds=1))

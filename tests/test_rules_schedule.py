@@ -110,3 +110,34 @@ def test_more_than_eight_segments_a_day_is_a_config_error(tmp_path: Path) -> Non
 def test_time_of_day_parsing() -> None:
     assert parse_time("24:00") == 86400
     assert parse_time("07:05:09") == 7 * 3600 + 5 * 60 + 9
+
+
+@settings(max_examples=300)
+@given(
+    st.integers(1, 86398),
+    st.integers(1, 7200),
+    st.dates(min_value=date(2026, 1, 1), max_value=date(2027, 12, 31)),
+    st.sampled_from(["Asia/Shanghai", "America/New_York", "Europe/Berlin"]),
+)
+def test_first_second_in_last_second_in_and_end_out(
+    start: int, length: int, day: date, zone_name: str
+) -> None:
+    end = min(86400, start + length)
+    zone = ZoneInfo(zone_name)
+    plan = WeekPlan.build(
+        "p",
+        {
+            d: (f"{hms(start)}-{hms(end)}",)
+            for d in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+        },
+    )
+    cal = Calendar(zone)
+    midnight = datetime(day.year, day.month, day.day, tzinfo=zone)
+    for second, inside in ((start - 1, False), (start, True), (end - 1, True), (end, False)):
+        if second >= 86400:
+            continue
+        local = midnight + timedelta(seconds=second)  # wall-clock arithmetic in the zone
+        now = local.astimezone(UTC)
+        if now.astimezone(zone).replace(tzinfo=None) != local.replace(tzinfo=None):
+            continue  # this wall-clock second does not exist (DST gap)
+        assert (cal.closed_reason(plan, now) is None) == inside, (local, inside)

@@ -98,13 +98,13 @@ class CredentialValues:
     valid_until: str | None
 
     def label(self) -> str:
-        if self.kind in CARD_KINDS:
-            return (
-                f"card {self.facility}:{self.number}"
-                if self.facility is not None
-                else (f"card {self.number}")
-            )
-        return self.kind if self.kind == "pin" else f"{self.kind} {self.secret}"
+        """How errors name the credential (never a PIN digest)."""
+        if self.kind == "pin":
+            return "pin"
+        if self.kind not in CARD_KINDS:
+            return f"{self.kind} {self.secret}"
+        card = self.number if self.facility is None else f"{self.facility}:{self.number}"
+        return f"card {card}"
 
 
 def credential_values(
@@ -634,6 +634,8 @@ class AccessIndex:
                 "SELECT 1 FROM credentials WHERE secret = ? AND kind = 'visitor'", (code,)
             ).fetchone():
                 break
+        else:
+            raise CredentialError("no free visitor code; raise access.visitor_code_digits")
         person_id = f"visitor:{code}"
         values = credential_values("visitor", code=code, valid_from=now, valid_until=until)
         with self._write() as c:
