@@ -1,6 +1,6 @@
-"""Talk to one gate directly, without the daemon: for the CLI when no daemon owns the bus.
+"""Talk to gates directly, without the daemon: for the CLI when no daemon owns the bus.
 
-Both calls open the bus, run a short-lived bus owner (so retries, timeouts and metrics are
+Each call opens the bus, run a short-lived bus owner (so retries, timeouts and metrics are
 exactly the daemon's), do their work at command priority and close the bus again.
 """
 
@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Sequence
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 from drivers.base import DeviceError
 from drivers.modbus import profile as profiles
 from drivers.modbus.driver import ACTIONS, action_request, make_link
-from drivers.modbus.frames import READ_HOLDING, FrameError, Request
+from drivers.modbus.frames import READ_HOLDING, ExceptionReply, FrameError, Request
 from drivers.modbus.link import LinkError
 from drivers.modbus.scheduler import BusOwner
 from drivers.modbus.tracker import GateTracker, Snapshot
@@ -62,3 +63,56 @@ async def read_snapshot(bus: Bus, gate: Gate) -> Snapshot:
     tracker = GateTracker(gate, profile)
     tracker.update(values, datetime.now(UTC), 0.0)
     return tracker.snapshot
+
+
+@dataclass(frozen=True, slots=True)
+class ScanHit:
+    """A unit that answered a probe, and the shipped profiles its registers fit."""
+
+    unit: int
+    fits: tuple[str, ...]
+    state: str  # as read through the first fitting profile, or what went wrong
+
+
+async def scan(
+    bus: Bus, units: Sequence[int], progress: Callable[[int], None] = lambda _: None
+) -> list[ScanHit]:
+    """Probe ``units`` on ``bus`` (retries 0); report who answered and which profile fits."""
+    probes = [(name, profiles.load(name)) for name in profiles.names()]
+    hits: list[ScanHit] = []
+    async with _owned_bus(replace(bus, retries=0)) as owner:
+        for unit in units:
+            fits: list[tuple[str, str]] = []
+            answered = False
+            for name, profile in probes:
+                try:
+                    state = await _probe(owner, unit, profile)
+                except ExceptionReply:
+                    answered = True
+                    continue
+                except FrameError:
+                    if not answered:
+                        break  # silent: nobody there, skip the other profiles
+                    continue
+                answered = True
+                if state is not None:
+                    fits.append((name, state))
+            if answered:
+                first = fits[0][1] if fits else "answered, no profile fits"
+                hits.append(ScanHit(unit, tuple(n for n, _ in fits), first))
+            progress(unit)
+    return hits
+
+
+async def _probe(owner: BusOwner, unit: int, profile: profiles.Profile) -> str | None:
+    """The state the unit reports through ``profile``, or None if its registers do not fit."""
+    values: dict[int, int] = {}
+    for start, count in profiles.read_ranges(profile.poll_addresses):
+        got = await owner.command("scan", Request(unit, READ_HOLDING, start, count))
+        values.update(zip(range(start, start + count), got, strict=True))
+    state = profile.state_of(values[profile.registers.state])
+    pos_addr = profile.registers.position
+    position = values.get(pos_addr) if pos_addr is not None else None
+    if state == "unknown" or (position is not None and not 0 <= position <= 100):
+        return None
+    return state

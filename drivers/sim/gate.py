@@ -247,7 +247,9 @@ class SimGates:
         if not sending or not packet:
             return packet
         gate = self.gates.get(packet[6] if self.tcp else packet[0])
-        return mangle(packet, gate.take_fault(WIRE_FAULTS) if gate else None, tcp=self.tcp)
+        if gate is None:
+            return b""  # pymodbus answers absent units with an exception; a real bus is silent
+        return mangle(packet, gate.take_fault(WIRE_FAULTS), tcp=self.tcp)
 
     async def stop(self) -> None:
         await self.server.shutdown()

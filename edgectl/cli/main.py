@@ -10,7 +10,7 @@ from pathlib import Path
 import typer
 
 from edgectl import logs
-from edgectl.cli import cards, doctor, gate, service
+from edgectl.cli import cards, doctor, gate, modbus, service
 from edgectl.cli.common import ConfigOption, console, load_or_exit
 from edgectl.store.db import StoreError, connect
 from edgectl.store.journal import Entry, last_entries, read_entries
@@ -25,6 +25,8 @@ events_app = typer.Typer(help="Read the journal.", no_args_is_help=True)
 app.add_typer(events_app, name="events")
 app.add_typer(gate.app, name="gate")
 app.add_typer(cards.app, name="cards")
+gate.app.command("status")(modbus.gate_status)
+app.add_typer(modbus.scan_app, name="scan")
 app.add_typer(service.app, name="service")
 app.command("doctor")(doctor.doctor)
 
