@@ -14,7 +14,7 @@ from dataclasses import dataclass
 @dataclass
 class Breaker:
     offline_after: int = 3
-    max_share: float = 0.05
+    max_share: float = 0.04  # under the 5 % dead-unit target, with margin for detection
     max_backoff_s: float = 10.0
     failures: int = 0
     online: bool | None = None  # None until the first reply or the first verdict
