@@ -102,12 +102,16 @@ class _StreamLink:
             raise LinkError(f"{self.name}: {wire.lost}")
         return wire
 
-    async def transact(self, request: Request) -> tuple[bytes, float]:
-        """Send ``request``; return (reply PDU, monotonic time its request left the host)."""
-        wire = self._live_wire()
+    async def wait_free(self) -> None:
+        """Wait out the inter-frame gap after the last frame on the line."""
         delay = self.free_at - time.monotonic()
         if delay > 0:
             await asyncio.sleep(delay)
+
+    async def transact(self, request: Request) -> tuple[bytes, float]:
+        """Send ``request``; return (reply PDU, monotonic time its request left the host)."""
+        wire = self._live_wire()
+        await self.wait_free()
         wire.buf.clear()
         frame = self._frame(request)
         try:

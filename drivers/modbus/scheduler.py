@@ -123,6 +123,9 @@ class BusOwner:
         """Own the bus until cancelled; LinkError escapes (the port failed)."""
         try:
             while True:
+                # Choose only once the line is free, so a command queued during the gap
+                # goes ahead of the poll that would otherwise have been picked already.
+                await self.link.wait_free()
                 job = self.agenda.next(time.monotonic())
                 if isinstance(job, float):
                     await self._sleep_until(job)
