@@ -155,7 +155,7 @@ def test_agenda_sends_commands_first_in_order_and_polls_only_when_due(
     for op, arg in steps:
         if op == "command":
             seq += 1
-            agenda.commands.append(Command(str(seq), Request(int(arg), 5, 1, 1), now))
+            agenda.commands.append(Command(str(seq), Request(int(arg), 5, 1, 1)))
             sent.append(seq)
         elif op == "tick":
             now += arg

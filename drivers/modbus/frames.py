@@ -25,7 +25,6 @@ READ_HOLDING = 3
 READ_INPUT = 4
 WRITE_COIL = 5
 WRITE_REGISTER = 6
-MAX_READ_REGISTERS = 125
 MBAP_LEN = 7
 
 _DECODER = DecodePDU(is_server=False)
@@ -95,10 +94,6 @@ class Request:
         if self.function in (READ_HOLDING, READ_INPUT):
             return 2 + 2 * self.value
         return 5  # write echoes: function, address, value
-
-    @property
-    def rtu_len(self) -> int:
-        return 1 + 5 + 2
 
     @property
     def rtu_reply_len(self) -> int:

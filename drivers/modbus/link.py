@@ -108,8 +108,8 @@ class _StreamLink:
         if delay > 0:
             await asyncio.sleep(delay)
 
-    async def transact(self, request: Request) -> tuple[bytes, float]:
-        """Send ``request``; return (reply PDU, monotonic time its request left the host)."""
+    async def transact(self, request: Request) -> bytes:
+        """Send ``request`` and return the reply PDU; raise FrameError or LinkError."""
         wire = self._live_wire()
         await self.wait_free()
         wire.buf.clear()
@@ -121,7 +121,7 @@ class _StreamLink:
         sent = time.monotonic()
         deadline = sent + self.timing.timeout_s(len(frame), self._reply_len(request))
         try:
-            return await self._await_reply(wire, request, deadline), sent
+            return await self._await_reply(wire, request, deadline)
         except FrameError:
             await self._settle(wire, deadline)
             raise

@@ -29,7 +29,6 @@ class Command:
 
     key: str
     request: Request
-    queued_at: float
     done: asyncio.Future[list[int]] | None = None
 
 
@@ -109,7 +108,7 @@ class BusOwner:
 
     async def command(self, key: str, request: Request) -> list[int]:
         """Queue ``request`` ahead of every poll; return the values read; raise FrameError."""
-        cmd = Command(key, request, time.monotonic(), asyncio.get_running_loop().create_future())
+        cmd = Command(key, request, asyncio.get_running_loop().create_future())
         self.agenda.commands.append(cmd)
         self._wake.set()
         assert cmd.done is not None
@@ -180,7 +179,7 @@ class BusOwner:
         for _ in range(1 + retries):
             start = time.monotonic()
             try:
-                pdu, _sent = await self.link.transact(request)
+                pdu = await self.link.transact(request)
                 values = decode_values(pdu, request)
             except ExceptionReply as exc:
                 metrics.count(self.bus_id, unit, exc.kind, time.monotonic() - start)

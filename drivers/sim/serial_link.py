@@ -16,12 +16,16 @@ from __future__ import annotations
 
 import asyncio
 import os
+import time
 import tty
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
 Side = Literal["host", "device"]
+# asyncio timers fire up to ~1 ms late (epoll rounds its timeout up to whole milliseconds);
+# wake this much early and sleep out the rest, so bytes arrive when the line says.
+EARLY_S = 0.0015
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,9 +107,12 @@ class SerialLink:
         self.line_free = end
         if side == "host":
             self.request_end = end
-        loop.call_at(end, self._deliver, dst.master, side, data, end)
+        loop.call_at(end - EARLY_S, self._deliver, dst.master, side, data, end)
 
     def _deliver(self, fd: int, side: Side, data: bytes, end: float) -> None:
+        assert self._loop is not None
+        if (early := end - self._loop.time()) > 0:
+            time.sleep(early)  # < EARLY_S: the line's own timing, not the devices'
         try:
             os.write(fd, data)
         except OSError:
