@@ -101,6 +101,16 @@ class Gate:
     def validate(self) -> None:
         if not 1 <= self.unit <= 247:
             raise Invalid("unit", f"expected a Modbus unit id 1-247, got {self.unit}")
+        if self.poll_interval_s < 0 or self.auto_close_s < 0:
+            raise Invalid("poll_interval_s", "expected intervals of 0 seconds or more")
+        from drivers.modbus import profile  # profiles are data files beside the driver
+
+        try:
+            profile.load(self.profile)
+        except ConfigError as exc:
+            raise Invalid(
+                "profile", f"{exc.file}: {exc.key + ': ' if exc.key else ''}{exc.problem}"
+            ) from None
 
 
 @dataclass(frozen=True, slots=True)

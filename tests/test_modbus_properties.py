@@ -228,3 +228,12 @@ def test_timing_derives_from_baud_and_length(baud: int, length: int) -> None:
     assert t.gap_s == (0.00175 if baud > 19200 else 3.5 * 10 / baud)
     assert t.timeout_s(8, length + 1) > t.timeout_s(8, length) > t.frame_s(8 + length)
     assert t.transaction_s(8, length) >= t.frame_s(8 + length) + t.turnaround_s
+
+
+def test_config_names_an_unknown_gate_profile() -> None:
+    from edgectl.config import ConfigError as SiteConfigError
+    from edgectl.config import parse
+
+    text = '[site]\nid = "a"\n[[buses]]\nid = "b"\nport = "/dev/x"\n'
+    with pytest.raises(SiteConfigError, match=r"gates\[0\]\.profile: .*no gate profile 'nope'"):
+        parse(text + '[[gates]]\nid = "g"\nbus = "b"\nprofile = "nope"\n')
