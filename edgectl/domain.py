@@ -229,3 +229,32 @@ class ReaderFeedback(Command):
     KIND: ClassVar[str] = "reader_feedback"
 
     granted: bool
+
+
+# --- storage --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StorageFull(Event):
+    """Journal commits failed (disk or database full) and were retried until they succeeded."""
+
+    KIND: ClassVar[str] = "storage_full"
+    CLASS: ClassVar[EventClass] = EventClass.ALARM
+
+    error: str
+    since: datetime
+    seconds: float
+    pending_events: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StoragePressure(Event):
+    """The store crossed 80% of its disk budget (``active``) or fell back below it."""
+
+    KIND: ClassVar[str] = "storage_pressure"
+    CLASS: ClassVar[EventClass] = EventClass.ALARM
+
+    active: bool
+    used_bytes: int
+    budget_bytes: int
+    blocked_bytes: int  # held by unacknowledged events that retention may not evict
