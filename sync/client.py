@@ -166,13 +166,15 @@ class SyncClient:
                 if (resp.content_length or 0) > limit:
                     raise SyncFailure(
                         "bad_response",
-                        f"hub response of {resp.content_length} bytes exceeds {limit}",
+                        f"{method} {path}: response of {resp.content_length} bytes exceeds {limit}",
                     )
                 raw = bytearray()
                 async for chunk in resp.content.iter_chunked(1 << 16):
                     raw += chunk
                     if len(raw) > limit:
-                        raise SyncFailure("bad_response", f"hub response exceeds {limit} bytes")
+                        raise SyncFailure(
+                            "bad_response", f"{method} {path}: response exceeds {limit} bytes"
+                        )
                 status = resp.status
         except TimeoutError:
             raise SyncFailure(
