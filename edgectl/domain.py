@@ -257,4 +257,4 @@ class StoragePressure(Event):
     active: bool
     used_bytes: int
     budget_bytes: int
-    blocked_bytes: int  # held by unacknowledged events that retention may not evict
+    unacked_events: int  # events the hub has not acknowledged (access/alarm ones are kept)

@@ -138,7 +138,7 @@ class Journal:
         self._max_batch = max_batch
         self._subscribers: list[asyncio.Queue[Entry]] = []
         self._sync_mode = ""
-        self._on_storage_full = on_storage_full
+        self.on_storage_full = on_storage_full
         self._closing = threading.Event()
         self.storage_full = False
         self.storage_error = ""
@@ -267,8 +267,8 @@ class Journal:
     def _report_full(self, full: bool, error: str) -> None:
         self.storage_full = full
         self.storage_error = error
-        if self._on_storage_full is not None:
-            self._loop.call_soon_threadsafe(self._on_storage_full, full, error)
+        if self.on_storage_full is not None:
+            self._loop.call_soon_threadsafe(self.on_storage_full, full, error)
 
     def _recovered(self, since: datetime, pending: int) -> None:
         now = datetime.now(UTC)
