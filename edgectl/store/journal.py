@@ -212,9 +212,10 @@ class Journal:
     def _commit(self, batch: list[tuple[Event, asyncio.Future[Entry] | None]]) -> None:
         """Commit ``batch``, retrying transient failures until it commits or we close."""
         futures = [f for _, f in batch]
+        bodies = [ev.body() for ev, _ in batch]
         rows = [
-            (ev.at.isoformat(), ev.KIND, str(ev.CLASS), ev.source, json.dumps(ev.body()))
-            for ev, _ in batch
+            (ev.at.isoformat(), ev.KIND, str(ev.CLASS), ev.source, json.dumps(body))
+            for (ev, _), body in zip(batch, bodies, strict=True)
         ]
         durable = any(ev.CLASS in DURABLE_CLASSES for ev, _ in batch)
         delay = _RETRY_FIRST_S
@@ -238,8 +239,8 @@ class Journal:
                 delay = min(delay * 2, _RETRY_MAX_S)
         self.commits += 1
         entries = [
-            Entry(first + i, ev.at, ev.KIND, ev.CLASS, ev.source, ev.body())
-            for i, (ev, _) in enumerate(batch)
+            Entry(first + i, ev.at, ev.KIND, ev.CLASS, ev.source, body)
+            for i, ((ev, _), body) in enumerate(zip(batch, bodies, strict=True))
         ]
         self._loop.call_soon_threadsafe(self._deliver, futures, entries)
         if outage_since is not None:
