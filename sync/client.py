@@ -45,7 +45,7 @@ class SyncFailure(Exception):
         super().__init__(message)
 
 
-def _ssl_context(tls: Tls | None) -> ssl.SSLContext | None:
+def ssl_context(tls: Tls | None) -> ssl.SSLContext | None:
     if tls is None:
         return None
     ctx = ssl.create_default_context(cafile=tls.ca_file or None)
@@ -98,7 +98,7 @@ class SyncClient:
         if self._journal is not None:
             watcher = asyncio.create_task(self._watch(self._journal.subscribe(maxsize=1)))
         timeout = aiohttp.ClientTimeout(total=self.hub.timeout_s)
-        connector = aiohttp.TCPConnector(ssl=_ssl_context(self.hub.tls) or True)
+        connector = aiohttp.TCPConnector(ssl=ssl_context(self.hub.tls) or True)
         headers = {"Authorization": f"Bearer {self.hub.token}"}
         try:
             async with aiohttp.ClientSession(
