@@ -68,6 +68,8 @@ class Bus:
     bytesize: int = 8
     turnaround_ms: float = 5.0
     retries: int = 1
+    latency_ms: float = 25.0  # host/USB-adapter/gateway allowance added to reply timeouts
+    offline_after: int = 3  # failed transactions before a unit is reported offline
 
     def validate(self) -> None:
         if self.kind == "rtu" and not self.port:
@@ -76,6 +78,10 @@ class Bus:
             raise Invalid("host", "expected a host name or address for a tcp bus")
         if self.baud not in (1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200):
             raise Invalid("baud", f"expected a standard baud rate, got {self.baud}")
+        if not 0 <= self.retries <= 5:
+            raise Invalid("retries", f"expected 0-5 retries, got {self.retries}")
+        if self.offline_after < 1:
+            raise Invalid("offline_after", f"expected at least 1, got {self.offline_after}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,11 +129,17 @@ class Reader:
     door: str = ""
     gate: str = ""
     direction: Literal["in", "out", "none"] = "in"
-    formats: tuple[str, ...] = ("h10301", "wiegand34", "h10304", "wiegand37")
+    formats: tuple[str, ...] = ("h10301", "wiegand34", "c1000", "h10304")
 
     def validate(self) -> None:
         if bool(self.door) == bool(self.gate):
             raise Invalid("door", "expected exactly one of 'door' or 'gate' for a reader")
+        from drivers.wiegand.codec import builtin_formats
+
+        known = builtin_formats()
+        for i, name in enumerate(self.formats):
+            if name not in known:
+                raise Invalid(f"formats[{i}]", f"expected one of {sorted(known)}, got {name!r}")
 
     @property
     def target(self) -> str:

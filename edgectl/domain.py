@@ -231,6 +231,24 @@ class ReaderFeedback(Command):
     granted: bool
 
 
+# --- audit ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class OperatorCommand(Event):
+    """A command from a person (CLI, MQTT operator) and its outcome. ``source`` is who."""
+
+    KIND: ClassVar[str] = "operator_command"
+    CLASS: ClassVar[EventClass] = EventClass.AUDIT
+
+    channel: str  # "cli", "mqtt"
+    command: str
+    target: str | None = None
+    params: dict[str, Any] = dataclasses.field(default_factory=dict)
+    outcome: str = "ok"  # "ok" or "error"
+    error: str | None = None
+
+
 # --- storage --------------------------------------------------------------------------
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 import socket
 import subprocess
@@ -12,6 +11,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
+from drivers.sim.ptys import PtyPair, make_pty_pair
+
+__all__ = ["Broker", "PtyPair", "free_port", "make_pty_pair", "wait_port"]
 
 
 def free_port() -> int:
@@ -68,42 +71,11 @@ def broker(tmp_path: Path) -> Iterator[Broker]:
     b.stop()
 
 
-@dataclass
-class PtyPair:
-    """Two linked pseudo-terminals made by socat: a device end and a host end."""
-
-    device: str
-    host: str
-    proc: subprocess.Popen[bytes]
-
-
-def make_pty_pair(directory: Path, name: str = "pty") -> PtyPair:
-    device = str(directory / f"{name}-dev")
-    host = str(directory / f"{name}-host")
-    proc = subprocess.Popen(
-        [
-            "socat",
-            f"pty,raw,echo=0,link={device}",
-            f"pty,raw,echo=0,link={host}",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    deadline = time.monotonic() + 5
-    while not (os.path.exists(device) and os.path.exists(host)):
-        if time.monotonic() > deadline:
-            proc.kill()
-            raise TimeoutError("socat did not create the pty pair")
-        time.sleep(0.01)
-    return PtyPair(device, host, proc)
-
-
 @pytest.fixture
 def pty_pair(tmp_path: Path) -> Iterator[PtyPair]:
     pair = make_pty_pair(tmp_path)
     yield pair
-    pair.proc.terminate()
-    pair.proc.wait(5)
+    pair.close()
 
 
 @dataclass

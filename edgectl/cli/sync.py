@@ -10,8 +10,7 @@ from typing import Annotated
 
 import typer
 
-from edgectl import config as configuration
-from edgectl.confload import ConfigError
+from edgectl.cli.common import ConfigOption, load_or_exit
 from edgectl.store.db import StoreError, connect
 from sync.status import read_status
 
@@ -23,27 +22,14 @@ def sync() -> None:
     """The head-office sync link."""
 
 
-def _db_path(config: Path | None, db: Path | None) -> Path:
-    if db is not None:
-        return db
-    if config is None:
-        typer.echo("error: give --config PATH or --db PATH", err=True)
-        raise typer.Exit(2)
-    try:
-        return Path(configuration.load(config).store.path)
-    except ConfigError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from None
-
-
 @app.command()
 def status(
-    config: Annotated[Path | None, typer.Option("--config", "-c", help="edgectl.toml")] = None,
+    config: Path = ConfigOption,
     db: Annotated[Path | None, typer.Option("--db", help="The store, instead of --config.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object.")] = False,
 ) -> None:
     """Backlog depth, age of the oldest unsent event, last sync time, failures by kind."""
-    path = _db_path(config, db)
+    path = db if db is not None else Path(load_or_exit(config).store.path)
     if not path.exists():
         typer.echo(f"error: no store at {path}", err=True)
         raise typer.Exit(2)

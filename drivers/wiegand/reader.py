@@ -1,0 +1,108 @@
+"""A Wiegand reader behind a serial Wiegand converter: frames in, CredentialPresented out."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+
+import serial_asyncio_fast
+import structlog
+
+from drivers.base import DeviceError, Emit, Health
+from drivers.wiegand import codec
+from drivers.wiegand.line import Heartbeat, Keys, encode_feedback, parse_line
+from edgectl.config import Reader
+from edgectl.domain import (
+    BadRead,
+    Command,
+    CredentialPresented,
+    DeviceOnline,
+    ReaderFeedback,
+)
+
+log = structlog.get_logger(__name__)
+
+
+class WiegandReaderDriver:
+    """Owns one converter's serial port and the reader behind it."""
+
+    def __init__(self, reader: Reader) -> None:
+        self.id = reader.id
+        self.config = reader
+        self.formats = codec.select(reader.formats)
+        self._writer: asyncio.StreamWriter | None = None
+        self._health = Health(False, "not started")
+
+    @property
+    def devices(self) -> frozenset[str]:
+        return frozenset({self.id})
+
+    def health(self) -> Health:
+        return self._health
+
+    async def run(self, emit: Emit) -> None:
+        try:
+            reader, writer = await serial_asyncio_fast.open_serial_connection(
+                url=self.config.port, baudrate=self.config.baud
+            )
+        except OSError as exc:
+            self._health = Health(False, f"cannot open {self.config.port}: {exc.strerror}")
+            raise DeviceError(self._health.detail) from exc
+        self._writer = writer
+        self._health = Health(True, self.config.port)
+        emit(DeviceOnline(source=self.id, at=datetime.now(UTC)))
+        try:
+            while True:
+                line = await reader.readline()
+                if not line:
+                    raise DeviceError(f"{self.config.port} closed")
+                self._on_line(line.rstrip(b"\r\n"), emit)
+        finally:
+            self._writer = None
+            self._health = Health(False, "stopped")
+            writer.close()
+
+    def _on_line(self, line: bytes, emit: Emit) -> None:
+        if not line:
+            return
+        at = datetime.now(UTC)
+        try:
+            msg = parse_line(line)
+            if isinstance(msg, Heartbeat):
+                return
+            if isinstance(msg, Keys):
+                emit(
+                    CredentialPresented(
+                        source=self.id,
+                        at=at,
+                        format="pin",
+                        facility=None,
+                        number=0,
+                        bits=0,
+                        pin=msg.digits,
+                    )
+                )
+                return
+            card = codec.decode(msg.value, msg.bits, self.formats)
+        except codec.BadFrame as exc:
+            log.warning("bad_read", reader=self.id, reason=exc.reason, error=str(exc))
+            emit(BadRead(source=self.id, at=at, reason=exc.reason, raw=line.hex()))
+            return
+        emit(
+            CredentialPresented(
+                source=self.id,
+                at=at,
+                format=card.format,
+                facility=card.facility,
+                number=card.number,
+                bits=card.bits,
+            )
+        )
+
+    async def execute(self, command: Command) -> None:
+        if not isinstance(command, ReaderFeedback):
+            raise DeviceError(f"reader {self.id} cannot {command.KIND}")
+        if self._writer is None:
+            raise DeviceError(f"reader {self.id} is offline")
+        self._writer.write(encode_feedback(command.granted))
+        await self._writer.drain()

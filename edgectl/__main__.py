@@ -1,0 +1,3 @@
+from edgectl.cli.main import app
+
+app(prog_name="edgectl")

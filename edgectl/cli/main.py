@@ -1,0 +1,102 @@
+"""The ``edgectl`` command line."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from pathlib import Path
+
+import typer
+
+from edgectl import logs
+from edgectl.cli import doctor, gate, service
+from edgectl.cli.common import ConfigOption, console, load_or_exit
+from edgectl.store.db import StoreError, connect
+from edgectl.store.journal import Entry, last_entries, read_entries
+
+app = typer.Typer(
+    name="edgectl",
+    help="Edge controller for a gated compound: access, gates, operators, head-office sync.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+events_app = typer.Typer(help="Read the journal.", no_args_is_help=True)
+app.add_typer(events_app, name="events")
+app.add_typer(gate.app, name="gate")
+app.add_typer(service.app, name="service")
+app.command("doctor")(doctor.doctor)
+
+
+@app.command()
+def sim(
+    duration: float = typer.Option(
+        0.0, "--duration", "-d", help="Seconds to run; 0 runs until Ctrl-C."
+    ),
+    interval: float = typer.Option(1.5, "--interval", help="Seconds between presented cards."),
+    directory: Path = typer.Option(None, "--dir", help="Where to put the links and database."),
+    seed_value: int = typer.Option(7, "--seed", help="Random seed for the card mix."),
+) -> None:
+    """Run a simulated compound (gate on RS-485, Wiegand reader) against the real daemon."""
+    from edgectl.cli.sim import run_sim
+
+    run_sim(duration, interval, directory, seed_value)
+
+
+@app.command()
+def run(config: Path = ConfigOption) -> None:
+    """Run the daemon in the foreground (systemd runs it this way)."""
+    cfg = load_or_exit(config)
+    logs.setup(cfg.daemon.log_level)
+    from edgectl.daemon import Daemon
+
+    async def main() -> int:
+        return await Daemon(cfg).run()
+
+    try:
+        code = asyncio.run(main())
+    except StoreError as exc:
+        logs_error(str(exc))
+        raise typer.Exit(1) from None
+    raise typer.Exit(code)
+
+
+def logs_error(message: str) -> None:
+    from edgectl.cli.common import err_console
+
+    err_console.print(f"[bold red]error:[/] {message}", highlight=False)
+
+
+def _line(entry: Entry, as_json: bool) -> str:
+    if as_json:
+        return json.dumps(entry.to_json(), ensure_ascii=False)
+    body = " ".join(f"{k}={v}" for k, v in entry.body.items() if v not in (None, "", {}))
+    return (
+        f"{entry.seq:>8} {entry.at:%Y-%m-%d %H:%M:%S.%f} {entry.kind:<20} {entry.source:<14} {body}"
+    )
+
+
+@events_app.command("tail")
+def events_tail(
+    config: Path = ConfigOption,
+    lines: int = typer.Option(20, "-n", "--lines", help="How many recent events to show."),
+    follow: bool = typer.Option(False, "--follow", "-f", help="Keep printing new events."),
+    kind: list[str] = typer.Option([], "--kind", "-k", help="Only events of this kind."),
+    as_json: bool = typer.Option(False, "--json", help="One JSON object per line."),
+) -> None:
+    """Show the newest events in the journal, and follow new ones."""
+    cfg = load_or_exit(config)
+    try:
+        conn = connect(cfg.store.path, readonly=True)
+        entries = last_entries(conn, lines, tuple(kind))
+    except Exception as exc:  # sqlite3.Error or StoreError: the DB is missing or unreadable
+        logs_error(f"cannot read journal {cfg.store.path}: {exc}")
+        raise typer.Exit(1) from None
+    last = entries[-1].seq if entries else 0
+    for entry in entries:
+        console.print(_line(entry, as_json), highlight=False, soft_wrap=True)
+    while follow:
+        time.sleep(0.2)
+        for entry in read_entries(conn, last, 1000, tuple(kind)):
+            console.print(_line(entry, as_json), highlight=False, soft_wrap=True)
+            last = entry.seq

@@ -1,0 +1,113 @@
+"""The local control API: HTTP over a Unix socket, for the CLI on the same box.
+
+Only local users with access to the socket (mode 0660, group of the service) can use it.
+Every command is journaled as an ``operator_command`` with the caller's uid.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import struct
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+
+from drivers.base import DeviceError
+from edgectl.devices import DeviceRegistry
+from edgectl.domain import CloseGate, Command, OpenGate, OperatorCommand, PartialOpenGate, StopGate
+from edgectl.router import Router
+
+COMMANDS: dict[str, Callable[[str], Command]] = {
+    "open_gate": lambda t: OpenGate(target=t),
+    "close_gate": lambda t: CloseGate(target=t),
+    "stop_gate": lambda t: StopGate(target=t),
+    "partial_open_gate": lambda t: PartialOpenGate(target=t),
+}
+
+
+def _peer_uid(request: web.Request) -> int | None:
+    sock = request.transport.get_extra_info("socket") if request.transport else None
+    if sock is None or sock.family != socket.AF_UNIX:
+        return None
+    creds = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
+    return int(struct.unpack("3i", creds)[1])
+
+
+class ControlServer:
+    def __init__(self, site_id: str, router: Router, devices: DeviceRegistry) -> None:
+        self.site_id = site_id
+        self.router = router
+        self.devices = devices
+        self.app = web.Application(client_max_size=64 * 1024)
+        self.app.router.add_get("/v1/status", self.status)
+        self.app.router.add_post("/v1/commands", self.command)
+        self._runner: web.AppRunner | None = None
+
+    async def start(self, path: str) -> None:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        if os.path.exists(path):
+            os.unlink(path)
+        self._runner = web.AppRunner(self.app, access_log=None)
+        await self._runner.setup()
+        await web.UnixSite(self._runner, path).start()
+        os.chmod(path, 0o660)
+
+    async def stop(self) -> None:
+        if self._runner:
+            await self._runner.cleanup()
+
+    async def status(self, _: web.Request) -> web.Response:
+        return web.json_response({"site": self.site_id, "devices": self.devices.snapshot()})
+
+    async def command(self, request: web.Request) -> web.Response:
+        try:
+            body = await request.json()
+            name, target = body["command"], body["target"]
+            make = COMMANDS[name]
+        except (ValueError, KeyError, TypeError):
+            return web.json_response(
+                {
+                    "status": "error",
+                    "code": "bad_request",
+                    "message": f"expected {{command: one of {sorted(COMMANDS)}, target}}",
+                },
+                status=400,
+            )
+        who = f"local:{_peer_uid(request)}"
+        outcome: dict[str, Any] = {"status": "ok"}
+        try:
+            await self.router.execute(make(target))
+        except DeviceError as exc:
+            outcome = {"status": "error", "code": "device_error", "message": str(exc)}
+        await self.router.record(
+            OperatorCommand(
+                source=who,
+                at=datetime.now(UTC),
+                channel="cli",
+                command=name,
+                target=target,
+                outcome=outcome["status"],
+                error=outcome.get("message"),
+            )
+        )
+        return web.json_response(outcome, status=200 if outcome["status"] == "ok" else 502)
+
+
+async def request(
+    path: str, method: str, url: str, body: dict[str, Any] | None = None, timeout: float = 5.0
+) -> tuple[int, dict[str, Any]]:
+    """Call the daemon's control API; raise OSError if no daemon listens at ``path``."""
+    conn = aiohttp.UnixConnector(path=path)
+    async with aiohttp.ClientSession(
+        connector=conn, timeout=aiohttp.ClientTimeout(total=timeout)
+    ) as session:
+        try:
+            async with session.request(method, f"http://edgectl{url}", json=body) as resp:
+                return resp.status, await resp.json()
+        except aiohttp.ClientConnectionError as exc:
+            raise OSError(str(exc)) from exc

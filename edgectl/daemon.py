@@ -1,0 +1,105 @@
+"""The daemon: one asyncio loop that wires drivers, router, journal and sinks together."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+from datetime import UTC, datetime
+
+import structlog
+from aiohttp import web
+
+from drivers.base import Driver
+from drivers.wiegand.reader import WiegandReaderDriver
+from edgectl import metrics
+from edgectl.config import Config
+from edgectl.control import ControlServer
+from edgectl.devices import DeviceRegistry
+from edgectl.router import Clock, Router, utc_now
+from edgectl.sdnotify import Notifier
+from edgectl.store.credentials import AccessIndex
+from edgectl.store.db import open_store
+from edgectl.store.journal import Journal
+from edgectl.supervisor import Supervisor
+
+log = structlog.get_logger(__name__)
+
+
+def build_drivers(config: Config) -> list[Driver]:
+    """One driver per link: each reader's converter port, each bus."""
+    drivers: list[Driver] = [WiegandReaderDriver(r) for r in config.readers]
+    if config.buses:
+        from drivers import modbus
+
+        for bus in config.buses:
+            gates = [g for g in config.gates if g.bus == bus.id]
+            drivers.append(modbus.build(bus, gates))
+    return drivers
+
+
+class Daemon:
+    """Start with ``await start()``, stop with ``await stop()``; ``run()`` does both around signals."""
+
+    def __init__(self, config: Config, *, clock: Clock = utc_now) -> None:
+        self.config = config
+        self.clock = clock
+        self.notifier = Notifier()
+        self.stopping = asyncio.Event()
+        self._background: list[asyncio.Task[None]] = []
+        self._metrics: web.AppRunner | None = None
+
+    async def start(self) -> None:
+        cfg = self.config
+        self.journal = Journal(cfg.store.path)
+        self.index = AccessIndex.load(open_store(cfg.store.path), cfg)
+        self.devices = DeviceRegistry(cfg)
+        self.router = Router(cfg, self.journal, self.index, self.devices, self.clock)
+        self.supervisor = Supervisor(self.router.emit)
+        self.drivers = build_drivers(cfg)
+        for driver in self.drivers:
+            self.router.attach(driver)
+            self.supervisor.start(driver)
+        self.control = ControlServer(cfg.site.id, self.router, self.devices)
+        try:
+            await self.control.start(cfg.daemon.control_socket)
+        except OSError as exc:
+            log.error("control_socket_failed", path=cfg.daemon.control_socket, error=str(exc))
+        if cfg.daemon.metrics_port:
+            self._metrics = await metrics.serve(cfg.daemon.metrics_host, cfg.daemon.metrics_port)
+        self._background.append(asyncio.create_task(self.notifier.watchdog()))
+        log.info(
+            "started",
+            site=cfg.site.id,
+            drivers=[d.id for d in self.drivers],
+            journal=str(self.journal.path),
+        )
+        self.notifier.send("READY=1\nSTATUS=running")
+
+    async def stop(self) -> None:
+        self.notifier.send("STOPPING=1")
+        log.info("stopping")
+        await self.supervisor.stop()
+        await self.router.drain()
+        await self.control.stop()
+        if self._metrics:
+            await self._metrics.cleanup()
+        for task in self._background:
+            task.cancel()
+        await asyncio.gather(*self._background, return_exceptions=True)
+        await self.journal.close()
+        log.info("stopped", at=datetime.now(UTC).isoformat())
+
+    async def run(self) -> int:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, self.stopping.set)
+        await self.start()
+        try:
+            await self.stopping.wait()
+        finally:
+            await self.stop()
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                with contextlib.suppress(ValueError):
+                    loop.remove_signal_handler(sig)
+        return 0

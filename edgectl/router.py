@@ -1,0 +1,144 @@
+"""The router: events from drivers to rules and the journal, commands to their drivers.
+
+The access path is kept short: a ``CredentialPresented`` is looked up, decided and its
+actuation handed to the owning driver before anything is written, so a slow disk or a
+dead network never delays a gate. The decision is then journaled like every other event.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+import structlog
+
+from drivers.base import DeviceError, Driver
+from edgectl import metrics
+from edgectl.config import Config
+from edgectl.devices import DeviceRegistry
+from edgectl.domain import AccessDecided, BadRead, Command, CredentialPresented, Event
+from edgectl.store.credentials import AccessIndex
+from edgectl.store.journal import Journal
+from rules import access
+
+log = structlog.get_logger(__name__)
+
+Clock = Callable[[], datetime]
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def credential_label(event: CredentialPresented) -> str:
+    if event.format == "pin":
+        return "pin"
+    if event.facility is None:
+        return f"{event.format}:{event.number}"
+    return f"{event.format}:{event.facility}:{event.number}"
+
+
+class Router:
+    def __init__(
+        self,
+        config: Config,
+        journal: Journal,
+        index: AccessIndex,
+        devices: DeviceRegistry,
+        clock: Clock = utc_now,
+    ) -> None:
+        self.config = config
+        self.journal = journal
+        self.index = index
+        self.devices = devices
+        self.clock = clock
+        self._readers = {r.id: r for r in config.readers}
+        self._owners: dict[str, Driver] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def attach(self, driver: Driver) -> None:
+        for device in driver.devices:
+            self._owners[device] = driver
+
+    # --- events in ----------------------------------------------------------------
+
+    def emit(self, event: Event) -> None:
+        """Take an event from a driver or the supervisor. Never blocks."""
+        if isinstance(event, CredentialPresented):
+            self._decide(event)
+            return
+        if isinstance(event, BadRead):
+            metrics.BAD_READS.labels(event.source, event.reason).inc()
+        self.devices.observe(event)
+        self.record(event)
+
+    def record(self, event: Event) -> asyncio.Future[object]:
+        fut = self.journal.append(event)
+        fut.add_done_callback(_log_failure)
+        return fut  # type: ignore[return-value]
+
+    def _decide(self, event: CredentialPresented) -> None:
+        reader = self._readers.get(event.source)
+        if reader is None:
+            log.error("credential_from_unknown_reader", reader=event.source)
+            return
+        started = time.perf_counter()
+        now = self.clock()
+        decision = access.decide(self.index.state_for(event, reader), event, now)
+        for effect in decision.effects:
+            if isinstance(effect, Command):
+                self.execute_soon(effect)
+        metrics.DECISION_SECONDS.observe(time.perf_counter() - started)
+        metrics.DECISIONS.labels(str(decision.granted).lower(), decision.reason).inc()
+        for effect in decision.effects:
+            if isinstance(effect, Event):
+                self.record(effect)
+        self.record(
+            AccessDecided(
+                source=reader.id,
+                at=now,
+                granted=decision.granted,
+                reason=decision.reason,
+                credential=credential_label(event),
+                person_id=decision.person_id,
+                target=reader.target,
+                direction=reader.direction,
+            )
+        )
+
+    # --- commands out -------------------------------------------------------------
+
+    def owner(self, target: str) -> Driver | None:
+        return self._owners.get(target)
+
+    async def execute(self, command: Command) -> None:
+        """Carry out a command on its device now; raise DeviceError if it cannot."""
+        driver = self._owners.get(command.target)
+        if driver is None:
+            raise DeviceError(f"no device {command.target!r}")
+        await driver.execute(command)
+
+    def execute_soon(self, command: Command) -> None:
+        task = asyncio.get_running_loop().create_task(self._execute_logged(command))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _execute_logged(self, command: Command) -> None:
+        try:
+            await self.execute(command)
+        except DeviceError as exc:
+            log.warning(
+                "command_failed", command=command.KIND, target=command.target, error=str(exc)
+            )
+
+    async def drain(self) -> None:
+        """Wait for in-flight commands (used at shutdown)."""
+        if self._tasks:
+            await asyncio.wait(set(self._tasks), timeout=5)
+
+
+def _log_failure(fut: asyncio.Future[object]) -> None:
+    if not fut.cancelled() and fut.exception() is not None:
+        log.error("journal_append_failed", error=str(fut.exception()))

@@ -1,0 +1,124 @@
+"""The daemon with real Wiegand converters on pty links: decisions, bad reads, restarts."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from pathlib import Path
+
+from drivers.sim.ptys import PtyPair
+from drivers.sim.wiegand_converter import SimWiegandConverter
+from edgectl.daemon import Daemon
+from edgectl.store.journal import Entry, read_entries
+from tests.site import door_site
+
+
+async def wait_for(queue: asyncio.Queue[Entry], kind: str, timeout: float = 5.0) -> Entry:
+    async with asyncio.timeout(timeout):
+        while True:
+            entry = await queue.get()
+            if entry.kind == kind:
+                return entry
+
+
+def journal(path: str) -> list[Entry]:
+    conn = sqlite3.connect(path)
+    try:
+        return read_entries(conn, 0, 100000)
+    finally:
+        conn.close()
+
+
+async def test_unknown_and_revoked_cards_are_denied_with_reason(
+    tmp_path: Path, pty_pair: PtyPair
+) -> None:
+    _, cfg = door_site(tmp_path, {"r1": pty_pair.host})
+    daemon = Daemon(cfg)
+    await daemon.start()
+    events = daemon.journal.subscribe()
+    reader = SimWiegandConverter(pty_pair.device)
+    try:
+        daemon.index.add_card("p1", 12, 100)
+        daemon.index.set_status(12, 100, "revoked")
+        await wait_for(events, "device_online")
+        reader.present("h10301", 12, 100)
+        revoked = await wait_for(events, "access_decided")
+        reader.present("h10301", 12, 999)
+        unknown = await wait_for(events, "access_decided")
+        assert (revoked.body["granted"], revoked.body["reason"]) == (False, "revoked")
+        assert (unknown.body["granted"], unknown.body["reason"]) == (False, "unknown_credential")
+        assert unknown.body["credential"] == "h10301:12:999"
+        assert await asyncio.wait_for(reader.feedback.get(), 2) is False
+    finally:
+        reader.close()
+        await daemon.stop()
+
+
+async def test_bad_parity_and_bad_bit_count_journal_bad_read(
+    tmp_path: Path, pty_pair: PtyPair
+) -> None:
+    _, cfg = door_site(tmp_path, {"r1": pty_pair.host})
+    daemon = Daemon(cfg)
+    await daemon.start()
+    events = daemon.journal.subscribe()
+    reader = SimWiegandConverter(pty_pair.device)
+    try:
+        await wait_for(events, "device_online")
+        line = reader.present("h10301", 1, 1)
+        reader.write(line.replace(b"W26:", b"W27:"))  # length lies; checksum then fails too
+        from drivers.wiegand.line import encode_frame
+
+        reader.write(encode_frame(0b1_00000001_0000000000000001_1, 26))  # parity wrong
+        reader.write(encode_frame(0x1FFFF, 26)[:6] + b"\r\n")  # truncated line
+        first = await wait_for(events, "access_decided")
+        reasons = [(await wait_for(events, "bad_read")).body["reason"] for _ in range(3)]
+        assert first.body["reason"] == "unknown_credential"
+        assert sorted(reasons) == ["checksum", "framing", "parity"]
+        reader.present("h10301", 1, 2)
+        assert (await wait_for(events, "access_decided")).body["credential"] == "h10301:1:2"
+    finally:
+        reader.close()
+        await daemon.stop()
+
+
+async def test_restart_keeps_journal_and_seq_has_no_gap(tmp_path: Path, pty_pair: PtyPair) -> None:
+    _, cfg = door_site(tmp_path, {"r1": pty_pair.host})
+    for round_ in range(2):
+        daemon = Daemon(cfg)
+        await daemon.start()
+        events = daemon.journal.subscribe()
+        reader = SimWiegandConverter(pty_pair.device)
+        await wait_for(events, "device_online")
+        for n in range(5):
+            reader.present("h10301", 3, 10 * round_ + n)
+            await wait_for(events, "access_decided")
+        reader.close()
+        await daemon.stop()
+    entries = journal(cfg.store.path)
+    assert [e.seq for e in entries] == list(range(1, len(entries) + 1))
+    decided = [e.body["credential"] for e in entries if e.kind == "access_decided"]
+    assert decided == [f"h10301:3:{n}" for n in (0, 1, 2, 3, 4, 10, 11, 12, 13, 14)]
+
+
+async def test_missing_serial_port_goes_offline_with_retries_and_others_work(
+    tmp_path: Path, pty_pair: PtyPair
+) -> None:
+    _, cfg = door_site(tmp_path, {"good": pty_pair.host, "gone": str(tmp_path / "ttyUSB9")})
+    daemon = Daemon(cfg)
+    await daemon.start()
+    events = daemon.journal.subscribe()
+    reader = SimWiegandConverter(pty_pair.device)
+    try:
+        offline = await wait_for(events, "device_offline")
+        assert offline.source == "gone"
+        assert "ttyUSB9" in offline.body["error"]
+        reader.present("h10301", 5, 5)
+        decided = await wait_for(events, "access_decided")
+        assert decided.source == "good"
+        restart = await wait_for(events, "driver_restarted")
+        while restart.body["attempt"] < 2:
+            restart = await wait_for(events, "driver_restarted")
+        assert restart.source == "gone"
+    finally:
+        reader.close()
+        await daemon.stop()
