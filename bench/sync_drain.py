@@ -146,7 +146,7 @@ def main() -> None:
         store.close()
         port = free_port()
         hub = subprocess.Popen(
-            [sys.executable, "-m", "edgectl.cli.hub", "serve", "--db", hub_db, "--port", str(port)],
+            [sys.executable, "-m", "edgectl", "hub", "serve", "--db", hub_db, "--port", str(port)],
             cwd=ROOT,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,

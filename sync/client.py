@@ -86,10 +86,13 @@ class SyncClient:
         self._on_applied = on_applied
         self._rnd = rnd
         self._wake = asyncio.Event()
+        self._full_round = True  # pull on the first round and after any failure
+        self._next_pull = 0.0
         self._base = self.hub.url.rstrip("/") + f"/v1/sites/{self.site}"
 
     def wake(self) -> None:
-        """Start a round now (e.g. after a local work-order status change)."""
+        """Start a full round now (e.g. after a local work-order status change)."""
+        self._full_round = True
         self._wake.set()
 
     async def run(self) -> None:
@@ -117,6 +120,7 @@ class SyncClient:
                 caught_up = await self.sync_once(http)
                 failures = 0
             except SyncFailure as exc:
+                self._full_round = True
                 failures += 1
                 delay = backoff_delay(
                     failures, self.hub.backoff_base_s, self.hub.backoff_max_s, self._rnd
@@ -139,15 +143,20 @@ class SyncClient:
             self._wake.set()
 
     async def sync_once(self, http: aiohttp.ClientSession) -> bool:
-        """One round: push, pull changes, pull work orders, push statuses.
+        """One round: push events; then, at most every ``interval_s`` or when woken with
+        ``wake()``, pull changes and work orders and push statuses.
 
         Returns whether the event backlog is empty; raises SyncFailure on the first failure.
         """
         caught_up = await self._push_events(http)
-        await self._pull_changes(http)
-        await self._pull_workorders(http)
-        await self._push_statuses(http)
-        await self._db(kv.put, kv.LAST_SYNC_AT, datetime.now(UTC).isoformat())
+        loop = asyncio.get_running_loop()
+        if self._full_round or loop.time() >= self._next_pull:
+            self._full_round = False
+            await self._pull_changes(http)
+            await self._pull_workorders(http)
+            await self._push_statuses(http)
+            self._next_pull = loop.time() + self.hub.interval_s
+            await self._db(kv.put, kv.LAST_SYNC_AT, datetime.now(UTC).isoformat())
         return caught_up
 
     # --- plumbing -----------------------------------------------------------------------

@@ -79,7 +79,7 @@ def test_hub_sites_and_serve(tmp_path: Path) -> None:
     assert missing.exit_code == 2 and "no credential 9" in missing.output
     port = free_port()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "edgectl.cli.hub", "serve", "--db", db, "--port", str(port)],
+        [sys.executable, "-m", "edgectl", "hub", "serve", "--db", db, "--port", str(port)],
         cwd=ROOT,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

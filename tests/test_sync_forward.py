@@ -35,7 +35,7 @@ async def test_hub_gets_every_event_once_in_order(tmp_path: Path, ref_hub: RefHu
     await asyncio.gather(*(journal.append(make_event(i)) for i in range(2500)))
     client = SyncClient(cfg, cfg.store.path, journal=journal)
     conn = connect(cfg.store.path)
-    await run_until(client, lambda: kv.acked_seq(conn) == 2500)
+    await run_until(client, lambda: kv.acked_seq(conn) == 2500 and kv.get(conn, kv.LAST_SYNC_AT))
     local = [e.to_json() for e in read_entries(conn, 0, 10_000)]
     remote = hub_events(ref_hub)
     assert [e["seq"] for e in remote] == list(range(1, 2501))
@@ -97,3 +97,27 @@ async def test_evicted_telemetry_is_declared_not_a_gap(tmp_path: Path, ref_hub: 
     hub = sqlite3.connect(ref_hub.db)
     assert hub.execute("SELECT acked_seq, evicted FROM sites").fetchone() == (30, 10)
     await journal.close()
+
+
+async def test_upgrade_keeps_backlog_and_cursor(tmp_path: Path, ref_hub: RefHub) -> None:
+    """A store from an older edgectl (schema 1) keeps its journal and cursor when migrated."""
+    from edgectl.store.db import _statements
+    from edgectl.store.migrations import MIGRATIONS
+
+    path = tmp_path / "edge.db"
+    old = sqlite3.connect(path)
+    for statement in _statements(MIGRATIONS[0]):
+        old.execute(statement)
+    old.execute("PRAGMA user_version = 1")
+    old.executemany(
+        "INSERT INTO journal (at, kind, cls, source, body, schema_version) VALUES (?,?,?,?,?,1)",
+        [("2026-01-01T00:00:00+00:00", "gate_state", "device", "g1", '{"state": "open"}')] * 40,
+    )
+    old.execute("INSERT INTO kv VALUES ('sync.acked_seq', '0')")
+    old.commit()
+    old.close()
+    cfg = site_config(tmp_path, ref_hub.url, ref_hub.token, batch_max_events=7)
+    conn = connect(path)  # SyncClient migrates on open
+    await run_until(SyncClient(cfg, path), lambda: kv.acked_seq(conn) == 40)
+    assert conn.execute("PRAGMA user_version").fetchone()[0] >= 2
+    assert [e["seq"] for e in hub_events(ref_hub)] == list(range(1, 41))

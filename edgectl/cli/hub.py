@@ -274,7 +274,3 @@ def orders_close(
     except HubError as exc:
         raise _fail(exc) from None
     typer.echo(f"{order}: {status}")
-
-
-if __name__ == "__main__":
-    app()

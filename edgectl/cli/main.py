@@ -11,6 +11,8 @@ import typer
 
 from edgectl import logs
 from edgectl.cli import doctor, gate, service
+from edgectl.cli import hub as hub_cli
+from edgectl.cli import sync as sync_cli
 from edgectl.cli.common import ConfigOption, console, load_or_exit
 from edgectl.store.db import StoreError, connect
 from edgectl.store.journal import Entry, last_entries, read_entries
@@ -25,6 +27,8 @@ events_app = typer.Typer(help="Read the journal.", no_args_is_help=True)
 app.add_typer(events_app, name="events")
 app.add_typer(gate.app, name="gate")
 app.add_typer(service.app, name="service")
+app.add_typer(hub_cli.app, name="hub")
+app.add_typer(sync_cli.app, name="sync")
 app.command("doctor")(doctor.doctor)
 
 

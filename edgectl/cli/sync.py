@@ -51,7 +51,3 @@ def status(
     if st.last_error:
         typer.echo(f"last error:     [{st.last_error['kind']}] {st.last_error['message']}")
     typer.echo(f"work order updates not yet pushed: {st.unpushed_workorder_updates}")
-
-
-if __name__ == "__main__":
-    app()

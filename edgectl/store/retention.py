@@ -120,7 +120,7 @@ class Retention:
         if report.pressure != self.pressure:
             self.pressure = report.pressure
             log.warning("storage_pressure", active=report.pressure, used=report.used_bytes)
-            self.journal.append(
+            alarm = self.journal.append(
                 StoragePressure(
                     source="store",
                     at=datetime.now(UTC),
@@ -130,4 +130,11 @@ class Retention:
                     unacked_events=report.unacked_events,
                 )
             )
+            alarm.add_done_callback(_log_failed_alarm)
         return report
+
+
+def _log_failed_alarm(fut: asyncio.Future[object]) -> None:
+    """Retention never waits on its alarm (the disk may be full); it logs a failed one."""
+    if not fut.cancelled() and fut.exception() is not None:
+        log.error("storage_pressure_alarm_not_journaled", error=str(fut.exception()))
