@@ -97,9 +97,10 @@ class SyncClient:
 
     async def run(self) -> None:
         """Sync until cancelled. Never raises for hub or network trouble."""
-        watcher = None
+        watcher = wakeups = None
         if self._journal is not None:
-            watcher = asyncio.create_task(self._watch(self._journal.subscribe(maxsize=1)))
+            wakeups = self._journal.subscribe(maxsize=1)
+            watcher = asyncio.create_task(self._watch(wakeups))
         timeout = aiohttp.ClientTimeout(total=self.hub.timeout_s)
         connector = aiohttp.TCPConnector(ssl=ssl_context(self.hub.tls) or True)
         headers = {"Authorization": f"Bearer {self.hub.token}"}
@@ -109,8 +110,9 @@ class SyncClient:
             ) as http:
                 await self._loop(http)
         finally:
-            if watcher is not None:
+            if watcher is not None and wakeups is not None and self._journal is not None:
                 watcher.cancel()
+                self._journal.unsubscribe(wakeups)
             self._conn.close()
 
     async def _loop(self, http: aiohttp.ClientSession) -> None:

@@ -196,3 +196,18 @@ async def test_device_fault_opens_a_work_order(tmp_path: Path, ref_hub: RefHub) 
     row = conn.execute("SELECT id, kind, target, status FROM work_orders").fetchone()
     assert tuple(row) == ("F-1", "fault", "gate-1", "open")
     await journal.close()
+
+
+def test_changes_after_compaction_are_not_skipped(tmp_path: Path) -> None:
+    store = HubStore(tmp_path / "hub.db")
+    store.add_site("s")
+    store.put_record("s", "person", "a", {})
+    store.put_record("s", "person", "b", {})
+    store.delete_record("s", "person", "b")
+    floor = store.compact("s")
+    changes, seen, _ = store.changes("s", floor, 100)  # a site that saw the delete
+    assert changes == [] and seen == floor
+    store.put_record("s", "person", "c", {})
+    changes, _, _ = store.changes("s", seen, 100)
+    assert [c["id"] for c in changes] == ["c"]
+    store.close()

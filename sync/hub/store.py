@@ -120,10 +120,15 @@ class HubStore:
     def _tx(self) -> _Tx:
         return _Tx(self.conn)
 
-    def _next_cursor(self, table: str) -> int:
-        return int(
-            self.conn.execute(f"SELECT coalesce(max(cursor), 0) + 1 FROM {table}").fetchone()[0]
-        )
+    def _next_cursor(self, table: str, site: str) -> int:
+        """The site's next change cursor in ``table``: above every cursor ever handed out,
+        including those of tombstones that ``compact`` purged (the floor)."""
+        row = self.conn.execute(
+            f"SELECT max(coalesce(max(t.cursor), 0), s.changes_floor) + 1 FROM sites s "
+            f"LEFT JOIN {table} t ON t.site = s.id WHERE s.id = ?",
+            (site,),
+        ).fetchone()
+        return int(row[0])
 
     # --- sites -------------------------------------------------------------------------
 
@@ -242,7 +247,7 @@ class HubStore:
             raise HubError(400, "bad_request", f"type: expected one of {RECORD_TYPES}")
         with self._tx():
             self._site(site)
-            cursor = self._next_cursor("records")
+            cursor = self._next_cursor("records", site)
             self.conn.execute(
                 "INSERT INTO records (site, type, id, data, deleted, cursor) "
                 "VALUES (?, ?, ?, ?, ?, ?) "
@@ -396,7 +401,7 @@ class HubStore:
         self._save_order(site, order, insert=True)
 
     def _save_order(self, site: str, order: dict[str, Any], *, insert: bool) -> None:
-        cursor = self._next_cursor("work_orders")
+        cursor = self._next_cursor("work_orders", site)
         verb = "INSERT OR IGNORE" if insert else "INSERT OR REPLACE"
         self.conn.execute(
             f"{verb} INTO work_orders (site, id, data, cursor) VALUES (?, ?, ?, ?)",
