@@ -23,6 +23,15 @@ def make_event(i: int) -> Event:
     return VehicleDetected(source="loop-1", at=now, present=bool(i % 2))
 
 
+async def until(done: Callable[[], object], limit_s: float = 10.0) -> None:
+    """Poll ``done()`` (state lives in SQLite, not in an awaitable) until true or time out."""
+    async with asyncio.timeout(limit_s):
+        while True:
+            if done():
+                return
+            await asyncio.sleep(0.01)
+
+
 async def run_until(client: SyncClient, done: Callable[[], bool], limit_s: float = 15.0) -> None:
     """Run ``client`` until ``done()`` holds; fail after ``limit_s`` seconds."""
     task = asyncio.create_task(client.run())

@@ -13,20 +13,13 @@ from edgectl.store import kv
 from edgectl.store.db import StoreError, connect
 from edgectl.store.journal import Journal, read_entries
 from edgectl.store.retention import Retention
+from tests.sync_support import until
 
 
 def bad_read(i: int) -> BadRead:
     return BadRead(
         source="reader-1", at=datetime.now(UTC), reason="parity", raw=f"{i:06d}" + "f" * 600
     )
-
-
-async def wait_for(cond, limit_s: float = 10.0) -> None:  # type: ignore[no-untyped-def]
-    async with asyncio.timeout(limit_s):
-        while True:
-            if cond():
-                return
-            await asyncio.sleep(0.01)
 
 
 def fill_up(journal: Journal) -> None:
@@ -41,14 +34,14 @@ async def test_full_disk_holds_events_until_space_returns(tmp_path: Path) -> Non
     await asyncio.gather(*(journal.append(bad_read(i)) for i in range(5)))
     fill_up(journal)
     futures = [journal.append(bad_read(i)) for i in range(5, 205)]
-    await wait_for(lambda: journal.storage_full)
+    await until(lambda: journal.storage_full)
     await asyncio.sleep(0.3)
     assert not any(f.done() for f in futures)  # nothing acknowledged that is not on disk
     assert reports == [(True, "database or disk is full")]
     journal.conn.execute("PRAGMA max_page_count = 1073741823")  # space is back
     entries = await asyncio.wait_for(asyncio.gather(*futures), 10)
     assert [e.seq for e in entries] == list(range(6, 206))
-    await wait_for(lambda: len(reports) == 2)
+    await until(lambda: len(reports) == 2)
     assert reports[1] == (False, "")
     await journal.close()
     conn = connect(tmp_path / "edge.db")
@@ -64,7 +57,7 @@ async def test_close_during_outage_fails_pending_futures(tmp_path: Path) -> None
     await journal.append(bad_read(0))
     fill_up(journal)
     futures = [journal.append(bad_read(i)) for i in range(1, 50)]
-    await wait_for(lambda: journal.storage_full)
+    await until(lambda: journal.storage_full)
     await journal.close()
     for fut in futures:
         with pytest.raises(StoreError, match="disk is full"):

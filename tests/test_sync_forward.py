@@ -16,7 +16,7 @@ from edgectl.store.journal import Journal, read_entries
 from sync.client import SyncClient
 from sync.hub.store import HubStore
 from tests.conftest import RefHub, site_config
-from tests.sync_support import make_event, run_until
+from tests.sync_support import make_event, run_until, until
 
 
 def hub_events(hub: RefHub) -> list[dict]:
@@ -121,3 +121,36 @@ async def test_upgrade_keeps_backlog_and_cursor(tmp_path: Path, ref_hub: RefHub)
     await run_until(SyncClient(cfg, path), lambda: kv.acked_seq(conn) == 40)
     assert conn.execute("PRAGMA user_version").fetchone()[0] >= 2
     assert [e["seq"] for e in hub_events(ref_hub)] == list(range(1, 41))
+
+
+async def test_many_sites_share_one_hub(tmp_path: Path, ref_hub: RefHub) -> None:
+    store = HubStore(ref_hub.db)
+    token_b = store.add_site("site-b")
+    store.put_record("site-b", "person", "only-b", {"name": "B"})
+    store.close()
+    sites = []
+    for name, token, n in (("site-a", ref_hub.token, 30), ("site-b", token_b, 45)):
+        (tmp_path / name).mkdir()
+        cfg = site_config(tmp_path / name, ref_hub.url, token, site=name)
+        journal = Journal(cfg.store.path)
+        await asyncio.gather(*(journal.append(make_event(i)) for i in range(n)))
+        sites.append((cfg, journal, connect(cfg.store.path), n))
+    clients = [asyncio.create_task(SyncClient(cfg, cfg.store.path).run()) for cfg, *_ in sites]
+    try:
+        await until(
+            lambda: all(
+                kv.acked_seq(conn) == n and kv.get(conn, kv.LAST_SYNC_AT) for _, _, conn, n in sites
+            )
+        )
+    finally:
+        for task in clients:
+            task.cancel()
+        await asyncio.gather(*clients, return_exceptions=True)
+    hub = HubStore(ref_hub.db)
+    assert [e["seq"] for e in hub.events("site-a", 0, 100)] == list(range(1, 31))
+    assert [e["seq"] for e in hub.events("site-b", 0, 100)] == list(range(1, 46))
+    hub.close()
+    people = [[r[0] for r in conn.execute("SELECT id FROM people")] for _, _, conn, _ in sites]
+    assert people == [[], ["only-b"]]  # each site gets only its own records
+    for _, journal, _, _ in sites:
+        await journal.close()
