@@ -27,7 +27,7 @@ from edgectl.store import kv
 from edgectl.store.db import open_store
 from edgectl.store.journal import Entry, Journal
 from sync import apply, metrics, outbox, workorders
-from sync.codec import AckError, backoff_delay, judge_ack
+from sync.codec import AckError, BatchError, backoff_delay, gunzip, judge_ack
 from sync.status import read_status
 
 log = structlog.get_logger(__name__)
@@ -103,7 +103,7 @@ class SyncClient:
             watcher = asyncio.create_task(self._watch(wakeups))
         timeout = aiohttp.ClientTimeout(total=self.hub.timeout_s)
         connector = aiohttp.TCPConnector(ssl=ssl_context(self.hub.tls) or True)
-        headers = {"Authorization": f"Bearer {self.hub.token}"}
+        headers = {"Authorization": f"Bearer {self.hub.token}", "Accept-Encoding": "gzip"}
         try:
             async with aiohttp.ClientSession(
                 timeout=timeout, connector=connector, headers=headers, auto_decompress=False
@@ -187,6 +187,7 @@ class SyncClient:
                             "bad_response", f"{method} {path}: response exceeds {limit} bytes"
                         )
                 status = resp.status
+                gzipped = resp.headers.get("Content-Encoding", "").lower() == "gzip"
         except TimeoutError:
             raise SyncFailure(
                 "timeout", f"{method} {path}: no answer within {self.hub.timeout_s}s"
@@ -200,15 +201,16 @@ class SyncClient:
                 "server_error", f"{method} {path}: hub answered {status}: {bytes(raw[:200])!r}"
             )
         try:
-            doc = json.loads(raw)
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise SyncFailure(
-                "bad_response", f"{method} {path}: malformed JSON ({status}): {exc}"
-            ) from None
+            doc = json.loads(gunzip(bytes(raw), limit) if gzipped else raw)
+        except (BatchError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            doc = exc
+        if status in (401, 403):
+            text = _error_text(status, doc) if isinstance(doc, dict) else str(status)
+            raise SyncFailure("unauthorized", f"{method} {path}: {text}")
+        if isinstance(doc, Exception):
+            raise SyncFailure("bad_response", f"{method} {path}: malformed JSON ({status}): {doc}")
         if not isinstance(doc, dict):
             raise SyncFailure("bad_response", f"{method} {path}: expected a JSON object ({status})")
-        if status in (401, 403):
-            raise SyncFailure("unauthorized", f"{method} {path}: {_error_text(status, doc)}")
         return status, doc
 
     async def _record_failure(self, exc: SyncFailure, retry_in: float) -> None:

@@ -4,6 +4,7 @@ error, never moves its cursor on a bad answer, applies nothing partially, loses 
 from __future__ import annotations
 
 import asyncio
+import gzip
 import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -46,6 +47,15 @@ class Misbehaving:
             return web.Response(text='{"acked_seq": 1', content_type="application/json")
         if self.mode == "huge":
             return web.Response(body=b" " * 3_000_000 + b"{}", content_type="application/json")
+        if self.mode in ("gzip_ok", "gzip_bomb"):
+            body = b'{"acked_seq": %d}' % to_seq if self.mode == "gzip_ok" else b" " * 5_000_000
+            self.stored.extend(
+                range(len(self.stored) + 1, to_seq + 1) if self.mode == "gzip_ok" else []
+            )
+            return web.Response(
+                body=gzip.compress(body),
+                headers={"Content-Encoding": "gzip", "Content-Type": "application/json"},
+            )
         if self.mode == "never_sent":
             return web.json_response({"acked_seq": to_seq + 1000})
         if self.mode == "not_a_seq":
@@ -87,6 +97,7 @@ EXPECTED = {
     "huge": "bad_response",
     "never_sent": "bad_ack",
     "not_a_seq": "bad_ack",
+    "gzip_bomb": "bad_response",
 }
 
 
@@ -116,4 +127,19 @@ async def test_bad_hub_answers_are_retried_without_loss(
     last = json.loads(kv.get(conn, kv.LAST_ERROR))
     assert last["kind"] == EXPECTED[hub.mode]
     assert last["message"].startswith(("POST /events", "batch 11..20"))
+    await journal.close()
+
+
+@pytest.mark.parametrize("bad_hub", ["gzip_ok"], indirect=True)
+async def test_gzip_answers_are_understood(
+    tmp_path: Path, bad_hub: tuple[Misbehaving, str]
+) -> None:
+    hub, url = bad_hub
+    cfg = site_config(tmp_path, url, "t", batch_max_events=10)
+    journal = Journal(cfg.store.path)
+    await asyncio.gather(*(journal.append(make_event(i)) for i in range(50)))
+    conn = connect(cfg.store.path)
+    await run_until(SyncClient(cfg, cfg.store.path), lambda: kv.acked_seq(conn) == 50)
+    assert hub.from_seqs == [1, 11, 21, 31, 41] and hub.stored == list(range(1, 51))
+    assert kv.get(conn, kv.FAILURES, "{}") == "{}"
     await journal.close()
