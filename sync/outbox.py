@@ -41,16 +41,24 @@ class Backlog:
 def next_batch(
     conn: sqlite3.Connection, site: str, max_events: int, max_bytes: int
 ) -> Pending | None:
-    """The next batch after the cursor, bounded by count and uncompressed bytes (>= 1 event)."""
-    cursor = kv.acked_seq(conn)
-    head = head_seq(conn)
+    """The next batch after the cursor, bounded by count and uncompressed bytes (>= 1 event).
+
+    Cursor, head and rows are read in one transaction (one WAL snapshot), so a seq missing
+    between the cursor and the head really was evicted, not committed a moment later.
+    """
+    conn.execute("BEGIN")
+    try:
+        cursor = kv.acked_seq(conn)
+        head = head_seq(conn)
+        rows: list[Row] = conn.execute(
+            "SELECT seq, at, kind, cls, source, body, schema_version FROM journal "
+            "WHERE seq > ? ORDER BY seq LIMIT ?",
+            (cursor, max_events),
+        ).fetchall()
+    finally:
+        conn.execute("COMMIT")
     if head <= cursor:
         return None
-    rows: list[Row] = conn.execute(
-        "SELECT seq, at, kind, cls, source, body, schema_version FROM journal "
-        "WHERE seq > ? ORDER BY seq LIMIT ?",
-        (cursor, max_events),
-    ).fetchall()
     envelopes: list[str] = []
     size = 0
     for row in rows:
