@@ -97,3 +97,7 @@ async def test_sigkill_during_burst_with_flapping_hub(tmp_path: Path, ref_hub: R
     acknowledged = [int(x) for x in acklog.read_text().split()]
     assert max(acknowledged) <= TOTAL  # every seq an appender saw committed is at the hub
     assert hub.execute("SELECT acked_seq, evicted FROM sites").fetchone() == (TOTAL, 0)
+    failures = json.loads(
+        site.execute("SELECT value FROM kv WHERE key = 'sync.failures'").fetchone()[0]
+    )
+    assert failures.get("transport", 0) > 0, failures  # the link really did flap under the client
