@@ -6,6 +6,8 @@ import asyncio
 from datetime import UTC, datetime
 from pathlib import Path
 
+from prometheus_client import REGISTRY
+
 from edgectl.domain import AccessDecided, VehicleDetected
 from edgectl.store import kv
 from edgectl.store.db import connect
@@ -70,6 +72,8 @@ async def test_storage_pressure_alarm_raised_once_and_cleared(tmp_path: Path) ->
     kv.put(conn, kv.ACKED_SEQ, head_seq(conn))  # the hub caught up
     report = await retention.check()
     assert not report.pressure and report.evicted_acked > 0
+    assert REGISTRY.get_sample_value("edgectl_store_used_bytes") == report.used_bytes
+    assert REGISTRY.get_sample_value("edgectl_store_evicted_events_total", {"reason": "acked"}) > 0
     await journal.append(access(1))
     alarms = last_entries(conn, 10, kinds=("storage_pressure",))
     assert alarms[-1].body["active"] is False  # (the first alarm was acked, so evictable)

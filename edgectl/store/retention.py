@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import structlog
+from prometheus_client import Counter, Gauge
 
 from edgectl.domain import StoragePressure
 from edgectl.store import kv
@@ -33,6 +34,11 @@ EVICT_AT = 0.75
 EVICT_TO = 0.60
 PRESSURE_AT = 0.80
 CHUNK = 2000
+
+USED_BYTES = Gauge("edgectl_store_used_bytes", "Live bytes in the store (retention's measure)")
+BUDGET_BYTES = Gauge("edgectl_store_budget_bytes", "The store's disk budget")
+STORAGE_FULL = Gauge("edgectl_journal_storage_full", "1 while journal commits fail for space")
+EVICTED = Counter("edgectl_store_evicted_events_total", "Journal events evicted", ["reason"])
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,6 +105,7 @@ class Retention:
 
     def storage_full(self, full: bool, error: str) -> None:
         """The journal's ``on_storage_full`` hook: evict now."""
+        STORAGE_FULL.set(int(full))
         if full:
             self._wake.set()
 
@@ -117,6 +124,10 @@ class Retention:
     async def check(self) -> Report:
         report = await asyncio.to_thread(enforce, self._conn, self.budget_bytes)
         self.last = report
+        USED_BYTES.set(report.used_bytes)
+        BUDGET_BYTES.set(report.budget_bytes)
+        EVICTED.labels("acked").inc(report.evicted_acked)
+        EVICTED.labels("telemetry").inc(report.evicted_telemetry)
         if report.pressure != self.pressure:
             self.pressure = report.pressure
             log.warning("storage_pressure", active=report.pressure, used=report.used_bytes)
