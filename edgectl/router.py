@@ -90,6 +90,7 @@ class Router:
         for effect in decision.effects:
             if isinstance(effect, Command):
                 self.execute_soon(effect)
+        self.index.commit(decision)  # anti-passback moves, pass uses: before the next swipe
         metrics.DECISION_SECONDS.observe(time.perf_counter() - started)
         metrics.DECISIONS.labels(str(decision.granted).lower(), decision.reason).inc()
         for effect in decision.effects:

@@ -34,6 +34,7 @@ log = structlog.get_logger(__name__)
 
 PULL_LIMIT = 1000
 PUSH_ROUND_S = 2.0  # push at most this long before a round also pulls
+SYNC_MARK_S = 60.0  # record the last sync time at most this often (it reloads access caches)
 
 
 class SyncFailure(Exception):
@@ -88,6 +89,7 @@ class SyncClient:
         self._wake = asyncio.Event()
         self._full_round = True  # pull on the first round and after any failure
         self._next_pull = 0.0
+        self._next_sync_mark = 0.0
         self._base = self.hub.url.rstrip("/") + f"/v1/sites/{self.site}"
 
     def wake(self) -> None:
@@ -123,6 +125,7 @@ class SyncClient:
                 failures = 0
             except SyncFailure as exc:
                 self._full_round = True
+                self._next_sync_mark = 0.0
                 failures += 1
                 delay = backoff_delay(
                     failures, self.hub.backoff_base_s, self.hub.backoff_max_s, self._rnd
@@ -158,7 +161,9 @@ class SyncClient:
             await self._pull_workorders(http)
             await self._push_statuses(http)
             self._next_pull = loop.time() + self.hub.interval_s
-            await self._db(kv.put, kv.LAST_SYNC_AT, datetime.now(UTC).isoformat())
+            if loop.time() >= self._next_sync_mark:
+                await self._db(outbox.record_sync, datetime.now(UTC))
+                self._next_sync_mark = loop.time() + SYNC_MARK_S
         return caught_up
 
     # --- plumbing -----------------------------------------------------------------------

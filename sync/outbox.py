@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from edgectl.store import kv
+from edgectl.store.credentials import bump_revision
 from edgectl.store.journal import head_seq
 from sync.codec import Row, encode_batch, envelope
 
@@ -86,6 +87,18 @@ def backlog(conn: sqlite3.Connection) -> Backlog:
     ).fetchone()
     oldest = datetime.fromisoformat(row[0]).astimezone(UTC) if row else None
     return Backlog(cursor, head, int(depth), oldest)
+
+
+def record_sync(conn: sqlite3.Connection, at: datetime) -> None:
+    """Record a fully successful sync round; the access index reloads it (degraded policy)."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        kv.put(conn, kv.LAST_SYNC_AT, at.astimezone(UTC).isoformat())
+        bump_revision(conn)
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
 
 
 def last_sync(conn: sqlite3.Connection) -> datetime | None:

@@ -43,7 +43,7 @@ async def main(db: str, url: str, token: str, total: int, acklog: str) -> None:
             log.write(f"{head}\n")
             log.flush()
             await asyncio.sleep(0.03)
-    while kv.acked_seq(conn) < head:  # noqa: ASYNC110 - the cursor lives in SQLite
+    while kv.acked_seq(conn) < head:
         await asyncio.sleep(0.05)
     client.cancel()
     await journal.close()

@@ -58,7 +58,7 @@ def valid_batches(draw: st.DrawFn) -> list[dict[str, Any]]:
                 "person_id": draw(st.sampled_from(people)),
                 "number": n,
                 "facility": 12,
-                "status": draw(st.sampled_from(["active", "revoked", "lost"])),
+                "status": draw(st.sampled_from(["active", "revoked", "suspended"])),
             },
         }
         for i, n in enumerate(numbers)
@@ -77,6 +77,9 @@ BREAKS = [
     ("access_level", "data", {"targets": [1]}),
     ("person", "op", "merge"),
     ("person", "type", "pet"),
+    ("person", "data", {"role": "landlord"}),
+    ("credential", "data", {"person_id": "p", "kind": "pin", "pin": "12"}),
+    ("group", "data", {"levels": [""]}),
 ]
 
 
@@ -99,7 +102,7 @@ def test_a_valid_batch_applies_whole(records: list[dict[str, Any]]) -> None:
     assert kv.get(conn, kv.CHANGES_CURSOR) == "42"
     creds = [r for r in records if r["type"] == "credential"]
     got = conn.execute(
-        "SELECT id, number, person_id, status FROM credentials ORDER BY id"
+        "SELECT hub_id, number, person_id, status FROM credentials ORDER BY hub_id"
     ).fetchall()
     assert [tuple(g) for g in got] == sorted(
         (c["id"], c["data"]["number"], c["data"]["person_id"], c["data"]["status"]) for c in creds
@@ -176,3 +179,38 @@ def test_work_order_validator_refuses_cleanly(doc: dict[str, Any]) -> None:
         validate_order(doc)
     except WorkOrderError as exc:
         assert str(exc)
+
+
+def test_site_credentials_survive_pulls_and_resyncs(tmp_path: Path) -> None:
+    """Cards and visitor passes created on site have no hub_id: pulls never touch them."""
+    from edgectl.config import parse
+    from edgectl.store.credentials import AccessIndex, credential_values
+
+    cfg = parse('[site]\nid = "s"\n[[doors]]\nid = "d1"\n')
+    conn = open_store(tmp_path / "edge.db")
+    index = AccessIndex.load(conn, cfg)
+    index.upsert_person("local", name="L")
+    local_id = index.add_credential("local", credential_values("card", facility=1, number=1))
+    hub = [
+        {"type": "access_level", "op": "upsert", "id": "all", "data": {"targets": ["d1"]}},
+        {"type": "group", "op": "upsert", "id": "family", "data": {"levels": ["all"]}},
+        {"type": "person", "op": "upsert", "id": "h", "data": {"groups": ["family"]}},
+        {
+            "type": "credential",
+            "op": "upsert",
+            "id": 1,
+            "data": {"person_id": "h", "kind": "card_pin", "number": 2, "pin": "4321"},
+        },
+    ]
+    rev = kv.get(conn, "access.rev", "0")
+    apply_changes(conn, parse_changes(hub), 1, NOW)
+    assert kv.get(conn, "access.rev") != rev  # the index reloads levels and groups
+    row = conn.execute("SELECT id, hub_id, pin FROM credentials WHERE hub_id = 1").fetchone()
+    assert row[0] != local_id and row[2] and row[2] != "4321"  # the PIN is stored as a digest
+    assert conn.execute("SELECT group_id FROM person_groups").fetchall()[0][0] == "family"
+    # a full resync without the hub's card: the hub card goes, the site's card stays
+    apply_changes(conn, parse_changes(hub[:3]), 2, NOW, replace=True)
+    rows = conn.execute("SELECT id, hub_id FROM credentials").fetchall()
+    assert [tuple(r) for r in rows] == [(local_id, None)]
+    assert {r[0] for r in conn.execute("SELECT id FROM people")} == {"local", "h"}
+    conn.close()

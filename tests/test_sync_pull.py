@@ -34,7 +34,7 @@ def local(path: str) -> sqlite3.Connection:
 
 def cards(conn: sqlite3.Connection) -> list[tuple]:
     return conn.execute(
-        "SELECT id, number, facility, person_id, status FROM credentials ORDER BY id"
+        "SELECT hub_id, number, facility, person_id, status FROM credentials ORDER BY hub_id"
     ).fetchall()
 
 

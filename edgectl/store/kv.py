@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import sqlite3
 
+from edgectl.store import credentials
+
+LAST_SYNC_AT = credentials.LAST_SYNC  # last fully successful sync; the access index reads it
 ACKED_SEQ = "sync.acked_seq"  # highest contiguous journal seq the hub has stored
-LAST_SYNC_AT = "sync.last_success_at"  # ISO UTC time of the last fully successful sync round
 CHANGES_CURSOR = "sync.changes_cursor"  # hub cursor of people/credential/level changes
 WORKORDERS_CURSOR = "sync.workorders_cursor"  # hub cursor of work orders
 FAILURES = "sync.failures"  # JSON {kind: count}
