@@ -91,3 +91,34 @@ def test_hub_sites_and_serve(tmp_path: Path) -> None:
     finally:
         proc.terminate()
         proc.wait(10)
+
+
+def test_hub_refuses_records_a_site_would_refuse(tmp_path: Path) -> None:
+    db = str(tmp_path / "hub.db")
+    runner = CliRunner()
+    assert runner.invoke(hub_app, ["sites", "add", "s", "--db", db]).exit_code == 0
+    bad = runner.invoke(hub_app, ["cards", "add", "--db", db, "--site", "s", "--person", "p"])
+    assert bad.exit_code == 2 and "number: expected a card number" in bad.output
+    bad = runner.invoke(
+        hub_app, ["people", "add", "--db", db, "--site", "s", "p", "--role", "king"]
+    )
+    assert bad.exit_code == 2 and "role: expected one of" in bad.output
+    pin = runner.invoke(
+        hub_app,
+        [
+            "cards",
+            "add",
+            "--db",
+            db,
+            "--site",
+            "s",
+            "--person",
+            "p",
+            "--kind",
+            "pin",
+            "--pin",
+            "2468",
+        ],
+    )
+    assert pin.exit_code == 0, pin.output
+    assert json.loads(pin.output)["id"] == 1  # the refused card took no id

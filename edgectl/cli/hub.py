@@ -15,6 +15,7 @@ from typing import Annotated, Any
 
 import typer
 
+from sync.apply import InvalidRecord, parse_changes
 from sync.hub.store import HubError, HubStore
 from sync.workorders import missed_deadlines
 
@@ -25,11 +26,15 @@ sites_app = typer.Typer(help="Sites and their bearer tokens.", no_args_is_help=T
 people_app = typer.Typer(help="People of a site.", no_args_is_help=True)
 cards_app = typer.Typer(help="Credentials (cards, PINs, plates) of a site.", no_args_is_help=True)
 levels_app = typer.Typer(help="Access levels of a site.", no_args_is_help=True)
+groups_app = typer.Typer(
+    help="Groups of a site (people who share access levels).", no_args_is_help=True
+)
 orders_app = typer.Typer(help="Work orders of a site.", no_args_is_help=True)
 app.add_typer(sites_app, name="sites")
 app.add_typer(people_app, name="people")
 app.add_typer(cards_app, name="cards")
 app.add_typer(levels_app, name="levels")
+app.add_typer(groups_app, name="groups")
 app.add_typer(orders_app, name="workorders")
 
 Db = Annotated[Path, typer.Option("--db", help="The hub's SQLite file.")]
@@ -42,6 +47,23 @@ def _store(db: Path) -> HubStore:
 
 def _print(doc: Any) -> None:
     typer.echo(json.dumps(doc, indent=2, sort_keys=True))
+
+
+def _check(type_: str, rid: str | int, data: dict[str, Any]) -> None:
+    """Check a record as a site would, so no site ever refuses it; exit 2 naming the problem."""
+    try:
+        parse_changes([{"type": type_, "op": "upsert", "id": rid, "data": data}])
+    except InvalidRecord as exc:
+        typer.echo(f"error: {type_} {rid}: {exc.problem}", err=True)
+        raise typer.Exit(2) from None
+
+
+def _put(store: HubStore, site: str, type_: str, rid: str | int, data: dict[str, Any]) -> int:
+    _check(type_, rid, data)
+    try:
+        return store.put_record(site, type_, rid, data)
+    except HubError as exc:
+        raise _fail(exc) from None
 
 
 def _fail(exc: HubError) -> typer.Exit:
@@ -123,13 +145,11 @@ def people_add(
     name: str = "",
     role: str = "resident",
     level: Annotated[list[str] | None, typer.Option(help="Access level id (repeat).")] = None,
+    group: Annotated[list[str] | None, typer.Option(help="Group id (repeat).")] = None,
 ) -> None:
     """Add or update a person."""
-    data = {"name": name, "role": role, "levels": level or []}
-    try:
-        _print({"cursor": _store(db).put_record(site, "person", person, data), **data})
-    except HubError as exc:
-        raise _fail(exc) from None
+    data = {"name": name, "role": role, "levels": level or [], "groups": group or []}
+    _print({"cursor": _put(_store(db), site, "person", person, data), **data})
 
 
 @people_app.command("remove")
@@ -152,10 +172,20 @@ def levels_add(
 ) -> None:
     """Add or update an access level."""
     data = {"name": name, "schedule": schedule, "targets": target}
-    try:
-        _print({"cursor": _store(db).put_record(site, "access_level", level, data), **data})
-    except HubError as exc:
-        raise _fail(exc) from None
+    _print({"cursor": _put(_store(db), site, "access_level", level, data), **data})
+
+
+@groups_app.command("add")
+def groups_add(
+    db: Db,
+    site: Site,
+    group: Annotated[str, typer.Argument(help="Group id.")],
+    level: Annotated[list[str], typer.Option(help="Access level id (repeat).")],
+    name: str = "",
+) -> None:
+    """Add or update a group: its members get these access levels."""
+    data = {"name": name, "levels": level}
+    _print({"cursor": _put(_store(db), site, "group", group, data), **data})
 
 
 @cards_app.command("add")
@@ -163,30 +193,30 @@ def cards_add(
     db: Db,
     site: Site,
     person: Annotated[str, typer.Option(help="Person id (created if new).")],
-    number: Annotated[int, typer.Option(help="Card number.")],
+    number: Annotated[int | None, typer.Option(help="Card number (card kinds).")] = None,
     facility: Annotated[int | None, typer.Option(help="Facility code.")] = None,
     kind: str = "card",
-    fmt: Annotated[str, typer.Option("--format", help="Wiegand format, e.g. h10301.")] = "",
+    fmt: Annotated[str, typer.Option("--format", help="Wiegand format name.")] = "h10301",
+    pin: Annotated[str | None, typer.Option(help="PIN, for kind card_pin or pin.")] = None,
     valid_until: Annotated[str | None, typer.Option(help="ISO time with zone.")] = None,
 ) -> None:
     """Add a credential; print its id."""
     store = _store(db)
-    try:
-        if store.record(site, "person", person) is None:
-            store.put_record(site, "person", person, {"name": "", "role": "resident", "levels": []})
-        cid = store.next_credential_id(site)
-        data = {
-            "kind": kind,
-            "format": fmt,
-            "facility": facility,
-            "number": number,
-            "person_id": person,
-            "status": "active",
-            "valid_until": valid_until,
-        }
-        _print({"id": cid, "cursor": store.put_record(site, "credential", cid, data), **data})
-    except HubError as exc:
-        raise _fail(exc) from None
+    data = {
+        "kind": kind,
+        "format": fmt,
+        "facility": facility,
+        "number": number,
+        "person_id": person,
+        "status": "active",
+        "valid_until": valid_until,
+        **({"pin": pin} if pin else {}),
+    }
+    _check("credential", 0, data)  # before the person is created
+    if store.record(site, "person", person) is None:
+        _put(store, site, "person", person, {"name": "", "role": "resident"})
+    cid = store.next_credential_id(site)
+    _print({"id": cid, "cursor": _put(store, site, "credential", cid, data), **data})
 
 
 @cards_app.command("revoke")
@@ -200,7 +230,7 @@ def cards_revoke(
         typer.echo(f"error: no credential {card} for site {site!r}", err=True)
         raise typer.Exit(2)
     data["status"] = "revoked"
-    _print({"id": card, "cursor": store.put_record(site, "credential", card, data), **data})
+    _print({"id": card, "cursor": _put(store, site, "credential", card, data), **data})
 
 
 @orders_app.command("add")

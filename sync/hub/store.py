@@ -22,7 +22,7 @@ from typing import Any
 from sync.codec import Batch
 from sync.workorders import PRIORITIES, SITE_STATUSES
 
-RECORD_TYPES = ("person", "credential", "access_level")
+RECORD_TYPES = ("person", "credential", "access_level", "group")
 FAULT_KINDS = frozenset({"gate_command_failed", "device_offline"})  # open a work order
 COMPLETE_WITHIN = {"service": timedelta(hours=24), "emergency": timedelta(hours=4)}
 
