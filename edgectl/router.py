@@ -34,7 +34,7 @@ def utc_now() -> datetime:
 
 def credential_label(event: CredentialPresented) -> str:
     if event.format == "pin":
-        return "pin"
+        return "keypad"  # a PIN or visitor code: never journal the digits
     if event.facility is None:
         return f"{event.format}:{event.number}"
     return f"{event.format}:{event.facility}:{event.number}"
