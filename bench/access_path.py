@@ -1,6 +1,6 @@
 """Access-path benchmark: last byte of a card frame on the reader pty -> gate coil written.
 
-The simulated compound (a serial Wiegand converter and a pymodbus CAME ZLB30 gate, each
+Cards are 35-bit Corporate 1000 (20-bit numbers, so 100,000 distinct cards fit). The simulated compound (a serial Wiegand converter and a pymodbus CAME ZLB30 gate, each
 on a socat pty pair) runs in this process; the daemon runs as a separate `edgectl run`
 process, as on a site, against a store holding ``--credentials`` cards. For each of
 ``--presentations`` swipes of a random valid card, the time from the frame's last byte
@@ -63,7 +63,7 @@ async def wait_ready(compound: Compound, proc: subprocess.Popen[bytes]) -> None:
         if proc.poll() is not None:
             raise RuntimeError(f"daemon exited with {proc.returncode}")
         before = len(opens(compound))
-        compound.reader.present("h10301", FACILITY, 1)
+        compound.reader.present("c1000", FACILITY, 1)
         await asyncio.sleep(0.3)
         if len(opens(compound)) > before:
             return
@@ -86,7 +86,7 @@ async def measure(credentials: int, presentations: int) -> dict[str, float]:
                 latencies: list[float] = []
                 for _ in range(presentations):
                     before = len(opens(compound))
-                    compound.reader.present("h10301", FACILITY, rng.randint(1, credentials))
+                    compound.reader.present("c1000", FACILITY, rng.randint(1, credentials))
                     written = time.monotonic()  # os.write returned: the last byte is on the pty
                     async with asyncio.timeout(2):
                         while len(opens(compound)) == before:

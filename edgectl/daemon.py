@@ -80,6 +80,7 @@ class Daemon:
         self.notifier.send("STOPPING=1")
         log.info("stopping")
         await self.supervisor.stop()
+        self.router.doors.stop()
         await self.router.drain()
         await self.control.stop()
         if self._metrics:

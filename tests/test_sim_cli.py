@@ -5,13 +5,11 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
+import tomllib
 from pathlib import Path
-
-import pytest
 
 from tests.cli_helpers import REPO, edgectl
 
@@ -36,43 +34,48 @@ def _wait(path: Path, timeout: float = 20) -> None:
         time.sleep(0.05)
 
 
-def _in_use(path: Path) -> bool:
-    with socket.socket(socket.AF_UNIX) as sock:
-        try:
-            sock.connect(str(path))
-        except OSError:
-            return False
-    return True
-
-
-@pytest.mark.skipif(
-    _in_use(EXAMPLE_DIR / "control.sock"), reason="a daemon for the example config is running here"
-)
-def test_example_config_runs_as_is_against_sim_devices() -> None:
+def test_example_config_runs_against_sim_devices(tmp_path: Path) -> None:
+    """`edgectl sim --devices-only` writes the example config pointed at its folder."""
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     devices = subprocess.Popen(
-        [sys.executable, "-m", "edgectl", "sim", "--devices-only", "--duration", "30"],
+        [
+            sys.executable,
+            "-m",
+            "edgectl",
+            "sim",
+            "--devices-only",
+            "--duration",
+            "30",
+            "--dir",
+            str(tmp_path),
+        ],
         cwd=REPO,
         env=env,
         stdout=subprocess.DEVNULL,
     )
+    config = tmp_path / "config.toml"
     daemon = None
     try:
-        _wait(EXAMPLE_DIR / "bus-host")
-        _wait(EXAMPLE_DIR / "reader-host")
+        _wait(tmp_path / "bus-host")
+        _wait(tmp_path / "reader-host")
+        _wait(config)
+        expected = (
+            (REPO / "config.example.toml").read_text().replace(str(EXAMPLE_DIR), str(tmp_path))
+        )
+        assert tomllib.loads(config.read_text()) == tomllib.loads(expected)
         daemon = subprocess.Popen(
-            [sys.executable, "-m", "edgectl", "run", "--config", "config.example.toml"],
+            [sys.executable, "-m", "edgectl", "run", "--config", str(config)],
             cwd=REPO,
             env=env,
             stderr=subprocess.DEVNULL,
         )
-        _wait(EXAMPLE_DIR / "control.sock")
+        _wait(tmp_path / "control.sock")
         deadline = time.monotonic() + 15
         seen: set[tuple[str, str]] = set()
         while {("device_online", "main-gate"), ("device_online", "main-gate-in")} - seen:
             assert time.monotonic() < deadline, seen
             time.sleep(0.2)
-            out = edgectl("events", "tail", "--config", "config.example.toml", "-n", "50", "--json")
+            out = edgectl("events", "tail", "--config", str(config), "-n", "50", "--json")
             seen = {(e["kind"], e["source"]) for e in map(json.loads, out.stdout.splitlines())}
         assert ("gate_state", "main-gate") in seen
         daemon.send_signal(signal.SIGTERM)
