@@ -44,7 +44,6 @@ class Site:
 class Store:
     path: str = "/var/lib/edgectl/edgectl.db"
     disk_budget_mb: float = 1024.0
-    commit_interval_ms: float = 2.0
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,8 +24,8 @@ import structlog
 
 from edgectl.config import Config, Tls
 from edgectl.store import kv
-from edgectl.store.db import open_store
 from edgectl.store.journal import Entry, Journal
+from edgectl.store.worker import DbWorker
 from sync import apply, metrics, outbox, workorders
 from sync.codec import AckError, BatchError, backoff_delay, gunzip, judge_ack
 from sync.status import read_status
@@ -82,7 +82,7 @@ class SyncClient:
     ) -> None:
         self.site = config.site.id
         self.hub = config.hub
-        self._conn = open_store(db_path)
+        self._db_worker = DbWorker(db_path, "sync-db")
         self._journal = journal
         self._on_applied = on_applied
         self._rnd = rnd
@@ -115,7 +115,7 @@ class SyncClient:
             if watcher is not None and wakeups is not None and self._journal is not None:
                 watcher.cancel()
                 self._journal.unsubscribe(wakeups)
-            self._conn.close()
+            self._db_worker.close()
 
     async def _loop(self, http: aiohttp.ClientSession) -> None:
         failures = 0
@@ -169,7 +169,7 @@ class SyncClient:
     # --- plumbing -----------------------------------------------------------------------
 
     async def _db(self, fn: Callable[..., Any], *args: Any, **kw: Any) -> Any:
-        return await asyncio.to_thread(fn, self._conn, *args, **kw)
+        return await self._db_worker.call(fn, *args, **kw)
 
     async def _request(
         self, http: aiohttp.ClientSession, method: str, path: str, **kw: Any
@@ -229,7 +229,7 @@ class SyncClient:
             last = {"kind": exc.kind, "message": str(exc), "at": datetime.now(UTC).isoformat()}
             kv.put(conn, kv.LAST_ERROR, json.dumps(last))
 
-        await asyncio.to_thread(save, self._conn)
+        await self._db_worker.call(save)
 
     async def _publish(self) -> None:
         metrics.publish(await self._db(read_status, datetime.now(UTC)))

@@ -25,8 +25,8 @@ from prometheus_client import Counter, Gauge
 
 from edgectl.domain import StoragePressure
 from edgectl.store import kv
-from edgectl.store.db import open_store
 from edgectl.store.journal import Journal
+from edgectl.store.worker import DbWorker
 
 log = structlog.get_logger(__name__)
 
@@ -99,7 +99,7 @@ class Retention:
         self.pressure = False
         self.last: Report | None = None
         self._wake = asyncio.Event()
-        self._conn = open_store(journal.path)
+        self._db = DbWorker(journal.path, "retention-db")
         if journal.on_storage_full is None:
             journal.on_storage_full = self.storage_full
 
@@ -119,10 +119,10 @@ class Retention:
                     pass
                 self._wake.clear()
         finally:
-            self._conn.close()
+            self._db.close()
 
     async def check(self) -> Report:
-        report = await asyncio.to_thread(enforce, self._conn, self.budget_bytes)
+        report = await self._db.call(enforce, self.budget_bytes)
         self.last = report
         USED_BYTES.set(report.used_bytes)
         BUDGET_BYTES.set(report.budget_bytes)
