@@ -44,7 +44,6 @@ class Site:
 class Store:
     path: str = "/var/lib/edgectl/edgectl.db"
     disk_budget_mb: float = 1024.0
-    commit_interval_ms: float = 2.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -201,10 +200,21 @@ class Hub:
     batch_max_events: int = 5000
     batch_max_bytes: int = 1_000_000
     timeout_s: float = 10.0
+    backoff_base_s: float = 0.5
+    backoff_max_s: float = 60.0
+    max_response_bytes: int = 16_000_000
 
     def validate(self) -> None:
         if self.enabled and not self.url.startswith(("http://", "https://")):
             raise Invalid("url", f"expected an http:// or https:// URL, got {self.url!r}")
+        for key in ("interval_s", "timeout_s", "backoff_base_s", "backoff_max_s"):
+            if getattr(self, key) <= 0:
+                raise Invalid(
+                    key, f"expected a positive number of seconds, got {getattr(self, key)}"
+                )
+        for key in ("batch_max_events", "batch_max_bytes", "max_response_bytes"):
+            if getattr(self, key) < 1:
+                raise Invalid(key, f"expected a positive integer, got {getattr(self, key)}")
 
 
 ROLES = ("resident", "staff", "guard", "contractor", "visitor")

@@ -286,3 +286,32 @@ class OperatorCommand(Event):
     params: dict[str, Any] = dataclasses.field(default_factory=dict)
     outcome: str = "ok"  # "ok" or "error"
     error: str | None = None
+
+
+# --- storage --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StorageFull(Event):
+    """Journal commits failed (disk or database full) and were retried until they succeeded."""
+
+    KIND: ClassVar[str] = "storage_full"
+    CLASS: ClassVar[EventClass] = EventClass.ALARM
+
+    error: str
+    since: datetime
+    seconds: float
+    pending_events: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StoragePressure(Event):
+    """The store crossed 80% of its disk budget (``active``) or fell back below it."""
+
+    KIND: ClassVar[str] = "storage_pressure"
+    CLASS: ClassVar[EventClass] = EventClass.ALARM
+
+    active: bool
+    used_bytes: int
+    budget_bytes: int
+    unacked_events: int  # events the hub has not acknowledged (access/alarm ones are kept)
