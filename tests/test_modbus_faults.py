@@ -20,7 +20,7 @@ from edgectl.domain import (
     OpenGate,
     VehicleDetected,
 )
-from tests.conftest import PtyPair
+from tests.conftest import PtyPair, free_port
 from tests.modbus_rig import Rig, build, fast_profile
 
 BAD = ("timeout", "crc", "truncated", "wrong_unit", "garbage", "exception")
@@ -133,3 +133,36 @@ async def test_vehicle_on_loop_is_reported_and_holds_auto_close(rig: Rig) -> Non
 async def test_unknown_gate_and_missing_command_are_device_errors(rig: Rig) -> None:
     with pytest.raises(DeviceError, match="no gate 'nope'"):
         await rig.driver.execute(CloseGate(target="nope"))
+
+
+async def test_tcp_faults_are_counted_and_silence_goes_offline() -> None:
+    port = free_port()
+    sim = await start_sim_gates("", {1: "came_zlb30", 2: "came_zlb30"}, tcp_port=port)
+    bus = Bus(
+        id="faults-tcp",
+        kind="tcp",
+        host="127.0.0.1",
+        tcp_port=port,
+        retries=0,
+        latency_ms=15,
+        offline_after=2,
+    )
+    gates = [
+        Gate(id=f"t{u}", bus=bus.id, unit=u, profile="came_zlb30", poll_interval_s=0.05)
+        for u in (1, 2)
+    ]
+    r = Rig(sim, build(bus, gates))
+    r.start()
+    try:
+        await r.wait_for(lambda e: isinstance(e, GateState) and e.source == "t1")
+        for fault, outcome in (("wrong_unit", "wrong_unit"), ("truncate", "truncated")):
+            before = r.count(1, outcome)
+            sim.gates[1].inject(fault, count=1)  # type: ignore[arg-type]
+            await r.wait_count(1, outcome, before)
+        sim.gates[1].inject("silence")
+        await r.wait_for(lambda e: isinstance(e, DeviceOffline) and e.source == "t1")
+        sim.gates[1].inject(None)
+        await r.wait_for(lambda e: isinstance(e, DeviceOnline) and e.source == "t1", within_s=5)
+        assert all(r.count(2, o) == 0 for o in BAD)
+    finally:
+        await r.stop()

@@ -237,3 +237,39 @@ def test_config_names_an_unknown_gate_profile() -> None:
     text = '[site]\nid = "a"\n[[buses]]\nid = "b"\nport = "/dev/x"\n'
     with pytest.raises(SiteConfigError, match=r"gates\[0\]\.profile: .*no gate profile 'nope'"):
         parse(text + '[[gates]]\nid = "g"\nbus = "b"\nprofile = "nope"\n')
+
+
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from([16, 17, 18, 19, 32, 33, 99]), st.integers(0, 0xFFFF), st.integers(0, 9)
+        ),
+        min_size=1,
+        max_size=30,
+    )
+)
+def test_tracker_emits_exactly_the_changes(reads: list[tuple[int, int, int]]) -> None:
+    from datetime import UTC, datetime
+
+    from drivers.modbus.tracker import GateTracker
+    from edgectl.config import Gate
+    from edgectl.domain import GateState, VehicleDetected
+
+    prof = profiles.load("came_zlb30")
+    tracker = GateTracker(Gate(id="g", bus="b", profile="came_zlb30"), prof)
+    last_state, last_code, last_vehicle = "unknown", None, False
+    for i, (state, flags, code) in enumerate(reads):
+        values = {100: state, 101: 50, 102: flags, 103: code, 104: 0, 105: 0, 106: 0, 107: 0}
+        events = tracker.update(values, datetime.now(UTC), float(i))
+        faulted = bool(flags >> prof.bits.fault & 1)  # type: ignore[operator]
+        now_state = "fault" if faulted else prof.state_of(state)
+        now_code = code if faulted else None
+        states = [e for e in events if isinstance(e, GateState)]
+        assert len(states) == ((now_state, now_code) != (last_state, last_code))
+        for e in states:
+            assert (e.state, e.fault_code) == (now_state, now_code)
+            assert e.fault_text == (prof.fault_text(code) if faulted and code else None)
+        vehicle = bool(flags & 1)
+        loop = [e for e in events if isinstance(e, VehicleDetected)]
+        assert [e.present for e in loop] == ([vehicle] if vehicle != last_vehicle else [])
+        last_state, last_code, last_vehicle = now_state, now_code, vehicle
