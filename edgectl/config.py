@@ -120,6 +120,17 @@ class Relay:
 
 
 @dataclass(frozen=True, slots=True)
+class Contact:
+    """A door contact wired to a discrete input of a Modbus I/O module on a bus."""
+
+    bus: str
+    unit: int
+    input: int
+    open_value: bool = True  # the input reads this when the door is open
+    poll_interval_s: float = 0.2
+
+
+@dataclass(frozen=True, slots=True)
 class Door:
     id: str
     area: str = "site"
@@ -128,6 +139,7 @@ class Door:
     fail_mode: Literal["safe", "secure"] = "secure"
     egress: bool = False
     relay: Relay | None = None
+    contact: Contact | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -369,10 +381,11 @@ class Config:
             if gate.bus not in bus_ids:
                 raise Invalid(f"gates[{i}].bus", f"expected one of {bus_ids}, got {gate.bus!r}")
         for i, door in enumerate(self.doors):
-            if door.relay and door.relay.bus not in bus_ids:
-                raise Invalid(
-                    f"doors[{i}].relay.bus", f"expected one of {bus_ids}, got {door.relay.bus!r}"
-                )
+            for name, wire in (("relay", door.relay), ("contact", door.contact)):
+                if wire and wire.bus not in bus_ids:
+                    raise Invalid(
+                        f"doors[{i}].{name}.bus", f"expected one of {bus_ids}, got {wire.bus!r}"
+                    )
         gate_ids = [g.id for g in self.gates]
         door_ids = [d.id for d in self.doors]
         for i, reader in enumerate(self.readers):

@@ -35,8 +35,7 @@ def build_drivers(config: Config) -> list[Driver]:
         from drivers import modbus
 
         for bus in config.buses:
-            gates = [g for g in config.gates if g.bus == bus.id]
-            drivers.append(modbus.build(bus, gates))
+            drivers.append(modbus.build(bus, config.gates, config.doors))
     return drivers
 
 

@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from edgectl.config import Config
-from edgectl.domain import DeviceOffline, DeviceOnline, Event, GateState
+from edgectl.domain import DeviceOffline, DeviceOnline, DoorContact, Event, GateState
 
 
 @dataclass
@@ -64,7 +64,7 @@ class DeviceRegistry:
                 view.state["error"] = event.error
             else:
                 view.state.pop("error", None)
-        elif isinstance(event, GateState):
+        elif isinstance(event, GateState | DoorContact):
             view.online = True
             view.state.update(event.body())
         else:

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from drivers.sim.gate import SimGates, start_sim_gates
+from drivers.sim.io_module import SimIoModule
 from drivers.sim.ptys import PtyPair, make_pty_pair
 from drivers.sim.wiegand_converter import SimWiegandConverter
 from edgectl import tomlw
@@ -67,7 +68,9 @@ async def simulated_compound(
         config = load(config_path)
         bus_cfg = config.buses[0]
         units = {g.unit: g.profile for g in config.gates if g.bus == bus_cfg.id}
-        gates = await start_sim_gates(bus.device, units, baud=bus_cfg.baud)
+        wires = [w for d in config.doors for w in (d.relay, d.contact) if w and w.bus == bus_cfg.id]
+        io = {unit: SimIoModule(unit) for unit in sorted({w.unit for w in wires})}
+        gates = await start_sim_gates(bus.device, units, baud=bus_cfg.baud, io_modules=io)
         reader = SimWiegandConverter(reader_link.device)
         try:
             yield Compound(directory, config_path, config, bus, reader_link, gates, reader)

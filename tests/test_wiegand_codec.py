@@ -100,3 +100,10 @@ def test_corrupted_line_is_rejected(nbits: int, data: st.DataObject) -> None:
     except codec.BadFrame:
         return
     raise AssertionError(f"corrupted line {bytes(line)!r} parsed as {msg}")
+
+
+def test_checksum_must_be_upper_case_hex_as_sent() -> None:
+    # found by hypothesis: a case flip in the checksum itself must not pass
+    with pytest.raises(codec.BadFrame) as exc:
+        parse_line(b"W20:00000*5f")
+    assert exc.value.reason == "checksum"

@@ -6,11 +6,12 @@ from collections.abc import Sequence
 
 from drivers.modbus.direct import oneshot, read_snapshot
 from drivers.modbus.driver import GateBusDriver
-from edgectl.config import Bus, Gate
+from edgectl.config import Bus, Door, Gate
 
 __all__ = ["GateBusDriver", "build", "oneshot", "read_snapshot"]
 
 
-def build(bus: Bus, gates: Sequence[Gate]) -> GateBusDriver:
-    """The driver for ``bus`` and the ``gates`` on it (gates on other buses are ignored)."""
-    return GateBusDriver(bus, [g for g in gates if g.bus == bus.id])
+def build(bus: Bus, gates: Sequence[Gate], doors: Sequence[Door] = ()) -> GateBusDriver:
+    """The driver for ``bus``, its ``gates`` and the doors whose relay or contact is on it
+    (devices on other buses are ignored)."""
+    return GateBusDriver(bus, [g for g in gates if g.bus == bus.id], doors)

@@ -16,12 +16,14 @@ from datetime import UTC, datetime
 
 from drivers.base import DeviceError, Emit, Health
 from drivers.modbus import profile as profiles
+from drivers.modbus.doors import KEY_PREFIX as DOOR_KEY
+from drivers.modbus.doors import DoorIo
 from drivers.modbus.frames import READ_HOLDING, WRITE_COIL, WRITE_REGISTER, FrameError, Request
 from drivers.modbus.link import LinkError, RtuLink, TcpLink
 from drivers.modbus.scheduler import BusOwner
 from drivers.modbus.timing import LineTiming
 from drivers.modbus.tracker import GateTracker
-from edgectl.config import Bus, Gate
+from edgectl.config import Bus, Door, Gate
 from edgectl.domain import (
     CloseGate,
     Command,
@@ -70,14 +72,18 @@ def action_request(unit: int, action: profiles.Action) -> Request:
 class GateBusDriver:
     """All gates on one bus, behind one bus owner task."""
 
-    def __init__(self, bus: Bus, gates: Sequence[Gate]) -> None:
+    def __init__(self, bus: Bus, gates: Sequence[Gate], doors: Sequence[Door] = ()) -> None:
         self.id = bus.id
         self.bus = bus
         self.link = make_link(bus)
         self.trackers = {g.id: GateTracker(g, profiles.load(g.profile)) for g in gates}
+        self.doors = DoorIo(bus.id, doors, self._send)
         self.owner = BusOwner(bus.id, self.link, bus.retries, self._on_poll, self._on_unit)
+        for unit in {*(g.unit for g in gates), *self.doors.units().values()}:
+            self.owner.agenda.breaker(unit).offline_after = bus.offline_after
+        for key, request, interval in self.doors.polls():
+            self.owner.add_poll(key, request, interval)
         for g in gates:
-            self.owner.agenda.breaker(g.unit).offline_after = bus.offline_after
             for start, count in profiles.read_ranges(self.trackers[g.id].profile.poll_addresses):
                 self.owner.add_poll(
                     g.id, Request(g.unit, READ_HOLDING, start, count), g.poll_interval_s
@@ -89,7 +95,7 @@ class GateBusDriver:
 
     @property
     def devices(self) -> frozenset[str]:
-        return frozenset(self.trackers)
+        return frozenset(self.trackers) | self.doors.devices
 
     async def run(self, emit: Emit) -> None:
         self._emit = emit
@@ -97,6 +103,7 @@ class GateBusDriver:
         try:
             await self.owner.run()
         finally:
+            self.doors.stop()
             self.link.close()
             self._emit = None
             for breaker in self.owner.agenda.breakers.values():
@@ -104,7 +111,20 @@ class GateBusDriver:
             for tracker in self.trackers.values():
                 tracker.snapshot.state = "unknown"  # re-announce the state after a restart
 
+    async def _send_command(self, key: str, request: Request) -> list[int]:
+        if self._emit is None:
+            raise DeviceError(f"{key}: bus {self.id} is down")
+        try:
+            return await self.owner.command(key, request)
+        except (FrameError, LinkError) as exc:
+            raise DeviceError(
+                f"{key}: {request.function:#04x} to unit {request.unit} failed: {exc}"
+            ) from exc
+
     async def execute(self, command: Command) -> None:
+        if command.target in self.doors.relays:
+            await self.doors.execute(command, lambda r: self._send_command(command.target, r))
+            return
         tracker = self.trackers.get(command.target)
         if tracker is None:
             raise DeviceError(f"{self.id}: no gate {command.target!r} on this bus")
@@ -162,6 +182,10 @@ class GateBusDriver:
     def _on_poll(self, gate_id: str, request: Request, values: list[int] | None) -> None:
         if values is None:
             return
+        if gate_id.startswith(DOOR_KEY):
+            for event in self.doors.on_poll(request, values):
+                self._send(event)
+            return
         merged = self._values[gate_id]
         merged.update(
             zip(range(request.address, request.address + request.value), values, strict=True)
@@ -177,13 +201,14 @@ class GateBusDriver:
 
     def _on_unit(self, unit: int, online: bool, error: str, retry_in_s: float) -> None:
         at = datetime.now(UTC)
-        for gate_id, tracker in self.trackers.items():
-            if tracker.gate.unit != unit:
+        units = {gate_id: t.gate.unit for gate_id, t in self.trackers.items()} | self.doors.units()
+        for device, device_unit in units.items():
+            if device_unit != unit:
                 continue
             if online:
-                self._send(DeviceOnline(source=gate_id, at=at))
+                self._send(DeviceOnline(source=device, at=at))
             else:
-                self._send(DeviceOffline(source=gate_id, at=at, error=error, retry_in_s=retry_in_s))
+                self._send(DeviceOffline(source=device, at=at, error=error, retry_in_s=retry_in_s))
 
     def _verify_open(self, tracker: GateTracker, token: int) -> None:
         if tracker.open_pending != token:

@@ -12,7 +12,11 @@ from dataclasses import dataclass
 
 from pymodbus.framer import FramerRTU
 from pymodbus.pdu import ModbusPDU
-from pymodbus.pdu.bit_message import ReadCoilsRequest, WriteSingleCoilRequest
+from pymodbus.pdu.bit_message import (
+    ReadCoilsRequest,
+    ReadDiscreteInputsRequest,
+    WriteSingleCoilRequest,
+)
 from pymodbus.pdu.decoders import DecodePDU
 from pymodbus.pdu.register_message import (
     ReadHoldingRegistersRequest,
@@ -21,6 +25,7 @@ from pymodbus.pdu.register_message import (
 )
 
 READ_COILS = 1
+READ_DISCRETE = 2
 READ_HOLDING = 3
 READ_INPUT = 4
 WRITE_COIL = 5
@@ -75,6 +80,8 @@ class Request:
         match self.function:
             case 1:
                 pdu: ModbusPDU = ReadCoilsRequest(address=self.address, count=self.value)
+            case 2:
+                pdu = ReadDiscreteInputsRequest(address=self.address, count=self.value)
             case 3:
                 pdu = ReadHoldingRegistersRequest(address=self.address, count=self.value)
             case 4:
@@ -89,7 +96,7 @@ class Request:
 
     @property
     def reply_pdu_len(self) -> int:
-        if self.function == READ_COILS:
+        if self.function in (READ_COILS, READ_DISCRETE):
             return 2 + (self.value + 7) // 8
         if self.function in (READ_HOLDING, READ_INPUT):
             return 2 + 2 * self.value
@@ -118,7 +125,7 @@ def rtu_reply_length(buf: bytes, function: int) -> int | None:
         return 5
     if buf[1] != function:
         raise FrameError(f"unexpected function code {buf[1]} (asked {function})")
-    if function in (READ_COILS, 2, READ_HOLDING, READ_INPUT):
+    if function in (READ_COILS, READ_DISCRETE, READ_HOLDING, READ_INPUT):
         return None if len(buf) < 3 else 5 + buf[2]
     return 8
 
@@ -169,7 +176,7 @@ def decode_values(pdu: bytes, request: Request) -> list[int]:
     reply = _DECODER.decode(pdu)
     if reply is None:
         raise FrameError(f"undecodable reply PDU {pdu.hex()}")
-    if request.function == READ_COILS:
+    if request.function in (READ_COILS, READ_DISCRETE):
         return [int(b) for b in reply.bits[: request.value]]
     if request.function in (READ_HOLDING, READ_INPUT):
         if len(reply.registers) != request.value:

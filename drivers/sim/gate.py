@@ -30,6 +30,7 @@ from pymodbus.simulator import DataType, SimData, SimDevice
 from drivers.modbus import profile as profiles
 from drivers.modbus.frames import WRITE_COIL, WRITE_REGISTER, crc16
 from drivers.modbus.profile import Profile
+from drivers.sim.io_module import SimIoModule
 
 WireFault = Literal["silence", "slow", "crc", "wrong_unit", "garbage", "truncate", "exception"]
 DATASTORE_FAULTS = frozenset({"slow", "exception"})  # act before the reply is built
@@ -238,15 +239,19 @@ class SimGates:
 
     server: ModbusSerialServer | ModbusTcpServer
 
-    def __init__(self, gates: dict[int, SimGate], *, tcp: bool) -> None:
+    def __init__(
+        self, gates: dict[int, SimGate], *, tcp: bool, io: Mapping[int, SimIoModule] | None = None
+    ) -> None:
         self.gates = gates
+        self.io = dict(io or {})
         self.tcp = tcp
 
     def trace(self, sending: bool, packet: bytes) -> bytes:
         """pymodbus packet hook: apply the addressed unit's injected wire fault to its reply."""
         if not sending or not packet:
             return packet
-        gate = self.gates.get(packet[6] if self.tcp else packet[0])
+        unit = packet[6] if self.tcp else packet[0]
+        gate = self.gates.get(unit) or self.io.get(unit)
         if gate is None:
             return b""  # pymodbus answers absent units with an exception; a real bus is silent
         return mangle(packet, gate.take_fault(WIRE_FAULTS), tcp=self.tcp)
@@ -267,18 +272,21 @@ async def start_sim_gates(
     host: str = "127.0.0.1",
     tcp_port: int = 0,
     clock: Callable[[], float] = time.monotonic,
+    io_modules: Mapping[int, SimIoModule] | None = None,
 ) -> SimGates:
     """Serve simulated gates (unit id -> profile name or Profile) on ``port`` (RTU) or TCP.
 
     ``port`` is a serial device (e.g. the device end of a pty pair); pass ``port=""`` and a
-    ``tcp_port`` for Modbus TCP on ``host``. Units not listed stay silent, as on a real bus.
+    ``tcp_port`` for Modbus TCP on ``host``. ``io_modules`` (unit -> SimIoModule) share the
+    bus, for door relays and contacts. Units not listed stay silent, as on a real bus.
     """
     gates = {
         unit: SimGate(unit, profiles.load(p) if isinstance(p, str) else p, clock)
         for unit, p in units.items()
     }
     devices = [g.device() for g in gates.values()]
-    bus = SimGates(gates, tcp=not port)
+    devices += [m.device() for m in (io_modules or {}).values()]
+    bus = SimGates(gates, tcp=not port, io=io_modules)
     if port:
         bus.server = ModbusSerialServer(
             devices,
