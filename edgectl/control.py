@@ -46,6 +46,7 @@ class ControlServer:
         self.devices = devices
         self.app = web.Application(client_max_size=64 * 1024)
         self.app.router.add_get("/v1/status", self.status)
+        self.app.router.add_get("/v1/devices/{id}", self.device)
         self.app.router.add_post("/v1/commands", self.command)
         self._runner: web.AppRunner | None = None
         self._path = ""
@@ -68,6 +69,23 @@ class ControlServer:
 
     async def status(self, _: web.Request) -> web.Response:
         return web.json_response({"site": self.site_id, "devices": self.devices.snapshot()})
+
+    async def device(self, request: web.Request) -> web.Response:
+        """One device: the registry's view, plus its driver's own detail where it has one."""
+        device_id = request.match_info["id"]
+        view = self.devices.views.get(device_id)
+        if view is None:
+            return web.json_response(
+                {
+                    "status": "error",
+                    "code": "unknown_device",
+                    "message": f"no device {device_id!r}",
+                },
+                status=404,
+            )
+        detail = getattr(self.router.owner(device_id), "status", None)
+        extra = detail(device_id) if callable(detail) and view.kind == "gate" else {}
+        return web.json_response(view.to_json() | extra)
 
     async def command(self, request: web.Request) -> web.Response:
         try:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from pathlib import Path
 
@@ -76,6 +77,14 @@ async def test_gate_open_via_daemon_then_direct(tmp_path: Path) -> None:
         audit = await wait_for(events, "operator_command")
         assert audit.body["command"] == "open_gate" and audit.body["outcome"] == "ok"
         assert audit.source.startswith("local:")
+        await asyncio.sleep(0.6)  # the gate reports opening on its next poll
+        status = await asyncio.to_thread(
+            edgectl, "gate", "status", "main-gate", "--json", "--config", str(compound.config_path)
+        )
+        assert status.returncode == 0, status.stderr
+        shown = json.loads(status.stdout)
+        assert shown["via"] == "daemon" and shown["profile"] == "came_zlb30"
+        assert shown["state"] in ("opening", "open") and "total_cycles" in shown["counters"]
         await daemon.stop()
         result = await asyncio.to_thread(
             edgectl, "gate", "close", "main-gate", "--config", str(compound.config_path)

@@ -101,9 +101,13 @@ def gate_status(
         )
         raise typer.Exit(2)
     try:
-        _, reply = asyncio.run(request(cfg.daemon.control_socket, "GET", "/v1/status"))
-        status = next(d for d in reply["devices"] if d["id"] == gate_id) | {"via": "daemon"}
-    except (OSError, KeyError, StopIteration):
+        code, reply = asyncio.run(
+            request(cfg.daemon.control_socket, "GET", f"/v1/devices/{gate_id}")
+        )
+        if code != 200:
+            raise KeyError(gate_id)
+        status = reply | {"via": "daemon"}
+    except (OSError, KeyError):
         status = _direct_status(cfg, gate_id)
     if as_json:
         console.print_json(json.dumps(status))
