@@ -3,22 +3,33 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sqlite3
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 from drivers.sim.ptys import PtyPair
 from drivers.sim.wiegand_converter import SimWiegandConverter
+from edgectl.config import Config
 from edgectl.daemon import Daemon
 from edgectl.store.journal import Entry, read_entries
+from tests.daemon_helpers import running, wait_for
 from tests.site import door_site
 
+__all__ = ["wait_for", "with_reader"]
 
-async def wait_for(queue: asyncio.Queue[Entry], kind: str, timeout: float = 5.0) -> Entry:
-    async with asyncio.timeout(timeout):
-        while True:
-            entry = await queue.get()
-            if entry.kind == kind:
-                return entry
+
+@contextlib.asynccontextmanager
+async def with_reader(
+    cfg: Config, device: str
+) -> AsyncIterator[tuple[Daemon, asyncio.Queue[Entry], SimWiegandConverter]]:
+    """The daemon running ``cfg``, and a simulated converter on ``device``."""
+    async with running(cfg) as (daemon, events):
+        reader = SimWiegandConverter(device)
+        try:
+            yield daemon, events, reader
+        finally:
+            reader.close()
 
 
 def journal(path: str) -> list[Entry]:
@@ -33,11 +44,7 @@ async def test_unknown_and_revoked_cards_are_denied_with_reason(
     tmp_path: Path, pty_pair: PtyPair
 ) -> None:
     _, cfg = door_site(tmp_path, {"r1": pty_pair.host})
-    daemon = Daemon(cfg)
-    await daemon.start()
-    events = daemon.journal.subscribe()
-    reader = SimWiegandConverter(pty_pair.device)
-    try:
+    async with with_reader(cfg, pty_pair.device) as (daemon, events, reader):
         daemon.index.add_card("p1", 12, 100)
         daemon.index.set_status(12, 100, "revoked")
         await wait_for(events, "device_online")
@@ -49,20 +56,13 @@ async def test_unknown_and_revoked_cards_are_denied_with_reason(
         assert (unknown.body["granted"], unknown.body["reason"]) == (False, "unknown_credential")
         assert unknown.body["credential"] == "h10301:12:999"
         assert await asyncio.wait_for(reader.feedback.get(), 2) is False
-    finally:
-        reader.close()
-        await daemon.stop()
 
 
 async def test_bad_parity_and_bad_bit_count_journal_bad_read(
     tmp_path: Path, pty_pair: PtyPair
 ) -> None:
     _, cfg = door_site(tmp_path, {"r1": pty_pair.host})
-    daemon = Daemon(cfg)
-    await daemon.start()
-    events = daemon.journal.subscribe()
-    reader = SimWiegandConverter(pty_pair.device)
-    try:
+    async with with_reader(cfg, pty_pair.device) as (_daemon, events, reader):
         await wait_for(events, "device_online")
         line = reader.present("h10301", 1, 1)
         reader.write(line.replace(b"W26:", b"W27:"))  # length lies; checksum then fails too
@@ -76,24 +76,16 @@ async def test_bad_parity_and_bad_bit_count_journal_bad_read(
         assert sorted(reasons) == ["checksum", "framing", "parity"]
         reader.present("h10301", 1, 2)
         assert (await wait_for(events, "access_decided")).body["credential"] == "h10301:1:2"
-    finally:
-        reader.close()
-        await daemon.stop()
 
 
 async def test_restart_keeps_journal_and_seq_has_no_gap(tmp_path: Path, pty_pair: PtyPair) -> None:
     _, cfg = door_site(tmp_path, {"r1": pty_pair.host})
     for round_ in range(2):
-        daemon = Daemon(cfg)
-        await daemon.start()
-        events = daemon.journal.subscribe()
-        reader = SimWiegandConverter(pty_pair.device)
-        await wait_for(events, "device_online")
-        for n in range(5):
-            reader.present("h10301", 3, 10 * round_ + n)
-            await wait_for(events, "access_decided")
-        reader.close()
-        await daemon.stop()
+        async with with_reader(cfg, pty_pair.device) as (_, events, reader):
+            await wait_for(events, "device_online")
+            for n in range(5):
+                reader.present("h10301", 3, 10 * round_ + n)
+                await wait_for(events, "access_decided")
     entries = journal(cfg.store.path)
     assert [e.seq for e in entries] == list(range(1, len(entries) + 1))
     decided = [e.body["credential"] for e in entries if e.kind == "access_decided"]
@@ -104,11 +96,7 @@ async def test_missing_serial_port_goes_offline_with_retries_and_others_work(
     tmp_path: Path, pty_pair: PtyPair
 ) -> None:
     _, cfg = door_site(tmp_path, {"good": pty_pair.host, "gone": str(tmp_path / "ttyUSB9")})
-    daemon = Daemon(cfg)
-    await daemon.start()
-    events = daemon.journal.subscribe()
-    reader = SimWiegandConverter(pty_pair.device)
-    try:
+    async with with_reader(cfg, pty_pair.device) as (_daemon, events, reader):
         offline = await wait_for(events, "device_offline")
         assert offline.source == "gone"
         assert "ttyUSB9" in offline.body["error"]
@@ -119,6 +107,3 @@ async def test_missing_serial_port_goes_offline_with_retries_and_others_work(
         while restart.body["attempt"] < 2:
             restart = await wait_for(events, "driver_restarted")
         assert restart.source == "gone"
-    finally:
-        reader.close()
-        await daemon.stop()

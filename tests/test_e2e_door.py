@@ -8,10 +8,9 @@ from pathlib import Path
 from typing import Any
 
 from drivers.sim.io_module import SimIoModule
-from edgectl.daemon import Daemon
 from edgectl.domain import HoldRelay
 from edgectl.simulation import Compound, simulated_compound
-from tests.test_daemon_reader import wait_for
+from tests.daemon_helpers import running, wait_for
 
 DOOR = {
     "id": "lobby-a",
@@ -45,10 +44,7 @@ async def test_grant_pulses_strike_and_opening_relocks_then_held_open_escalates(
     tmp_path: Path,
 ) -> None:
     async with simulated_compound(tmp_path, overrides(tmp_path)) as compound:
-        daemon = Daemon(compound.config)
-        await daemon.start()
-        events = daemon.journal.subscribe()
-        try:
+        async with running(compound.config) as (daemon, events):
             daemon.index.add_card("res-1", 12, 1001)
             await wait_for(events, "device_online")
             compound.reader.present("h10301", 12, 1001)
@@ -67,16 +63,11 @@ async def test_grant_pulses_strike_and_opening_relocks_then_held_open_escalates(
             secured = await wait_for(events, "access_alarm")
             assert secured.body["alarm"] == "door_secured"
             assert [on for _, coil, on in io(compound).writes if coil == 0] == [True, False]
-        finally:
-            await daemon.stop()
 
 
 async def test_unused_grant_relocks_after_access_time(tmp_path: Path) -> None:
     async with simulated_compound(tmp_path, overrides(tmp_path)) as compound:
-        daemon = Daemon(compound.config)
-        await daemon.start()
-        events = daemon.journal.subscribe()
-        try:
+        async with running(compound.config) as (daemon, events):
             daemon.index.add_card("res-1", 12, 1001)
             await wait_for(events, "device_online")
             compound.reader.present("h10301", 12, 1001)
@@ -84,16 +75,11 @@ async def test_unused_grant_relocks_after_access_time(tmp_path: Path) -> None:
             on_at = io(compound).writes[-1][0]
             await until(lambda: not io(compound).relays[0])
             assert 0.9 < io(compound).writes[-1][0] - on_at < 1.5  # unlock_s = 1.0
-        finally:
-            await daemon.stop()
 
 
 async def test_forced_open_raises_alarm_and_emergency_releases_door(tmp_path: Path) -> None:
     async with simulated_compound(tmp_path, overrides(tmp_path)) as compound:
-        daemon = Daemon(compound.config)
-        await daemon.start()
-        events = daemon.journal.subscribe()
-        try:
+        async with running(compound.config) as (daemon, events):
             await wait_for(events, "device_online")
             io(compound).set_input(0, True)  # opened with no grant: forced
             forced = await wait_for(events, "access_alarm")
@@ -109,5 +95,3 @@ async def test_forced_open_raises_alarm_and_emergency_releases_door(tmp_path: Pa
             assert daemon.router.doors.phases()["lobby-a"] == "open"
             await daemon.router.execute(HoldRelay(target="lobby-a", on=False))
             assert io(compound).relays[0] is False
-        finally:
-            await daemon.stop()

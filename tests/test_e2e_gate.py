@@ -10,7 +10,7 @@ from pathlib import Path
 from edgectl.daemon import Daemon
 from edgectl.simulation import Compound, simulated_compound
 from tests.cli_helpers import edgectl
-from tests.test_daemon_reader import wait_for
+from tests.daemon_helpers import running, wait_for
 
 
 def open_commands(compound: Compound) -> list[float]:
@@ -19,10 +19,7 @@ def open_commands(compound: Compound) -> list[float]:
 
 async def test_valid_card_writes_open_coil_within_200ms(tmp_path: Path) -> None:
     async with simulated_compound(tmp_path) as compound:
-        daemon = Daemon(compound.config)
-        await daemon.start()
-        events = daemon.journal.subscribe()
-        try:
+        async with running(compound.config) as (daemon, events):
             daemon.index.add_card("res-1", 12, 1001)
             await wait_for(events, "device_online")
             await wait_for(events, "gate_state")  # the bus is up and polling
@@ -39,16 +36,11 @@ async def test_valid_card_writes_open_coil_within_200ms(tmp_path: Path) -> None:
                 assert decided.body["granted"] is True
                 assert decided.body["target"] == "main-gate"
             assert max(latencies) < 0.2, latencies
-        finally:
-            await daemon.stop()
 
 
 async def test_revoked_and_unknown_cards_write_nothing(tmp_path: Path) -> None:
     async with simulated_compound(tmp_path) as compound:
-        daemon = Daemon(compound.config)
-        await daemon.start()
-        events = daemon.journal.subscribe()
-        try:
+        async with running(compound.config) as (daemon, events):
             daemon.index.add_card("res-2", 12, 1002)
             daemon.index.set_status(12, 1002, "revoked")
             await wait_for(events, "gate_state")
@@ -58,8 +50,6 @@ async def test_revoked_and_unknown_cards_write_nothing(tmp_path: Path) -> None:
             await asyncio.sleep(0.3)
             assert reasons == ["revoked", "unknown_credential"]
             assert open_commands(compound) == []
-        finally:
-            await daemon.stop()
 
 
 async def test_gate_open_via_daemon_then_direct(tmp_path: Path) -> None:

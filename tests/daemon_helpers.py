@@ -1,0 +1,32 @@
+"""Run the real daemon in the test's event loop and watch its committed journal."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+
+from edgectl.config import Config
+from edgectl.daemon import Daemon
+from edgectl.store.journal import Entry
+
+
+async def wait_for(queue: asyncio.Queue[Entry], kind: str, timeout: float = 5.0) -> Entry:
+    """The next committed entry of ``kind`` (others are skipped)."""
+    async with asyncio.timeout(timeout):
+        while True:
+            entry = await queue.get()
+            if entry.kind == kind:
+                return entry
+
+
+@contextlib.asynccontextmanager
+async def running(config: Config) -> AsyncIterator[tuple[Daemon, asyncio.Queue[Entry]]]:
+    """A started daemon and a queue of its journal entries as they commit."""
+    daemon = Daemon(config)
+    await daemon.start()
+    events = daemon.journal.subscribe()
+    try:
+        yield daemon, events
+    finally:
+        await daemon.stop()
