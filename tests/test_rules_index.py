@@ -283,3 +283,13 @@ def test_revoked_visitor_pass_and_validity_changes(site: Site) -> None:
     assert site.present("r-lobby", number=1).reason == "not_yet_valid"
     with pytest.raises(CredentialError, match="ends before it starts"):
         site.index.set_validity(card, T0, T0 - timedelta(seconds=1))
+
+
+def test_card_without_facility_is_unique_by_number(tmp_path: Path) -> None:
+    cfg = access_site(tmp_path)
+    index = AccessIndex.load(open_store(cfg.store.path), cfg)
+    index.upsert_person("a")
+    index.upsert_person("b")
+    index.add_credential("a", credential_values("card", number=5))
+    with pytest.raises(CredentialError, match="card 5 is already registered"):
+        index.add_credential("b", credential_values("card", number=5))

@@ -128,4 +128,10 @@ MIGRATIONS: list[str] = [
     ALTER TABLE credentials ADD COLUMN hub_id INTEGER;  -- the hub's id; NULL: created on site
     CREATE UNIQUE INDEX credentials_hub ON credentials (hub_id) WHERE hub_id IS NOT NULL;
     """,
+    # 4: a card with no facility code is unique by its number alone (SQLite's UNIQUE lets
+    # NULL facilities repeat, so migration 2's index did not catch these duplicates).
+    """
+    CREATE UNIQUE INDEX credentials_card_no_facility ON credentials (number)
+        WHERE facility IS NULL AND kind IN ('card', 'card_pin');
+    """,
 ]
