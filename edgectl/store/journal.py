@@ -120,6 +120,11 @@ def _retryable(exc: sqlite3.Error) -> bool:
     return name.startswith(_RETRYABLE) or "disk is full" in str(exc)
 
 
+def _lock_contention(exc: sqlite3.Error) -> bool:
+    name = getattr(exc, "sqlite_errorname", "") or ""
+    return name.startswith(("SQLITE_BUSY", "SQLITE_LOCKED"))
+
+
 class Journal:
     """The site's journal. Create it inside a running loop; ``close()`` flushes and stops."""
 
@@ -231,7 +236,9 @@ class Journal:
                     log.error("journal_commit_failed", error=str(exc), events=len(batch))
                     self._loop.call_soon_threadsafe(self._fail, futures, err)
                     return
-                if outage_since is None:
+                if _lock_contention(exc):  # another writer (a big import): wait our turn
+                    log.warning("journal_busy", error=str(exc), pending=len(batch))
+                elif outage_since is None:
                     outage_since = datetime.now(UTC)
                     self._report_full(True, str(exc))
                     log.error("journal_storage_full", error=str(exc), pending=len(batch))
