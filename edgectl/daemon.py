@@ -16,6 +16,7 @@ from edgectl import metrics
 from edgectl.config import Config
 from edgectl.control import ControlServer
 from edgectl.devices import DeviceRegistry
+from edgectl.mqtt import AccessOps, MqttInterface
 from edgectl.router import Clock, Router, utc_now
 from edgectl.sdnotify import Notifier
 from edgectl.store.credentials import AccessIndex
@@ -48,6 +49,7 @@ class Daemon:
         self.stopping = asyncio.Event()
         self._background: list[asyncio.Task[None]] = []
         self._metrics: web.AppRunner | None = None
+        self.mqtt: MqttInterface | None = None
 
     async def start(self) -> None:
         cfg = self.config
@@ -55,6 +57,11 @@ class Daemon:
         self.index = AccessIndex.load(open_store(cfg.store.path), cfg)
         self.devices = DeviceRegistry(cfg)
         self.router = Router(cfg, self.journal, self.index, self.devices, self.clock)
+        if cfg.mqtt.enabled:  # connects in the background; never waits on the broker
+            self.mqtt = MqttInterface(
+                cfg, self.journal, self.router, self.devices, AccessOps(self.index), self.clock
+            )
+            self.mqtt.start()
         self.supervisor = Supervisor(self.router.emit)
         self.drivers = build_drivers(cfg)
         for driver in self.drivers:
@@ -82,6 +89,8 @@ class Daemon:
         await self.supervisor.stop()
         await self.router.drain()
         await self.control.stop()
+        if self.mqtt:
+            await self.mqtt.stop()
         if self._metrics:
             await self._metrics.cleanup()
         for task in self._background:
