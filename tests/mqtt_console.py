@@ -21,7 +21,7 @@ from drivers.base import Emit, Health
 from edgectl.config import Config
 from edgectl.daemon import Daemon
 from edgectl.devices import DeviceView
-from edgectl.domain import Command
+from edgectl.domain import Command, GateState
 from tests.conftest import SecureBroker
 from tests.site import door_site
 
@@ -79,7 +79,8 @@ async def running_daemon(config: Config) -> AsyncIterator[tuple[Daemon, StandInG
     daemon = Daemon(config)
     await daemon.start()
     gate = StandInGate()
-    daemon.devices.views["gate-1"] = DeviceView("gate-1", "gate", online=True)
+    daemon.devices.views["gate-1"] = DeviceView("gate-1", "gate")
+    daemon.devices.observe(GateState(source="gate-1", at=datetime.now(UTC), state="closed"))
     daemon.router.attach(gate)
     try:
         assert daemon.mqtt is not None
@@ -87,6 +88,14 @@ async def running_daemon(config: Config) -> AsyncIterator[tuple[Daemon, StandInG
         yield daemon, gate
     finally:
         await daemon.stop()
+
+
+async def online(daemon: Daemon, device: str, timeout: float = 5.0) -> None:
+    """Wait until the registry shows ``device`` online."""
+    seen = asyncio.Event()
+    daemon.devices.listen(lambda view: seen.set() if view.id == device and view.online else None)
+    if not daemon.devices.views[device].online:
+        await asyncio.wait_for(seen.wait(), timeout)
 
 
 class Console:

@@ -1,0 +1,130 @@
+"""The broker comes and goes: the daemon starts without it, keeps deciding cards, reconnects,
+and puts the retained state back; a broken connection mid-command never acts twice or crashes."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+import time
+from pathlib import Path
+
+from structlog.testing import capture_logs
+
+from drivers.sim.ptys import PtyPair
+from drivers.sim.wiegand_converter import SimWiegandConverter
+from edgectl.daemon import Daemon
+from edgectl.domain import OpenGate
+from tests.conftest import SecureBroker
+from tests.mqtt_console import BASE, console, mqtt_site, now_iso, online, running_daemon
+from tests.test_daemon_reader import wait_for
+from tests.test_mqtt_commands import operator_commands
+
+
+async def retained(broker: SecureBroker, topic: str, n: int) -> dict[str, str]:
+    async with console(broker, "victor", subscribe=(topic,)) as viewer:
+        out: dict[str, str] = {}
+        async with asyncio.timeout(5):
+            async for message in viewer.client.messages:
+                assert isinstance(message.payload, bytes)
+                out[str(message.topic)] = message.payload.decode()
+                if len(out) == n:
+                    return out
+    raise AssertionError("unreachable")
+
+
+async def test_broker_down_at_start_and_restarted_mid_run(
+    tmp_path: Path, secure_broker: SecureBroker, pty_pair: PtyPair
+) -> None:
+    cfg = mqtt_site(tmp_path, secure_broker, pty_pair.host)
+    secure_broker.stop()
+    daemon = Daemon(cfg)
+    started = time.perf_counter()
+    await daemon.start()
+    assert time.perf_counter() - started < 1.0  # start never waits on the broker
+    assert daemon.mqtt is not None
+    events = daemon.journal.subscribe()
+    reader = SimWiegandConverter(pty_pair.device)
+    try:
+        daemon.index.add_card("p1", 1, 1)
+        await online(daemon, "r1")
+        reader.present("h10301", 1, 1)
+        assert (await wait_for(events, "access_decided")).body["granted"] is True
+        secure_broker.start()
+        await asyncio.wait_for(daemon.mqtt.connected.wait(), 10)
+        states = await retained(secure_broker, f"{BASE}/device/+/state", 2)
+        assert json.loads(states[f"{BASE}/device/r1/state"])["online"] is True
+
+        secure_broker.stop()  # mid-run: cards are still decided while it is gone
+        for _ in range(3):
+            reader.present("h10301", 1, 1)
+            assert (await wait_for(events, "access_decided")).body["granted"] is True
+        assert not daemon.mqtt.connected.is_set()
+        secure_broker.start()  # no persistence: every retained message is gone
+        await asyncio.wait_for(daemon.mqtt.connected.wait(), 10)
+        back = await retained(secure_broker, f"{BASE}/#", 3)  # availability + 2 device states
+        assert back[f"{BASE}/availability"] == "online"
+        assert json.loads(back[f"{BASE}/device/door-r1/state"])["id"] == "door-r1"
+        reader.present("h10301", 1, 1)
+        assert (await wait_for(events, "access_decided")).body["granted"] is True
+    finally:
+        reader.close()
+        await daemon.stop()
+
+
+async def test_graceful_stop_leaves_offline_retained(
+    tmp_path: Path, secure_broker: SecureBroker, pty_pair: PtyPair
+) -> None:
+    cfg = mqtt_site(tmp_path, secure_broker, pty_pair.host)
+    async with running_daemon(cfg):
+        assert (await retained(secure_broker, f"{BASE}/availability", 1)) == {
+            f"{BASE}/availability": "online"
+        }
+    assert (await retained(secure_broker, f"{BASE}/availability", 1)) == {
+        f"{BASE}/availability": "offline"
+    }
+
+
+def _field(text: str) -> bytes:
+    return len(text).to_bytes(2, "big") + text.encode()
+
+
+def partial_publish(broker: SecureBroker, user: str, topic: str, payload: bytes) -> None:
+    """A raw MQTT 3.1.1 client that dies half-way through a PUBLISH packet."""
+    body = _field("MQTT") + bytes([4, 0xC2, 0, 60])
+    body += _field(f"raw-{user}") + _field(user) + _field(broker.users[user])
+    with socket.create_connection((broker.host, broker.port), timeout=2) as s:
+        s.sendall(bytes([0x10, len(body)]) + body)
+        assert s.recv(4)[:2] == b"\x20\x02"  # CONNACK
+        packet = _field(topic) + payload
+        s.sendall(bytes([0x30, len(packet)]) + packet[: len(packet) - 10])
+
+
+async def test_connection_cut_mid_command_is_no_action(
+    tmp_path: Path, secure_broker: SecureBroker, pty_pair: PtyPair
+) -> None:
+    cfg = mqtt_site(tmp_path, secure_broker, pty_pair.host)
+    request = json.dumps({"issued_at": now_iso(), "transaction": "cut", "target": "gate-1"})
+    async with running_daemon(cfg) as (daemon, gate):
+        partial_publish(secure_broker, "alice", f"{BASE}/cmd/alice/gate/open", request.encode())
+        async with console(secure_broker, "alice") as alice:
+            assert (await alice.request("query/devices"))["status"] == "ok"
+        assert gate.received.empty()
+
+        # The daemon's own link breaks while a command is at the device: the command
+        # finishes once, is journaled, the reply is dropped with a log, and it reconnects.
+        gate.delay_s = 0.5
+        async with console(secure_broker, "alice") as alice:
+            with capture_logs() as logs:
+                await alice.send("gate/open", json.loads(request) | {"transaction": "t2"})
+                await asyncio.sleep(0.2)
+                secure_broker.stop()
+                assert await asyncio.wait_for(gate.received.get(), 2) == OpenGate(target="gate-1")
+                await asyncio.sleep(0.1)
+            assert any(e["event"] == "mqtt_reply_dropped" for e in logs)
+        secure_broker.start()
+        assert daemon.mqtt is not None
+        await asyncio.wait_for(daemon.mqtt.connected.wait(), 10)
+        assert gate.received.empty()
+    rows = operator_commands(cfg.store.path)
+    assert [(r.body["command"], r.body["outcome"]) for r in rows][-1] == ("gate/open", "ok")

@@ -1,0 +1,76 @@
+"""An outside operator's console made of the stock mosquitto_pub and mosquitto_sub (MQTT
+3.1.1 over TLS with a password): the ``transaction`` field and the documented reply topic."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+
+from drivers.sim.ptys import PtyPair
+from edgectl.domain import CloseGate
+from tests.conftest import SecureBroker
+from tests.mqtt_console import BASE, mqtt_site, now_iso, running_daemon
+
+
+def tls_login(broker: SecureBroker, user: str) -> list[str]:
+    return ["-h", "127.0.0.1", "-p", str(broker.tls_port), "--cafile", str(broker.ca),
+            "-u", user, "-P", broker.users[user], "-V", "mqttv311"]  # fmt: skip
+
+
+async def read_line(proc: asyncio.subprocess.Process, timeout: float = 5.0) -> tuple[str, str]:
+    assert proc.stdout is not None
+    line = (await asyncio.wait_for(proc.stdout.readline(), timeout)).decode().rstrip("\n")
+    topic, _, payload = line.partition(" ")
+    return topic, payload
+
+
+async def test_stock_clients_close_gate_with_transaction_and_see_state_and_events(
+    tmp_path: Path, secure_broker: SecureBroker, pty_pair: PtyPair
+) -> None:
+    cfg = mqtt_site(tmp_path, secure_broker, pty_pair.host)
+    async with running_daemon(cfg) as (_, gate):
+        sub = await asyncio.create_subprocess_exec(
+            "mosquitto_sub", *tls_login(secure_broker, "gina"), "-v",
+            "-t", f"{BASE}/availability", "-t", f"{BASE}/reply/gina",
+            "-t", f"{BASE}/device/gate-1/state", "-t", f"{BASE}/event/operator_command",
+            stdout=asyncio.subprocess.PIPE,
+        )  # fmt: skip
+        try:
+            seen = dict([await read_line(sub), await read_line(sub)])  # the two retained ones
+            assert seen[f"{BASE}/availability"] == "online"
+            state = json.loads(seen[f"{BASE}/device/gate-1/state"])
+            assert (state["id"], state["state"], state["online"]) == ("gate-1", "closed", True)
+            request = {"issued_at": now_iso(), "transaction": "console-42", "target": "gate-1"}
+            pub = await asyncio.create_subprocess_exec(
+                "mosquitto_pub", *tls_login(secure_broker, "gina"), "-q", "1",
+                "-t", f"{BASE}/cmd/gina/gate/close", "-m", json.dumps(request),
+            )  # fmt: skip
+            assert await pub.wait() == 0
+            lines = dict([await read_line(sub), await read_line(sub)])
+            reply = json.loads(lines[f"{BASE}/reply/gina"])
+            assert reply == {"status": "ok", "result": {"target": "gate-1"},
+                             "command": "gate/close", "transaction": "console-42"}  # fmt: skip
+            event = json.loads(lines[f"{BASE}/event/operator_command"])
+            assert (event["source"], event["body"]["command"]) == ("gina", "gate/close")
+            assert await gate.received.get() == CloseGate(target="gate-1")
+        finally:
+            sub.terminate()
+            await sub.wait()
+
+
+async def test_stock_pub_cannot_write_under_another_id(secure_broker: SecureBroker) -> None:
+    """mosquitto_pub as victor to alice's command topic: the broker drops it (ACL)."""
+    sub = await asyncio.create_subprocess_exec(
+        "mosquitto_sub", *tls_login(secure_broker, "edgectl"), "-v", "-t", f"{BASE}/cmd/#",
+        "-W", "1", stdout=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    await asyncio.sleep(0.3)
+    for user in ("victor", "alice"):
+        pub = await asyncio.create_subprocess_exec(
+            "mosquitto_pub", *tls_login(secure_broker, user), "-q", "1",
+            "-t", f"{BASE}/cmd/alice/gate/open", "-m", f"from {user}",
+        )  # fmt: skip
+        assert await pub.wait() == 0  # 3.1.1 has no negative PUBACK: the broker drops silently
+    out, _ = await sub.communicate()
+    assert out.decode().splitlines() == [f"{BASE}/cmd/alice/gate/open from alice"]
