@@ -1,0 +1,188 @@
+"""Operator round trip and event throughput over MQTT, on loopback with a real mosquitto.
+
+Round trip: an operator's ``gate/open`` request (MQTT 5, correlation data) to its ``ok``
+response; the daemon answers only after the gate's driver has carried the command out and
+the ``operator_command`` audit row has committed. Throughput: events recorded into the
+journal until a subscriber on ``event/#`` has received them all.
+
+Until the Modbus gate driver is merged the gate is an in-process driver behind the real
+router, so the figure excludes the RS-485 write (see docs/bench-mqtt.md).
+
+    python bench/mqtt_roundtrip.py [--quick] [--json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import aiomqtt
+import structlog
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from drivers.base import Emit, Health
+from edgectl import tomlw
+from edgectl.config import load
+from edgectl.daemon import Daemon
+from edgectl.devices import DeviceView
+from edgectl.domain import Command, VehicleDetected
+from edgectl.mqtt.connection import NO_DELAY
+
+BASE = "edgectl/bench"
+
+
+class BenchGate:
+    """Owns ``gate-1``; records the command as written before ``execute`` returns."""
+
+    id = "bench-gate"
+    devices = frozenset({"gate-1"})
+
+    def __init__(self) -> None:
+        self.written = 0
+
+    async def run(self, emit: Emit) -> None:
+        await asyncio.Event().wait()
+
+    async def execute(self, command: Command) -> None:
+        self.written += 1
+
+    def health(self) -> Health:
+        return Health(True)
+
+
+def start_broker(directory: Path, port: int) -> subprocess.Popen[bytes]:
+    conf = directory / "mosquitto.conf"
+    conf.write_text(
+        f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n"
+        "set_tcp_nodelay true\n"
+    )
+    exe = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
+    proc = subprocess.Popen([exe, "-c", str(conf)], stderr=subprocess.DEVNULL)
+    time.sleep(0.3)
+    return proc
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+async def roundtrips(client: aiomqtt.Client, n: int, gate: BenchGate) -> list[float]:
+    reply_topic = f"{BASE}/reply/ops/bench"
+    await client.subscribe(reply_topic, qos=1)
+    out: list[float] = []
+    messages = aiter(client.messages)
+    for _ in range(n):
+        props = Properties(PacketTypes.PUBLISH)
+        props.ResponseTopic = reply_topic
+        props.CorrelationData = uuid.uuid4().bytes
+        body = json.dumps({"issued_at": datetime.now(UTC).isoformat(), "target": "gate-1"})
+        before = gate.written
+        t0 = time.perf_counter()
+        await client.publish(f"{BASE}/cmd/ops/gate/open", body, qos=1, properties=props)
+        message = await anext(messages)
+        out.append((time.perf_counter() - t0) * 1000)
+        assert isinstance(message.payload, bytes)
+        assert json.loads(message.payload)["status"] == "ok", message.payload
+        assert gate.written == before + 1  # written before the response was sent
+    return out
+
+
+async def throughput(daemon: Daemon, client: aiomqtt.Client, n: int) -> float:
+    await client.subscribe(f"{BASE}/event/vehicle_detected", qos=0)
+    await asyncio.sleep(0.2)
+    t0 = time.perf_counter()
+    at = datetime.now(UTC)
+    for i in range(n):
+        daemon.router.record(VehicleDetected(source="gate-1", at=at, present=i % 2 == 0))
+    got = 0
+    async with asyncio.timeout(60):
+        async for _ in client.messages:
+            got += 1
+            if got == n:
+                break
+    return n / (time.perf_counter() - t0)
+
+
+async def main(quick: bool) -> dict[str, Any]:
+    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(40))
+    requests, events = (300, 3000) if quick else (3000, 30000)
+    with tempfile.TemporaryDirectory() as tmp:
+        directory = Path(tmp)
+        port = free_port()
+        broker = start_broker(directory, port)
+        config = directory / "config.toml"
+        config.write_text(
+            tomlw.dumps(
+                {
+                    "site": {"id": "bench"},
+                    "store": {"path": str(directory / "edgectl.db")},
+                    "daemon": {"control_socket": str(directory / "control.sock")},
+                    "mqtt": {
+                        "enabled": True,
+                        "host": "127.0.0.1",
+                        "port": port,
+                        "command_window_s": 600,
+                    },
+                    "operators": [{"id": "ops", "role": "operator"}],
+                }
+            )
+        )
+        daemon = Daemon(load(config))
+        try:
+            await daemon.start()
+            gate = BenchGate()
+            daemon.devices.views["gate-1"] = DeviceView("gate-1", "gate", online=True)
+            daemon.router.attach(gate)
+            assert daemon.mqtt is not None
+            await asyncio.wait_for(daemon.mqtt.connected.wait(), 10)
+            async with aiomqtt.Client(
+                "127.0.0.1", port, protocol=aiomqtt.ProtocolVersion.V5, socket_options=[NO_DELAY]
+            ) as client:
+                latencies = await roundtrips(client, requests, gate)
+            async with aiomqtt.Client("127.0.0.1", port, max_queued_incoming_messages=0) as client:
+                rate = await throughput(daemon, client, events)
+        finally:
+            await daemon.stop()
+            broker.terminate()
+            broker.wait()
+    q = statistics.quantiles(latencies, n=100)
+    return {
+        "requests": requests,
+        "p50_ms": round(statistics.median(latencies), 3),
+        "p90_ms": round(q[89], 3),
+        "p99_ms": round(q[98], 3),
+        "max_ms": round(max(latencies), 3),
+        "events": events,
+        "publish_per_s": round(rate),
+    }
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="a short run")
+    parser.add_argument("--json", action="store_true", help="print the figures as JSON last")
+    args = parser.parse_args()
+    figures = asyncio.run(main(args.quick))
+    if args.json:
+        print(json.dumps(figures))
+    else:
+        for key, value in figures.items():
+            print(f"{key:>14}: {value}")
