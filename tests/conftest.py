@@ -139,8 +139,10 @@ def secure_broker_in(directory: Path, users: dict[str, str]) -> SecureBroker:
 
 @pytest.fixture
 def secure_broker(tmp_path: Path) -> Iterator[SecureBroker]:
-    """Users: the daemon (edgectl) and operators alice, gina, victor, mallory (password "<user>-pw")."""
-    users = {u: f"{u}-pw" for u in ("edgectl", "alice", "gina", "victor", "mallory")}
+    """Users: the daemon (edgectl), operators alice, gina, victor, mallory, and homeassistant (password "<user>-pw")."""
+    users = {
+        u: f"{u}-pw" for u in ("edgectl", "alice", "gina", "victor", "mallory", "homeassistant")
+    }
     b = secure_broker_in(tmp_path / "broker", users)
     b.start()
     wait_port(b.tls_port)

@@ -39,6 +39,7 @@ def now_iso() -> str:
 
 
 def mqtt_site(directory: Path, broker: SecureBroker, reader_port: str, **mqtt: Any) -> Config:
+    directory.mkdir(parents=True, exist_ok=True)
     section = {
         "enabled": True,
         "host": "127.0.0.1",
