@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from edgectl.config import Operator
 from edgectl.mqtt.auth import RequestWindow, Role, RoleTable
 from edgectl.mqtt.commands import COMMANDS
-from edgectl.mqtt.payloads import BadRequest, decode, envelope, validate
+from edgectl.mqtt.payloads import Refused, decode, envelope, validate
 from edgectl.mqtt.topics import Topics
 
 CODES = {"bad_json", "bad_request", "too_large"}
@@ -35,7 +35,7 @@ def parse(raw: bytes, command: str) -> dict[str, Any]:
 def test_arbitrary_bytes_parse_or_name_the_problem(raw: bytes) -> None:
     try:
         parse(raw, "gate/open")
-    except BadRequest as exc:
+    except Refused as exc:
         assert exc.code in CODES and exc.message
 
 
@@ -43,7 +43,7 @@ def test_arbitrary_bytes_parse_or_name_the_problem(raw: bytes) -> None:
 def test_any_json_object_validates_or_is_refused_cleanly(doc: dict[str, Any], command: str) -> None:
     try:
         out = parse(json.dumps(doc).encode(), command)
-    except BadRequest as exc:
+    except Refused as exc:
         assert exc.code in CODES and exc.message
         return
     schema = COMMANDS[command].schema
@@ -73,7 +73,7 @@ def test_size_limit_is_exact(limit: int, size: int) -> None:
     raw = b" " * size
     try:
         decode(raw, limit)
-    except BadRequest as exc:
+    except Refused as exc:
         assert (exc.code == "too_large") == (size > limit)
 
 

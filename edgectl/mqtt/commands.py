@@ -20,6 +20,7 @@ from edgectl.domain import CloseGate, Command, HoldRelay, OpenGate, PulseRelay, 
 from edgectl.mqtt.auth import Role
 from edgectl.mqtt.payloads import (
     Field,
+    Refused,
     Schema,
     integer,
     number,
@@ -56,15 +57,6 @@ class Spec:
     handler: Handler
 
 
-class CommandError(Exception):
-    """A refused or failed command, with the stable code the response carries."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-
-
 # --- devices ---------------------------------------------------------------------------
 
 
@@ -72,7 +64,7 @@ def _device(ctx: Context, target: str, kind: str) -> str:
     view = ctx.devices.views.get(target)
     if view is None or view.kind != kind:
         known = sorted(v.id for v in ctx.devices.views.values() if v.kind == kind)
-        raise CommandError("unknown_device", f"no {kind} {target!r}; known: {known}")
+        raise Refused("unknown_device", f"no {kind} {target!r}; known: {known}")
     return target
 
 
@@ -81,9 +73,9 @@ async def _actuate(ctx: Context, command: Command) -> Result:
         async with asyncio.timeout(DEVICE_TIMEOUT_S):
             await ctx.router.execute(command)
     except DeviceError as exc:
-        raise CommandError("device_error", str(exc)) from None
+        raise Refused("device_error", str(exc)) from None
     except TimeoutError:
-        raise CommandError(
+        raise Refused(
             "device_timeout", f"{command.target} did not answer in {DEVICE_TIMEOUT_S}s"
         ) from None
     return {"target": command.target}
@@ -118,9 +110,9 @@ def _policy(call: Callable[[Context, dict[str, Any]], Result | None]) -> Handler
         try:
             return call(ctx, p) or {}
         except Unsupported as exc:
-            raise CommandError("unsupported", str(exc)) from None
+            raise Refused("unsupported", str(exc)) from None
         except NotFound as exc:
-            raise CommandError("not_found", str(exc)) from None
+            raise Refused("not_found", str(exc)) from None
 
     return handle
 
@@ -129,7 +121,7 @@ def _visitor_issue(ctx: Context, p: dict[str, Any]) -> Result:
     for gate in p["gates"]:
         _device(ctx, gate, "gate")
     if p["until"] <= ctx.now:
-        raise CommandError("bad_request", "until: must be in the future")
+        raise Refused("bad_request", "until: must be in the future")
     issued = ctx.ops.issue_visitor_pass(
         p["name"], p["host"], p["until"], p["gates"], ctx.operator, ctx.now
     )

@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import json
 import time
+from datetime import datetime
 from typing import Any
 
 import aiomqtt
@@ -26,8 +27,8 @@ from edgectl.devices import DeviceRegistry, DeviceView
 from edgectl.domain import OperatorCommand
 from edgectl.mqtt import connection, ha
 from edgectl.mqtt.auth import RequestWindow, RoleTable
-from edgectl.mqtt.commands import COMMANDS, CommandError, Context
-from edgectl.mqtt.payloads import BadRequest, decode, envelope, validate
+from edgectl.mqtt.commands import COMMANDS, Context, Spec
+from edgectl.mqtt.payloads import Envelope, Refused, decode, envelope, validate
 from edgectl.mqtt.policy import AccessOps, arrival_staff
 from edgectl.mqtt.topics import Topics
 from edgectl.router import Clock, Router, utc_now
@@ -185,38 +186,17 @@ class MqttInterface:
         try:
             if response_topic is not None:
                 if not self.topics.allowed_response_topic(operator, response_topic):
-                    raise CommandError(
+                    raise Refused(
                         "bad_response_topic", f"response topic must be {reply_to} or below it"
                     )
                 reply_to = response_topic
             env = envelope(decode(raw, self.config.mqtt.max_payload_bytes))
             transaction = env.transaction
-            spec = COMMANDS.get(name)
-            if spec is None:
-                raise CommandError("unknown_command", f"no command {name!r}; see docs/mqtt.md")
-            if not self.roles.allows(operator, spec.role):
-                role = self.roles.role(operator)
-                has = role.name.lower() if role else "no role on this site"
-                raise CommandError(
-                    "forbidden", f"{name} needs role {spec.role.name.lower()}; {operator}: {has}"
-                )
-            if self.window.stale(env.issued_at, now):
-                raise CommandError(
-                    "stale",
-                    f"issued_at {env.issued_at.isoformat()} is more than "
-                    f"{self.window.window.total_seconds():g}s from the site clock",
-                )
-            request_id = f"c:{correlation.hex()}" if correlation else f"t:{transaction or ''}"
-            if not correlation and not transaction:
-                raise CommandError(
-                    "bad_request", "transaction: required (or MQTT 5 correlation data)"
-                )
-            if self.window.replayed(operator, request_id, now):
-                raise CommandError("replay", f"request {request_id[2:]!r} was already received")
+            spec = self._admit(operator, name, env, correlation, now)
             params = validate(env.fields, spec.schema)
             ctx = Context(self.config, self.router, self.devices, self.ops, operator, now)
             reply: dict[str, Any] = {"status": "ok", "result": await spec.handler(ctx, params)}
-        except (BadRequest, CommandError) as exc:
+        except Refused as exc:
             reply = {"status": "error", "code": exc.code, "message": exc.message}
         except Exception as exc:
             log.exception("mqtt_command_failed", command=name, operator=operator)
@@ -233,8 +213,42 @@ class MqttInterface:
             ms=round((time.perf_counter() - started) * 1000, 2),
         )
 
+    def _admit(
+        self, operator: str, name: str, env: Envelope, correlation: bytes | None, now: datetime
+    ) -> Spec:
+        """The command's spec, if this operator may run this request now; else Refused."""
+        spec = COMMANDS.get(name)
+        if spec is None:
+            raise Refused("unknown_command", f"no command {name!r}; see docs/mqtt.md")
+        if not self.roles.allows(operator, spec.role):
+            role = self.roles.role(operator)
+            has = role.name.lower() if role else "no role on this site"
+            raise Refused(
+                "forbidden", f"{name} needs role {spec.role.name.lower()}; {operator}: {has}"
+            )
+        if self.window.stale(env.issued_at, now):
+            raise Refused(
+                "stale",
+                f"issued_at {env.issued_at.isoformat()} is more than "
+                f"{self.window.window.total_seconds():g}s from the site clock",
+            )
+        if correlation:
+            request_id = f"correlation data {correlation.hex()}"
+        elif env.transaction:
+            request_id = f"transaction {env.transaction!r}"
+        else:
+            raise Refused("bad_request", "transaction: required (or MQTT 5 correlation data)")
+        if self.window.replayed(operator, request_id, now):
+            raise Refused("replay", f"{request_id} was already received")
+        return spec
+
     async def _journal(
-        self, operator: str, name: str, params: dict[str, Any], reply: dict[str, Any], now: Any
+        self,
+        operator: str,
+        name: str,
+        params: dict[str, Any],
+        reply: dict[str, Any],
+        now: datetime,
     ) -> None:
         error = f"{reply['code']}: {reply['message']}" if reply["status"] == "error" else None
         event = OperatorCommand(

@@ -1,6 +1,6 @@
 """Request payloads: size limit, JSON decoding, the envelope and per-command fields.
 
-Every failure raises ``BadRequest(code, message)`` naming the problem, so the handler
+Every failure raises ``Refused(code, message)`` naming the problem, so the handler
 answers with a stable error code and never acts on a payload it did not fully understand.
 """
 
@@ -19,18 +19,20 @@ ENVELOPE = ("issued_at", "transaction")
 MAX_TRANSACTION = 128
 
 
-class BadRequest(Exception):
+class Refused(Exception):
+    """A request that is answered with an error: a stable ``code`` and a ``message``."""
+
     def __init__(self, code: str, message: str) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
 
 
-def _bad(name: str, expected: str, value: Any) -> BadRequest:
+def _bad(name: str, expected: str, value: Any) -> Refused:
     shown = repr(value)
     if len(shown) > 60:
         shown = shown[:57] + "..."
-    return BadRequest("bad_request", f"{name}: expected {expected}, got {shown}")
+    return Refused("bad_request", f"{name}: expected {expected}, got {shown}")
 
 
 def text(max_len: int = 128) -> Validator:
@@ -110,20 +112,20 @@ class Envelope:
 def decode(raw: bytes, max_bytes: int) -> dict[str, Any]:
     """Bytes to a JSON object, refusing oversize, non-UTF-8, non-JSON and non-object input."""
     if len(raw) > max_bytes:
-        raise BadRequest("too_large", f"payload is {len(raw)} bytes, the limit is {max_bytes}")
+        raise Refused("too_large", f"payload is {len(raw)} bytes, the limit is {max_bytes}")
     try:
         doc = json.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, ValueError) as exc:
-        raise BadRequest("bad_json", f"payload is not JSON: {exc}") from None
+        raise Refused("bad_json", f"payload is not JSON: {exc}") from None
     if not isinstance(doc, dict):
-        raise BadRequest("bad_json", f"payload must be a JSON object, got {type(doc).__name__}")
+        raise Refused("bad_json", f"payload must be a JSON object, got {type(doc).__name__}")
     return doc
 
 
 def envelope(doc: dict[str, Any]) -> Envelope:
     """Split the envelope (``issued_at`` required, ``transaction`` optional) from the fields."""
     if "issued_at" not in doc:
-        raise BadRequest("bad_request", "issued_at: required (ISO 8601 time with offset)")
+        raise Refused("bad_request", "issued_at: required (ISO 8601 time with offset)")
     issued = timestamp("issued_at", doc["issued_at"])
     txn = doc.get("transaction")
     if txn is not None:
@@ -135,12 +137,12 @@ def validate(fields: dict[str, Any], schema: Schema) -> dict[str, Any]:
     """Check ``fields`` against ``schema``: no unknown or missing names, every type right."""
     unknown = sorted(set(fields) - set(schema))
     if unknown:
-        raise BadRequest("bad_request", f"unknown field(s) {unknown}; expected {sorted(schema)}")
+        raise Refused("bad_request", f"unknown field(s) {unknown}; expected {sorted(schema)}")
     out: dict[str, Any] = {}
     for name, spec in schema.items():
         if name not in fields:
             if spec.required:
-                raise BadRequest("bad_request", f"{name}: required")
+                raise Refused("bad_request", f"{name}: required")
             continue
         out[name] = spec.check(name, fields[name])
     return out
