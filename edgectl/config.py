@@ -68,6 +68,8 @@ class Bus:
     bytesize: int = 8
     turnaround_ms: float = 5.0
     retries: int = 1
+    latency_ms: float = 25.0  # host/USB-adapter/gateway allowance added to reply timeouts
+    offline_after: int = 3  # failed transactions before a unit is reported offline
 
     def validate(self) -> None:
         if self.kind == "rtu" and not self.port:
@@ -76,6 +78,10 @@ class Bus:
             raise Invalid("host", "expected a host name or address for a tcp bus")
         if self.baud not in (1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200):
             raise Invalid("baud", f"expected a standard baud rate, got {self.baud}")
+        if not 0 <= self.retries <= 5:
+            raise Invalid("retries", f"expected 0-5 retries, got {self.retries}")
+        if self.offline_after < 1:
+            raise Invalid("offline_after", f"expected at least 1, got {self.offline_after}")
 
 
 @dataclass(frozen=True, slots=True)

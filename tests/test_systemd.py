@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
@@ -12,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from drivers.sim.ptys import PtyPair
 from edgectl.cli.service import unit_text
 from tests.cli_helpers import REPO, edgectl
 from tests.site import door_site
@@ -82,3 +85,46 @@ def test_sd_notify_ready_watchdog_stopping_and_clean_sigterm(tmp_path: Path) -> 
         sock.close()
     logs = proc.stderr.read() if proc.stderr else ""
     assert '"event": "stopped"' in logs
+
+
+async def _present_and_collect_feedback(device: str, n: int) -> int:
+    from drivers.sim.wiegand_converter import SimWiegandConverter
+
+    reader = SimWiegandConverter(device)
+    try:
+        for i in range(n):
+            reader.present("h10301", 9, i)
+        got = 0
+        async with asyncio.timeout(10):
+            while got < n:
+                await reader.feedback.get()
+                got += 1
+        return got
+    finally:
+        reader.close()
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_signal_right_after_decisions_loses_none(
+    tmp_path: Path, pty_pair: PtyPair, sig: int
+) -> None:
+    config, cfg = door_site(tmp_path, {"r1": pty_pair.host})
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "edgectl", "run", "--config", str(config)],
+        cwd=REPO,
+        env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"},
+    )
+    try:
+        deadline = time.monotonic() + 10
+        while not Path(cfg.daemon.control_socket).exists():
+            assert time.monotonic() < deadline, "daemon did not start"
+            time.sleep(0.05)
+        time.sleep(0.3)  # the reader driver opens its port
+        decided = asyncio.run(_present_and_collect_feedback(pty_pair.device, 50))
+        proc.send_signal(sig)  # at once: some decisions may not be committed yet
+        assert proc.wait(10) == 0
+    finally:
+        proc.kill()
+    conn = sqlite3.connect(cfg.store.path)
+    rows = conn.execute("SELECT count(*) FROM journal WHERE kind = 'access_decided'").fetchone()
+    assert rows[0] == decided == 50
