@@ -1,5 +1,5 @@
 """An operator's console for tests: a real aiomqtt client speaking the documented protocol,
-and a daemon with MQTT enabled against the secure broker."""
+and the simulated compound run by a daemon with MQTT enabled against the secure broker."""
 
 from __future__ import annotations
 
@@ -18,14 +18,14 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 from drivers.base import Emit, Health
-from edgectl.config import Config
 from edgectl.daemon import Daemon
-from edgectl.devices import DeviceView
-from edgectl.domain import Command, GateState
+from edgectl.domain import Command
+from edgectl.mqtt import MqttInterface
+from edgectl.simulation import Compound, simulated_compound
 from tests.conftest import SecureBroker
-from tests.site import door_site
 
-BASE = "edgectl/test-site"
+BASE = "edgectl/riverside"
+GATE, DOOR, READER = "main-gate", "lobby-a", "main-gate-in"  # in config.example.toml
 OPERATORS = [
     {"id": "alice", "role": "operator"},
     {"id": "gina", "role": "guard"},
@@ -38,8 +38,8 @@ def now_iso() -> str:
     return datetime.now(UTC).isoformat()
 
 
-def mqtt_site(directory: Path, broker: SecureBroker, reader_port: str, **mqtt: Any) -> Config:
-    directory.mkdir(parents=True, exist_ok=True)
+def mqtt_overrides(broker: SecureBroker, **mqtt: Any) -> dict[str, Any]:
+    """Config overrides: the daemon logs in as ``edgectl`` over TLS; the operators above."""
     section = {
         "enabled": True,
         "host": "127.0.0.1",
@@ -49,20 +49,20 @@ def mqtt_site(directory: Path, broker: SecureBroker, reader_port: str, **mqtt: A
         "tls": {"ca_file": str(broker.ca)},
         **mqtt,
     }
-    return door_site(directory, {"r1": reader_port}, mqtt=section, operators=OPERATORS)[1]
+    return {"site": {"id": "riverside"}, "mqtt": section, "operators": OPERATORS}
 
 
 @dataclass
-class StandInGate:
-    """A driver owning ``gate-1`` behind the real router until the Modbus gate lands."""
+class StandInDoor:
+    """Owns the lobby door's lock until a relay driver exists: records what it is told."""
 
-    id: str = "stand-in-gate"
+    id: str = "stand-in-door"
     received: asyncio.Queue[Command] = field(default_factory=asyncio.Queue)
     delay_s: float = 0.0
 
     @property
     def devices(self) -> frozenset[str]:
-        return frozenset({"gate-1", "door-r1"})
+        return frozenset({DOOR})
 
     async def run(self, emit: Emit) -> None:
         await asyncio.Event().wait()
@@ -75,20 +75,47 @@ class StandInGate:
         return Health(True)
 
 
+@dataclass
+class Site:
+    daemon: Daemon
+    compound: Compound
+    door: StandInDoor
+
+    @property
+    def coils(self) -> list[str]:
+        """Commands the simulated gate received on the wire, oldest first."""
+        return [name for _, name in self.compound.gates.gates[1].model.commands]
+
+    async def coils_become(self, expected: list[str], timeout: float = 2.0) -> None:
+        """Wait for the simulated gate to have received ``expected`` (a write in flight)."""
+        for _ in range(int(timeout / 0.01)):
+            if self.coils == expected:
+                return
+            await asyncio.sleep(0.01)
+        raise AssertionError(f"gate received {self.coils}, expected {expected}")
+
+    @property
+    def mqtt(self) -> MqttInterface:
+        assert self.daemon.mqtt is not None
+        return self.daemon.mqtt
+
+
 @contextlib.asynccontextmanager
-async def running_daemon(config: Config) -> AsyncIterator[tuple[Daemon, StandInGate]]:
-    daemon = Daemon(config)
-    await daemon.start()
-    gate = StandInGate()
-    daemon.devices.views["gate-1"] = DeviceView("gate-1", "gate")
-    daemon.devices.observe(GateState(source="gate-1", at=datetime.now(UTC), state="closed"))
-    daemon.router.attach(gate)
-    try:
-        assert daemon.mqtt is not None
-        await asyncio.wait_for(daemon.mqtt.connected.wait(), 10)
-        yield daemon, gate
-    finally:
-        await daemon.stop()
+async def running_site(
+    directory: Path, broker: SecureBroker, *, connected: bool = True, **mqtt: Any
+) -> AsyncIterator[Site]:
+    """The simulated compound (Modbus gate, Wiegand reader) run by a daemon with MQTT on."""
+    async with simulated_compound(directory, mqtt_overrides(broker, **mqtt)) as compound:
+        daemon = Daemon(compound.config)
+        await daemon.start()
+        site = Site(daemon, compound, StandInDoor())
+        daemon.router.attach(site.door)
+        try:
+            if connected:
+                await asyncio.wait_for(site.mqtt.connected.wait(), 10)
+            yield site
+        finally:
+            await daemon.stop()
 
 
 async def online(daemon: Daemon, device: str, timeout: float = 5.0) -> None:

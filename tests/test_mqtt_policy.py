@@ -7,10 +7,8 @@ import sqlite3
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from drivers.sim.ptys import PtyPair
-from drivers.sim.wiegand_converter import SimWiegandConverter
 from tests.conftest import SecureBroker
-from tests.mqtt_console import console, mqtt_site, online, running_daemon
+from tests.mqtt_console import GATE, READER, console, online, running_site
 from tests.test_daemon_reader import wait_for
 
 
@@ -27,22 +25,25 @@ def credential(path: str, number: int) -> tuple[str, str, str | None]:
 
 
 async def test_visitor_pass_in_one_request_then_revoked(
-    tmp_path: Path, secure_broker: SecureBroker, pty_pair: PtyPair
+    tmp_path: Path, secure_broker: SecureBroker
 ) -> None:
-    cfg = mqtt_site(tmp_path, secure_broker, pty_pair.host)
     until = datetime.now(UTC) + timedelta(hours=3)
-    async with running_daemon(cfg), console(secure_broker, "gina") as gina:
+    async with (
+        running_site(tmp_path, secure_broker) as site,
+        console(secure_broker, "gina") as gina,
+    ):
+        path = site.compound.config.store.path
         body = {"name": "Wang Wei", "host": "unit-12-3", "until": until.isoformat(),
-                "gates": ["gate-1"]}  # fmt: skip
+                "gates": [GATE]}  # fmt: skip
         reply = await gina.request("visitor/issue", body)
         assert reply["status"] == "ok", reply
         code = reply["result"]["code"]
         assert len(code) == 8 and code.isdigit()
-        person, status, valid_until = credential(cfg.store.path, int(code))
+        person, status, valid_until = credential(path, int(code))
         assert (person, status) == (f"visitor:{code}", "active")
         assert valid_until and datetime.fromisoformat(valid_until) == until
         assert (await gina.request("visitor/revoke", {"code": code}))["status"] == "ok"
-        assert credential(cfg.store.path, int(code))[1] == "revoked"
+        assert credential(path, int(code))[1] == "revoked"
         missing = await gina.request("visitor/revoke", {"code": "00000000"})
         assert missing["code"] == "not_found"
         past = (datetime.now(UTC) - timedelta(minutes=1)).isoformat()
@@ -53,35 +54,34 @@ async def test_visitor_pass_in_one_request_then_revoked(
 
 
 async def test_suspended_card_is_then_denied_at_the_reader(
-    tmp_path: Path, secure_broker: SecureBroker, pty_pair: PtyPair
+    tmp_path: Path, secure_broker: SecureBroker
 ) -> None:
-    cfg = mqtt_site(tmp_path, secure_broker, pty_pair.host)
-    async with running_daemon(cfg) as (daemon, _), console(secure_broker, "alice") as alice:
+    async with (
+        running_site(tmp_path, secure_broker) as site,
+        console(secure_broker, "alice") as alice,
+    ):
+        daemon, reader = site.daemon, site.compound.reader
         events = daemon.journal.subscribe()
-        reader = SimWiegandConverter(pty_pair.device)
-        try:
-            daemon.index.add_card("p1", 12, 345)
-            await online(daemon, "r1")
-            reader.present("h10301", 12, 345)
-            assert (await wait_for(events, "access_decided")).body["granted"] is True
-            reply = await alice.request("credential/suspend", {"facility": 12, "number": 345})
-            assert reply["status"] == "ok", reply
-            reader.present("h10301", 12, 345)
-            denied = await wait_for(events, "access_decided")
-            assert (denied.body["granted"], denied.body["reason"]) == (False, "suspended")
-            revoke = await alice.request("credential/revoke", {"facility": 12, "number": 345})
-            assert revoke["code"] == "forbidden"  # revoking is for admins
-            recent = await alice.request("query/events", {"kinds": ["access_decided"], "limit": 5})
-            assert [e["body"]["granted"] for e in recent["result"]["events"]] == [True, False]
-        finally:
-            reader.close()
+        daemon.index.add_card("p1", 12, 345)
+        await online(daemon, READER)
+        reader.present("h10301", 12, 345)
+        assert (await wait_for(events, "access_decided")).body["granted"] is True
+        await site.coils_become(["open"])  # granted at the gate's reader: the gate opened
+        reply = await alice.request("credential/suspend", {"facility": 12, "number": 345})
+        assert reply["status"] == "ok", reply
+        reader.present("h10301", 12, 345)
+        denied = await wait_for(events, "access_decided")
+        assert (denied.body["granted"], denied.body["reason"]) == (False, "suspended")
+        revoke = await alice.request("credential/revoke", {"facility": 12, "number": 345})
+        assert revoke["code"] == "forbidden"  # revoking is for admins
+        recent = await alice.request("query/events", {"kinds": ["access_decided"], "limit": 5})
+        assert [e["body"]["granted"] for e in recent["result"]["events"]] == [True, False]
 
 
 async def test_policy_operations_not_in_this_build_answer_unsupported(
-    tmp_path: Path, secure_broker: SecureBroker, pty_pair: PtyPair
+    tmp_path: Path, secure_broker: SecureBroker
 ) -> None:
-    cfg = mqtt_site(tmp_path, secure_broker, pty_pair.host)
-    async with running_daemon(cfg), console(secure_broker, "alice") as alice:
+    async with running_site(tmp_path, secure_broker), console(secure_broker, "alice") as alice:
         for command, body in [
             ("lockdown/on", {}),
             ("emergency/on", {}),

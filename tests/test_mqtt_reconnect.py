@@ -11,12 +11,9 @@ from pathlib import Path
 
 from structlog.testing import capture_logs
 
-from drivers.sim.ptys import PtyPair
-from drivers.sim.wiegand_converter import SimWiegandConverter
-from edgectl.daemon import Daemon
-from edgectl.domain import OpenGate
+from edgectl.domain import PulseRelay
 from tests.conftest import SecureBroker
-from tests.mqtt_console import BASE, console, mqtt_site, now_iso, online, running_daemon
+from tests.mqtt_console import BASE, DOOR, GATE, READER, console, now_iso, online, running_site
 from tests.test_daemon_reader import wait_for
 from tests.test_mqtt_commands import operator_commands
 
@@ -34,49 +31,42 @@ async def retained(broker: SecureBroker, topic: str, n: int) -> dict[str, str]:
 
 
 async def test_broker_down_at_start_and_restarted_mid_run(
-    tmp_path: Path, secure_broker: SecureBroker, pty_pair: PtyPair
+    tmp_path: Path, secure_broker: SecureBroker
 ) -> None:
-    cfg = mqtt_site(tmp_path, secure_broker, pty_pair.host)
     secure_broker.stop()
-    daemon = Daemon(cfg)
     started = time.perf_counter()
-    await daemon.start()
-    assert time.perf_counter() - started < 1.0  # start never waits on the broker
-    assert daemon.mqtt is not None
-    events = daemon.journal.subscribe()
-    reader = SimWiegandConverter(pty_pair.device)
-    try:
+    async with running_site(tmp_path, secure_broker, connected=False) as site:
+        assert time.perf_counter() - started < 3.0  # start never waits on the broker
+        daemon, reader = site.daemon, site.compound.reader
+        events = daemon.journal.subscribe()
         daemon.index.add_card("p1", 1, 1)
-        await online(daemon, "r1")
+        await online(daemon, READER)
         reader.present("h10301", 1, 1)
         assert (await wait_for(events, "access_decided")).body["granted"] is True
         secure_broker.start()
-        await asyncio.wait_for(daemon.mqtt.connected.wait(), 10)
-        states = await retained(secure_broker, f"{BASE}/device/+/state", 2)
-        assert json.loads(states[f"{BASE}/device/r1/state"])["online"] is True
+        await asyncio.wait_for(site.mqtt.connected.wait(), 10)
+        states = await retained(secure_broker, f"{BASE}/device/+/state", 3)
+        assert json.loads(states[f"{BASE}/device/{READER}/state"])["online"] is True
 
-        secure_broker.stop()  # mid-run: cards are still decided while it is gone
-        for _ in range(3):
+        secure_broker.stop()  # mid-run: cards are still decided and gates still open
+        for n in range(3):
             reader.present("h10301", 1, 1)
             assert (await wait_for(events, "access_decided")).body["granted"] is True
-        assert not daemon.mqtt.connected.is_set()
+            await site.coils_become(["open"] * (n + 2))
+        assert not site.mqtt.connected.is_set()
         secure_broker.start()  # no persistence: every retained message is gone
-        await asyncio.wait_for(daemon.mqtt.connected.wait(), 10)
-        back = await retained(secure_broker, f"{BASE}/#", 3)  # availability + 2 device states
+        await asyncio.wait_for(site.mqtt.connected.wait(), 10)
+        back = await retained(secure_broker, f"{BASE}/#", 4)  # availability + 3 device states
         assert back[f"{BASE}/availability"] == "online"
-        assert json.loads(back[f"{BASE}/device/door-r1/state"])["id"] == "door-r1"
+        assert json.loads(back[f"{BASE}/device/{GATE}/state"])["online"] is True
         reader.present("h10301", 1, 1)
         assert (await wait_for(events, "access_decided")).body["granted"] is True
-    finally:
-        reader.close()
-        await daemon.stop()
 
 
 async def test_graceful_stop_leaves_offline_retained(
-    tmp_path: Path, secure_broker: SecureBroker, pty_pair: PtyPair
+    tmp_path: Path, secure_broker: SecureBroker
 ) -> None:
-    cfg = mqtt_site(tmp_path, secure_broker, pty_pair.host)
-    async with running_daemon(cfg):
+    async with running_site(tmp_path, secure_broker):
         assert (await retained(secure_broker, f"{BASE}/availability", 1)) == {
             f"{BASE}/availability": "online"
         }
@@ -101,30 +91,36 @@ def partial_publish(broker: SecureBroker, user: str, topic: str, payload: bytes)
 
 
 async def test_connection_cut_mid_command_is_no_action(
-    tmp_path: Path, secure_broker: SecureBroker, pty_pair: PtyPair
+    tmp_path: Path, secure_broker: SecureBroker
 ) -> None:
-    cfg = mqtt_site(tmp_path, secure_broker, pty_pair.host)
-    request = json.dumps({"issued_at": now_iso(), "transaction": "cut", "target": "gate-1"})
-    async with running_daemon(cfg) as (daemon, gate):
-        partial_publish(secure_broker, "alice", f"{BASE}/cmd/alice/gate/open", request.encode())
+    request = {"issued_at": now_iso(), "transaction": "cut", "target": GATE}
+    async with running_site(tmp_path, secure_broker) as site:
+        partial_publish(
+            secure_broker, "alice", f"{BASE}/cmd/alice/gate/open", json.dumps(request).encode()
+        )
         async with console(secure_broker, "alice") as alice:
             assert (await alice.request("query/devices"))["status"] == "ok"
-        assert gate.received.empty()
+        assert site.coils == []
 
-        # The daemon's own link breaks while a command is at the device: the command
-        # finishes once, is journaled, the reply is dropped with a log, and it reconnects.
-        gate.delay_s = 0.5
+        # The daemon's own link breaks while a slow lock is carrying out a command: it is
+        # carried out once and journaled, the reply is dropped with a log, it reconnects.
+        site.door.delay_s = 0.5
         async with console(secure_broker, "alice") as alice:
             with capture_logs() as logs:
-                await alice.send("gate/open", json.loads(request) | {"transaction": "t2"})
+                await alice.send("door/unlock", request | {"transaction": "t2", "target": DOOR})
                 await asyncio.sleep(0.2)
                 secure_broker.stop()
-                assert await asyncio.wait_for(gate.received.get(), 2) == OpenGate(target="gate-1")
-                await asyncio.sleep(0.1)
-            assert any(e["event"] == "mqtt_reply_dropped" for e in logs)
+                assert await asyncio.wait_for(site.door.received.get(), 2) == PulseRelay(
+                    target=DOOR, seconds=5.0
+                )
+                for _ in range(100):
+                    if any(e["event"] == "mqtt_reply_dropped" for e in logs):
+                        break
+                    await asyncio.sleep(0.02)
+            assert any(e["event"] == "mqtt_reply_dropped" for e in logs), logs
         secure_broker.start()
-        assert daemon.mqtt is not None
-        await asyncio.wait_for(daemon.mqtt.connected.wait(), 10)
-        assert gate.received.empty()
-    rows = operator_commands(cfg.store.path)
-    assert [(r.body["command"], r.body["outcome"]) for r in rows][-1] == ("gate/open", "ok")
+        await asyncio.wait_for(site.mqtt.connected.wait(), 10)
+        assert site.coils == [] and site.door.received.empty()
+        path = site.compound.config.store.path
+    rows = operator_commands(path)
+    assert [(r.body["command"], r.body["outcome"]) for r in rows][-1] == ("door/unlock", "ok")

@@ -11,10 +11,9 @@ from typing import ClassVar
 
 import aiomqtt
 
-from drivers.sim.ptys import PtyPair
 from edgectl.domain import Event, EventClass
 from tests.conftest import SecureBroker
-from tests.mqtt_console import BASE, console, mqtt_site, running_daemon
+from tests.mqtt_console import BASE, DOOR, console, running_site
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -29,18 +28,20 @@ class Arrival(Event):
 
 
 async def test_arrival_reaches_only_the_residents_butler(
-    tmp_path: Path, secure_broker: SecureBroker, pty_pair: PtyPair
+    tmp_path: Path, secure_broker: SecureBroker
 ) -> None:
-    secure_broker.users["staff-li"] = "x"
-    cfg = mqtt_site(tmp_path, secure_broker, pty_pair.host)
     async with (
-        running_daemon(cfg) as (daemon, _),
+        running_site(tmp_path, secure_broker) as site,
         console(secure_broker, "gina", subscribe=(f"{BASE}/butler/#",)) as gina,
         console(secure_broker, "edgectl", subscribe=(f"{BASE}/butler/#",)) as watcher,
     ):
         at = datetime.now(UTC)
-        await daemon.router.record(Arrival(source="r1", at=at, person_id="p1", butler="gina"))
-        await daemon.router.record(Arrival(source="r1", at=at, person_id="p2", butler="li"))
+        await site.daemon.router.record(
+            Arrival(source="main-gate-in", at=at, person_id="p1", butler="gina")
+        )
+        await site.daemon.router.record(
+            Arrival(source="main-gate-in", at=at, person_id="p2", butler="li")
+        )
         got = [await anext(aiter(watcher.client.messages)) for _ in range(2)]
         assert sorted(str(m.topic) for m in got) == [
             f"{BASE}/butler/gina/arrival",
@@ -53,7 +54,7 @@ async def test_arrival_reaches_only_the_residents_butler(
 
 
 async def test_home_assistant_discovery_only_when_enabled(
-    tmp_path: Path, secure_broker: SecureBroker, pty_pair: PtyPair
+    tmp_path: Path, secure_broker: SecureBroker
 ) -> None:
     async def discovered() -> dict[str, dict[str, str]]:
         async with aiomqtt.Client(
@@ -71,13 +72,11 @@ async def test_home_assistant_discovery_only_when_enabled(
                 return out
         return out
 
-    off = mqtt_site(tmp_path / "off", secure_broker, pty_pair.host)
-    async with running_daemon(off):
+    async with running_site(tmp_path / "off", secure_broker):
         assert await discovered() == {}
-    on = mqtt_site(tmp_path / "on", secure_broker, pty_pair.host, ha_discovery=True)
-    async with running_daemon(on):
+    async with running_site(tmp_path / "on", secure_broker, ha_discovery=True):
         found = await discovered()
-    uid = "edgectl_test-site_door-r1"
+    uid = f"edgectl_riverside_{DOOR}"
     entity = found[f"homeassistant/binary_sensor/{uid}/config"]
-    assert entity["state_topic"] == f"{BASE}/device/door-r1/state"
+    assert entity["state_topic"] == f"{BASE}/device/{DOOR}/state"
     assert entity["availability_topic"] == f"{BASE}/availability"

@@ -5,12 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Callable
 from pathlib import Path
 
-from drivers.sim.ptys import PtyPair
-from edgectl.domain import CloseGate
 from tests.conftest import SecureBroker
-from tests.mqtt_console import BASE, mqtt_site, now_iso, running_daemon
+from tests.mqtt_console import BASE, GATE, now_iso, running_site
 
 
 def tls_login(broker: SecureBroker, user: str) -> list[str]:
@@ -18,42 +17,53 @@ def tls_login(broker: SecureBroker, user: str) -> list[str]:
             "-u", user, "-P", broker.users[user], "-V", "mqttv311"]  # fmt: skip
 
 
-async def read_line(proc: asyncio.subprocess.Process, timeout: float = 5.0) -> tuple[str, str]:
+async def read_until(
+    proc: asyncio.subprocess.Process, done: Callable[[dict[str, str]], bool], timeout: float = 5
+) -> dict[str, str]:
+    """``mosquitto_sub -v`` lines as topic -> latest payload, until ``done`` says so."""
     assert proc.stdout is not None
-    line = (await asyncio.wait_for(proc.stdout.readline(), timeout)).decode().rstrip("\n")
-    topic, _, payload = line.partition(" ")
-    return topic, payload
+    seen: dict[str, str] = {}
+    async with asyncio.timeout(timeout):
+        while not done(seen):
+            line = (await proc.stdout.readline()).decode().rstrip("\n")
+            topic, _, payload = line.partition(" ")
+            seen[topic] = payload
+    return seen
 
 
 async def test_stock_clients_close_gate_with_transaction_and_see_state_and_events(
-    tmp_path: Path, secure_broker: SecureBroker, pty_pair: PtyPair
+    tmp_path: Path, secure_broker: SecureBroker
 ) -> None:
-    cfg = mqtt_site(tmp_path, secure_broker, pty_pair.host)
-    async with running_daemon(cfg) as (_, gate):
+    async with running_site(tmp_path, secure_broker) as site:
         sub = await asyncio.create_subprocess_exec(
             "mosquitto_sub", *tls_login(secure_broker, "gina"), "-v",
             "-t", f"{BASE}/availability", "-t", f"{BASE}/reply/gina",
-            "-t", f"{BASE}/device/gate-1/state", "-t", f"{BASE}/event/operator_command",
+            "-t", f"{BASE}/device/{GATE}/state", "-t", f"{BASE}/event/operator_command",
             stdout=asyncio.subprocess.PIPE,
         )  # fmt: skip
         try:
-            seen = dict([await read_line(sub), await read_line(sub)])  # the two retained ones
+            state_topic = f"{BASE}/device/{GATE}/state"
+            seen = await read_until(
+                sub, lambda s: '"closed"' in s.get(state_topic, "") and f"{BASE}/availability" in s
+            )  # retained, or live as soon as the first poll reports the gate
             assert seen[f"{BASE}/availability"] == "online"
-            state = json.loads(seen[f"{BASE}/device/gate-1/state"])
-            assert (state["id"], state["state"], state["online"]) == ("gate-1", "closed", True)
-            request = {"issued_at": now_iso(), "transaction": "console-42", "target": "gate-1"}
+            state = json.loads(seen[state_topic])
+            assert (state["id"], state["state"], state["online"]) == (GATE, "closed", True)
+            request = {"issued_at": now_iso(), "transaction": "console-42", "target": GATE}
             pub = await asyncio.create_subprocess_exec(
                 "mosquitto_pub", *tls_login(secure_broker, "gina"), "-q", "1",
                 "-t", f"{BASE}/cmd/gina/gate/close", "-m", json.dumps(request),
             )  # fmt: skip
             assert await pub.wait() == 0
-            lines = dict([await read_line(sub), await read_line(sub)])
+            lines = await read_until(
+                sub, lambda s: {f"{BASE}/reply/gina", f"{BASE}/event/operator_command"} <= set(s)
+            )
             reply = json.loads(lines[f"{BASE}/reply/gina"])
-            assert reply == {"status": "ok", "result": {"target": "gate-1"},
+            assert reply == {"status": "ok", "result": {"target": GATE},
                              "command": "gate/close", "transaction": "console-42"}  # fmt: skip
             event = json.loads(lines[f"{BASE}/event/operator_command"])
             assert (event["source"], event["body"]["command"]) == ("gina", "gate/close")
-            assert await gate.received.get() == CloseGate(target="gate-1")
+            assert site.coils == ["close"]
         finally:
             sub.terminate()
             await sub.wait()

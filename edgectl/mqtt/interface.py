@@ -38,6 +38,7 @@ log = structlog.get_logger(__name__)
 
 EVENT_QOS = 0
 STOP_TIMEOUT_S = 5.0
+REPLY_TIMEOUT_S = 2.0
 
 
 class MqttInterface:
@@ -100,14 +101,15 @@ class MqttInterface:
                     self._client = client
                     backoff.reset()
                     log.info("mqtt_connected", host=m.host, port=m.port, base=self.topics.base)
-                    await self._session(client)
+                    try:
+                        await self._session(client)
+                    finally:  # before the client's exit, which may wait to disconnect
+                        self._client = None
+                        self.connected.clear()
             except aiomqtt.MqttError as exc:
                 log.warning("mqtt_disconnected", host=m.host, port=m.port, error=str(exc))
             except Exception:
                 log.exception("mqtt_session_failed")
-            finally:
-                self._client = None
-                self.connected.clear()
             await asyncio.sleep(backoff.next())
 
     async def _session(self, client: aiomqtt.Client) -> None:
@@ -275,6 +277,12 @@ class MqttInterface:
         try:
             if client is None:
                 raise aiomqtt.MqttError("not connected")
-            await client.publish(topic, json.dumps(reply, default=str), qos=1, properties=props)
+            await client.publish(
+                topic,
+                json.dumps(reply, default=str),
+                qos=1,
+                properties=props,
+                timeout=REPLY_TIMEOUT_S,
+            )
         except aiomqtt.MqttError as exc:
             log.warning("mqtt_reply_dropped", topic=topic, error=str(exc), reply=reply)
