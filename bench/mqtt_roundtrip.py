@@ -1,14 +1,12 @@
 """Operator round trip and event throughput over MQTT, on loopback with a real mosquitto.
 
 Round trip: an operator's ``gate/open`` request (MQTT 5, correlation data) to its ``ok``
-response; the daemon answers only after the gate's driver has carried the command out and
-the ``operator_command`` audit row has committed. Throughput: events recorded into the
-journal until a subscriber on ``event/#`` has received them all.
+response, on the simulated compound: the daemon answers only after the Modbus driver has
+written the open coil on the simulated gate (over a pty RS-485 line at ``--baud``) and the
+``operator_command`` audit row has committed. Throughput: events recorded into the journal
+until a subscriber on ``event/#`` has received them all.
 
-Until the Modbus gate driver is merged the gate is an in-process driver behind the real
-router, so the figure excludes the RS-485 write (see docs/bench-mqtt.md).
-
-    python bench/mqtt_roundtrip.py [--quick] [--json]
+    python bench/mqtt_roundtrip.py [--quick] [--json] [--baud 9600]
 """
 
 from __future__ import annotations
@@ -35,35 +33,15 @@ from paho.mqtt.properties import Properties
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from drivers.base import Emit, Health
-from edgectl import tomlw
-from edgectl.config import load
+from drivers.sim.gate import GateModel
 from edgectl.daemon import Daemon
-from edgectl.devices import DeviceView
-from edgectl.domain import Command, VehicleDetected
+from edgectl.domain import VehicleDetected
 from edgectl.mqtt.connection import NO_DELAY
+from edgectl.simulation import simulated_compound
 
 BASE = "edgectl/bench"
+GATE = "main-gate"  # in config.example.toml
 CHUNK = 1000
-
-
-class BenchGate:
-    """Owns ``gate-1``; records the command as written before ``execute`` returns."""
-
-    id = "bench-gate"
-    devices = frozenset({"gate-1"})
-
-    def __init__(self) -> None:
-        self.written = 0
-
-    async def run(self, emit: Emit) -> None:
-        await asyncio.Event().wait()
-
-    async def execute(self, command: Command) -> None:
-        self.written += 1
-
-    def health(self) -> Health:
-        return Health(True)
 
 
 def start_broker(directory: Path, port: int) -> subprocess.Popen[bytes]:
@@ -86,7 +64,7 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-async def roundtrips(client: aiomqtt.Client, n: int, gate: BenchGate) -> list[float]:
+async def roundtrips(client: aiomqtt.Client, n: int, gate: GateModel) -> list[float]:
     reply_topic = f"{BASE}/reply/ops/bench"
     await client.subscribe(reply_topic, qos=1)
     out: list[float] = []
@@ -95,15 +73,15 @@ async def roundtrips(client: aiomqtt.Client, n: int, gate: BenchGate) -> list[fl
         props = Properties(PacketTypes.PUBLISH)
         props.ResponseTopic = reply_topic
         props.CorrelationData = uuid.uuid4().bytes
-        body = json.dumps({"issued_at": datetime.now(UTC).isoformat(), "target": "gate-1"})
-        before = gate.written
+        body = json.dumps({"issued_at": datetime.now(UTC).isoformat(), "target": GATE})
+        before = len(gate.commands)
         t0 = time.perf_counter()
         await client.publish(f"{BASE}/cmd/ops/gate/open", body, qos=1, properties=props)
         message = await anext(messages)
         out.append((time.perf_counter() - t0) * 1000)
         assert isinstance(message.payload, bytes)
         assert json.loads(message.payload)["status"] == "ok", message.payload
-        assert gate.written == before + 1  # written before the response was sent
+        assert len(gate.commands) == before + 1  # the coil was written before the response
     return out
 
 
@@ -129,7 +107,7 @@ async def throughput(daemon: Daemon, client: aiomqtt.Client, n: int) -> tuple[fl
     at = datetime.now(UTC)
     for start in range(0, n, CHUNK):
         futures = [
-            daemon.router.record(VehicleDetected(source="gate-1", at=at, present=i % 2 == 0))
+            daemon.router.record(VehicleDetected(source=GATE, at=at, present=i % 2 == 0))
             for i in range(start, min(n, start + CHUNK))
         ]
         await futures[-1]
@@ -144,50 +122,44 @@ async def throughput(daemon: Daemon, client: aiomqtt.Client, n: int) -> tuple[fl
     return received / (time.perf_counter() - t0), n - received
 
 
-async def main(quick: bool) -> dict[str, Any]:
+async def main(quick: bool, baud: int) -> dict[str, Any]:
     structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(40))
     requests, events = (300, 3000) if quick else (3000, 30000)
     with tempfile.TemporaryDirectory() as tmp:
         directory = Path(tmp)
         port = free_port()
         broker = start_broker(directory, port)
-        config = directory / "config.toml"
-        config.write_text(
-            tomlw.dumps(
-                {
-                    "site": {"id": "bench"},
-                    "store": {"path": str(directory / "edgectl.db")},
-                    "daemon": {"control_socket": str(directory / "control.sock")},
-                    "mqtt": {
-                        "enabled": True,
-                        "host": "127.0.0.1",
-                        "port": port,
-                        "command_window_s": 600,
-                    },
-                    "operators": [{"id": "ops", "role": "operator"}],
-                }
-            )
-        )
-        daemon = Daemon(load(config))
+        overrides = {
+            "site": {"id": "bench"},
+            "buses": [{"id": "rs485-1", "port": str(directory / "bus-host"), "baud": baud}],
+            "mqtt": {"enabled": True, "host": "127.0.0.1", "port": port},
+            "operators": [{"id": "ops", "role": "operator"}],
+        }
         try:
-            await daemon.start()
-            gate = BenchGate()
-            daemon.devices.views["gate-1"] = DeviceView("gate-1", "gate", online=True)
-            daemon.router.attach(gate)
-            assert daemon.mqtt is not None
-            await asyncio.wait_for(daemon.mqtt.connected.wait(), 10)
-            async with aiomqtt.Client(
-                "127.0.0.1", port, protocol=aiomqtt.ProtocolVersion.V5, socket_options=[NO_DELAY]
-            ) as client:
-                latencies = await roundtrips(client, requests, gate)
-            async with aiomqtt.Client("127.0.0.1", port, max_queued_incoming_messages=0) as client:
-                rate, lost = await throughput(daemon, client, events)
+            async with simulated_compound(directory, overrides) as compound:
+                daemon = Daemon(compound.config)
+                await daemon.start()
+                try:
+                    assert daemon.mqtt is not None
+                    await asyncio.wait_for(daemon.mqtt.connected.wait(), 10)
+                    async with aiomqtt.Client(
+                        "127.0.0.1",
+                        port,
+                        protocol=aiomqtt.ProtocolVersion.V5,
+                        socket_options=[NO_DELAY],
+                    ) as client:
+                        gate = compound.gates.gates[1].model
+                        latencies = await roundtrips(client, requests, gate)
+                    async with aiomqtt.Client("127.0.0.1", port) as client:
+                        rate, lost = await throughput(daemon, client, events)
+                finally:
+                    await daemon.stop()
         finally:
-            await daemon.stop()
             broker.terminate()
             broker.wait()
     q = statistics.quantiles(latencies, n=100)
     return {
+        "baud": baud,
         "requests": requests,
         "p50_ms": round(statistics.median(latencies), 3),
         "p90_ms": round(q[89], 3),
@@ -203,8 +175,9 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="a short run")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON last")
+    parser.add_argument("--baud", type=int, default=9600, help="the simulated RS-485 bus speed")
     args = parser.parse_args()
-    figures = asyncio.run(main(args.quick))
+    figures = asyncio.run(main(args.quick, args.baud))
     if args.json:
         print(json.dumps(figures))
     else:
