@@ -7,8 +7,10 @@ import sqlite3
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from edgectl.domain import Command, HoldRelay, OpenGate
+from edgectl.mqtt import AccessOps
 from tests.conftest import SecureBroker
-from tests.mqtt_console import GATE, READER, console, online, running_site
+from tests.mqtt_console import DOOR, GATE, READER, console, online, running_site
 from tests.test_daemon_reader import wait_for
 
 
@@ -91,3 +93,27 @@ async def test_policy_operations_not_in_this_build_answer_unsupported(
             reply = await alice.request(command, body)
             assert (reply["status"], reply["code"]) == ("error", "unsupported"), reply
         assert (await alice.request("emergency/off"))["code"] == "forbidden"
+
+
+class ModesOps(AccessOps):
+    """The adapter as it will be once the rules engine is merged: emergency opens the gate
+    and releases the lobby door (the real rules return such commands from set_emergency)."""
+
+    def set_emergency(self, on: bool, by: str, now: datetime) -> tuple[Command, ...]:
+        return (OpenGate(target=GATE), HoldRelay(target=DOOR, on=on), OpenGate(target="gone"))
+
+
+async def test_emergency_carries_out_the_mode_commands_and_lists_failures(
+    tmp_path: Path, secure_broker: SecureBroker
+) -> None:
+    async with (
+        running_site(tmp_path, secure_broker) as site,
+        console(secure_broker, "gina") as gina,
+    ):
+        site.mqtt.ops = ModesOps(site.daemon.index)
+        reply = await gina.request("emergency/on")
+        assert reply["status"] == "ok", reply
+        assert reply["result"]["actuated"] == [GATE, DOOR]
+        assert "gone" in reply["result"]["failed"]
+        assert site.coils == ["open"]
+        assert await site.door.received.get() == HoldRelay(target=DOOR, on=True)

@@ -23,8 +23,8 @@ class Arrival(Event):
     KIND: ClassVar[str] = "arrival"
     CLASS: ClassVar[EventClass] = EventClass.ACCESS
 
+    butler_id: str
     person_id: str
-    butler: str
 
 
 async def test_arrival_reaches_only_the_residents_butler(
@@ -37,10 +37,10 @@ async def test_arrival_reaches_only_the_residents_butler(
     ):
         at = datetime.now(UTC)
         await site.daemon.router.record(
-            Arrival(source="main-gate-in", at=at, person_id="p1", butler="gina")
+            Arrival(source="main-gate-in", at=at, person_id="p1", butler_id="gina")
         )
         await site.daemon.router.record(
-            Arrival(source="main-gate-in", at=at, person_id="p2", butler="li")
+            Arrival(source="main-gate-in", at=at, person_id="p2", butler_id="li")
         )
         got = [await anext(aiter(watcher.client.messages)) for _ in range(2)]
         assert sorted(str(m.topic) for m in got) == [

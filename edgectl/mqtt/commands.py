@@ -11,7 +11,7 @@ import sqlite3
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from drivers.base import DeviceError
 from edgectl.config import Config
@@ -28,11 +28,12 @@ from edgectl.mqtt.payloads import (
     text_list,
     timestamp,
 )
-from edgectl.mqtt.policy import AccessOps, NotFound, Unsupported
+from edgectl.mqtt.policy import AccessOps, Invalid, NotFound, Unsupported
 from edgectl.router import Router
 from edgectl.store.journal import last_entries
 
 DEVICE_TIMEOUT_S = 5.0
+T = TypeVar("T")
 MAX_EVENTS = 200
 
 
@@ -105,14 +106,48 @@ def _door_hold(on: bool) -> Handler:
 # --- access policy ---------------------------------------------------------------------
 
 
+def _policy_call(call: Callable[[], T]) -> T:
+    try:
+        return call()
+    except Unsupported as exc:
+        raise Refused("unsupported", str(exc)) from None
+    except NotFound as exc:
+        raise Refused("not_found", str(exc)) from None
+    except Invalid as exc:
+        raise Refused("bad_request", str(exc)) from None
+
+
 def _policy(call: Callable[[Context, dict[str, Any]], Result | None]) -> Handler:
     async def handle(ctx: Context, p: dict[str, Any]) -> Result:
-        try:
-            return call(ctx, p) or {}
-        except Unsupported as exc:
-            raise Refused("unsupported", str(exc)) from None
-        except NotFound as exc:
-            raise Refused("not_found", str(exc)) from None
+        return _policy_call(lambda: call(ctx, p)) or {}
+
+    return handle
+
+
+ModeChange = Callable[[bool, str, datetime], tuple[Command, ...]]
+
+
+def _mode(change: Callable[[AccessOps], ModeChange], on: bool) -> Handler:
+    """Lockdown or emergency: change the mode, then carry out the commands it implies, all
+    at once; devices that fail are listed, the mode change itself stands."""
+
+    async def handle(ctx: Context, p: dict[str, Any]) -> Result:
+        commands = _policy_call(lambda: change(ctx.ops)(on, ctx.operator, ctx.now))
+        outcomes = await asyncio.gather(
+            *(_actuate(ctx, c) for c in commands), return_exceptions=True
+        )
+        failed = {
+            c.target: o.message
+            for c, o in zip(commands, outcomes, strict=True)
+            if isinstance(o, Refused)
+        }
+        for outcome in outcomes:
+            if isinstance(outcome, BaseException) and not isinstance(outcome, Refused):
+                raise outcome
+        return {
+            "actuated": [c.target for c in commands if c.target not in failed],
+            "failed": failed,
+        }
 
     return handle
 
@@ -176,18 +211,10 @@ COMMANDS: dict[str, Spec] = {
     ),
     "door/hold": Spec(Role.OPERATOR, TARGET, _door_hold(True)),
     "door/lock": Spec(Role.GUARD, TARGET, _door_hold(False)),
-    "lockdown/on": Spec(
-        Role.GUARD, NOTHING, _policy(lambda c, p: c.ops.set_lockdown(True, c.operator, c.now))
-    ),
-    "lockdown/off": Spec(
-        Role.OPERATOR, NOTHING, _policy(lambda c, p: c.ops.set_lockdown(False, c.operator, c.now))
-    ),
-    "emergency/on": Spec(
-        Role.GUARD, NOTHING, _policy(lambda c, p: c.ops.set_emergency(True, c.operator, c.now))
-    ),
-    "emergency/off": Spec(
-        Role.ADMIN, NOTHING, _policy(lambda c, p: c.ops.set_emergency(False, c.operator, c.now))
-    ),
+    "lockdown/on": Spec(Role.GUARD, NOTHING, _mode(lambda o: o.set_lockdown, True)),
+    "lockdown/off": Spec(Role.OPERATOR, NOTHING, _mode(lambda o: o.set_lockdown, False)),
+    "emergency/on": Spec(Role.GUARD, NOTHING, _mode(lambda o: o.set_emergency, True)),
+    "emergency/off": Spec(Role.ADMIN, NOTHING, _mode(lambda o: o.set_emergency, False)),
     "visitor/issue": Spec(
         Role.GUARD,
         {

@@ -6,6 +6,13 @@ the sync engine. Their APIs are still landing, so every call MQTT makes into the
 through this module: at merge only these method bodies change, never the command table.
 An operation the spine does not offer yet raises ``Unsupported`` and the operator gets an
 ``unsupported`` error (journaled like every other outcome), never a silent success.
+
+At merge with the rules engine (its ``AccessIndex`` as of this writing):
+``set_lockdown``/``set_emergency`` -> ``index.set_lockdown(on)``/``index.set_emergency(on)``
+(they return the commands to carry out), ``forgive_antipassback`` -> ``index.forgive(id)``,
+``issue_visitor_pass`` -> ``index.issue_visitor_pass(name, host, until, gates, now=now)``,
+``revoke_visitor_pass`` -> ``index.revoke_visitor_pass(code, now=now)``; its
+``CredentialError`` becomes ``Invalid``.
 """
 
 from __future__ import annotations
@@ -15,6 +22,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from edgectl.domain import Command
 from edgectl.store.credentials import AccessIndex
 
 VISITOR_CODE_DIGITS = 8
@@ -26,6 +34,10 @@ class Unsupported(Exception):
 
 class NotFound(Exception):
     """The credential, pass or work order named does not exist."""
+
+
+class Invalid(Exception):
+    """The policy refused the request's values (e.g. an unknown host)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,10 +54,12 @@ class AccessOps:
     def __init__(self, index: AccessIndex) -> None:
         self.index = index
 
-    def set_lockdown(self, on: bool, by: str, now: datetime) -> None:
+    def set_lockdown(self, on: bool, by: str, now: datetime) -> tuple[Command, ...]:
+        """Enter or leave lockdown; returns the device commands the mode change needs."""
         raise Unsupported("lockdown needs the rules engine (not in this build)")
 
-    def set_emergency(self, on: bool, by: str, now: datetime) -> None:
+    def set_emergency(self, on: bool, by: str, now: datetime) -> tuple[Command, ...]:
+        """Enter or leave emergency; returns the device commands (open gates, release doors)."""
         raise Unsupported("emergency mode needs the rules engine (not in this build)")
 
     def forgive_antipassback(self, person_id: str, by: str, now: datetime) -> None:
@@ -90,5 +104,5 @@ class AccessOps:
 
 def arrival_staff(body: dict[str, Any]) -> str | None:
     """The butler's staff id on an ``arrival`` event (the rules engine's field name)."""
-    staff = body.get("butler")
+    staff = body.get("butler_id")
     return staff if isinstance(staff, str) and staff else None
