@@ -8,11 +8,13 @@ from __future__ import annotations
 import tomllib
 from collections import Counter
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from edgectl.confload import ConfigError, Invalid, build
+from rules.schedule import DAYS, MAX_SEGMENTS, parse_segment
 
 __all__ = ["Config", "ConfigError", "load"]
 
@@ -42,7 +44,6 @@ class Site:
 class Store:
     path: str = "/var/lib/edgectl/edgectl.db"
     disk_budget_mb: float = 1024.0
-    commit_interval_ms: float = 2.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -213,10 +214,104 @@ class Hub:
     batch_max_events: int = 5000
     batch_max_bytes: int = 1_000_000
     timeout_s: float = 10.0
+    backoff_base_s: float = 0.5
+    backoff_max_s: float = 60.0
+    max_response_bytes: int = 16_000_000
 
     def validate(self) -> None:
         if self.enabled and not self.url.startswith(("http://", "https://")):
             raise Invalid("url", f"expected an http:// or https:// URL, got {self.url!r}")
+        for key in ("interval_s", "timeout_s", "backoff_base_s", "backoff_max_s"):
+            if getattr(self, key) <= 0:
+                raise Invalid(
+                    key, f"expected a positive number of seconds, got {getattr(self, key)}"
+                )
+        for key in ("batch_max_events", "batch_max_bytes", "max_response_bytes"):
+            if getattr(self, key) < 1:
+                raise Invalid(key, f"expected a positive integer, got {getattr(self, key)}")
+
+
+ROLES = ("resident", "staff", "guard", "contractor", "visitor")
+Antipassback = Literal["off", "soft", "hard"]
+
+
+@dataclass(frozen=True, slots=True)
+class HolidayPlan:
+    """The segments a schedule allows on days of one holiday type."""
+
+    type: str
+    segments: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Schedule:
+    """A week plan: up to 8 ``"HH:MM[:SS]-HH:MM[:SS]"`` segments a day, in site local time."""
+
+    id: str
+    mon: tuple[str, ...] = ()
+    tue: tuple[str, ...] = ()
+    wed: tuple[str, ...] = ()
+    thu: tuple[str, ...] = ()
+    fri: tuple[str, ...] = ()
+    sat: tuple[str, ...] = ()
+    sun: tuple[str, ...] = ()
+    holidays: tuple[HolidayPlan, ...] = ()
+
+    def validate(self) -> None:
+        if self.id in ("always", "never"):
+            raise Invalid("id", f"{self.id!r} is built in; choose another id")
+        for day in DAYS:
+            _check_segments(day, getattr(self, day))
+        for i, plan in enumerate(self.holidays):
+            _check_segments(f"holidays[{i}].segments", plan.segments)
+
+
+def _check_segments(key: str, segments: tuple[str, ...]) -> None:
+    if len(segments) > MAX_SEGMENTS:
+        raise Invalid(key, f"at most {MAX_SEGMENTS} segments a day, got {len(segments)}")
+    for text in segments:
+        try:
+            parse_segment(text)
+        except ValueError as exc:
+            raise Invalid(key, str(exc)) from None
+
+
+@dataclass(frozen=True, slots=True)
+class Holiday:
+    date: str  # YYYY-MM-DD, a local calendar day
+    type: str
+
+    def validate(self) -> None:
+        try:
+            date.fromisoformat(self.date)
+        except ValueError:
+            raise Invalid("date", f"expected YYYY-MM-DD, got {self.date!r}") from None
+
+
+@dataclass(frozen=True, slots=True)
+class Area:
+    """Anti-passback by area: readers with direction in/out move people in and out of it."""
+
+    id: str
+    antipassback: Antipassback = "off"
+    reset_s: float = 0.0  # forget a position after this long; 0 keeps it until forgiven
+
+
+@dataclass(frozen=True, slots=True)
+class AccessPoint:
+    """Per door or gate access policy: timed anti-passback and held-open alarm times."""
+
+    target: str
+    antipassback: Antipassback = "off"
+    antipassback_s: float = 0.0  # the same person may not pass again within this time
+    held_prealarm_s: float = 30.0
+    held_alarm_s: float = 60.0
+
+    def validate(self) -> None:
+        if self.antipassback != "off" and self.antipassback_s <= 0:
+            raise Invalid("antipassback_s", "expected a positive time for timed anti-passback")
+        if not 0 < self.held_prealarm_s <= self.held_alarm_s:
+            raise Invalid("held_alarm_s", "expected 0 < held_prealarm_s <= held_alarm_s")
 
 
 @dataclass(frozen=True, slots=True)
@@ -224,6 +319,41 @@ class Access:
     max_offline_days: float = 7.0
     degraded_policy: Literal["deny_all_but_staff", "facility_code_only", "carry_on"] = "carry_on"
     degraded_facility_codes: tuple[int, ...] = ()
+    security_roles: tuple[str, ...] = ("guard",)
+    holiday_types: tuple[str, ...] = ()
+    holidays: tuple[Holiday, ...] = ()
+    schedules: tuple[Schedule, ...] = ()
+    areas: tuple[Area, ...] = ()
+    points: tuple[AccessPoint, ...] = ()
+    visitor_code_digits: int = 8
+    pin_timeout_s: float = 10.0  # card+PIN: how long after the card the PIN may follow
+
+    def validate(self) -> None:
+        for i, role in enumerate(self.security_roles):
+            if role not in ROLES:
+                raise Invalid(f"security_roles[{i}]", f"expected one of {ROLES}, got {role!r}")
+        types = set(self.holiday_types)
+        for i, holiday in enumerate(self.holidays):
+            if holiday.type not in types:
+                raise Invalid(
+                    f"holidays[{i}].type",
+                    f"unknown holiday type {holiday.type!r}; declared: {sorted(types)}",
+                )
+        for i, schedule in enumerate(self.schedules):
+            for j, plan in enumerate(schedule.holidays):
+                if plan.type not in types:
+                    raise Invalid(
+                        f"schedules[{i}].holidays[{j}].type",
+                        f"schedule {schedule.id!r} references unknown holiday type "
+                        f"{plan.type!r}; declared in access.holiday_types: {sorted(types)}",
+                    )
+        for section in ("schedules", "areas"):
+            seen = Counter(item.id for item in getattr(self, section))
+            for i, item in enumerate(getattr(self, section)):
+                if seen[item.id] > 1:
+                    raise Invalid(f"{section}[{i}].id", f"duplicate id {item.id!r}")
+        if not 4 <= self.visitor_code_digits <= 12:
+            raise Invalid("visitor_code_digits", "expected 4 to 12 digits")
 
 
 @dataclass(frozen=True, slots=True)
@@ -241,11 +371,13 @@ class Config:
     access: Access = field(default_factory=Access)
 
     def validate(self) -> None:
-        ids = Counter(d.id for d in (*self.buses, *self.gates, *self.doors, *self.readers))
+        seen: dict[str, str] = {}
         for section in ("buses", "gates", "doors", "readers"):
             for i, item in enumerate(getattr(self, section)):
-                if ids[item.id] > 1:
-                    raise Invalid(f"{section}[{i}].id", f"duplicate device id {item.id!r}")
+                key = f"{section}[{i}].id"
+                if item.id in seen:
+                    raise Invalid(key, f"duplicate device id {item.id!r} (also {seen[item.id]})")
+                seen[item.id] = key
         bus_ids = [b.id for b in self.buses]
         for i, gate in enumerate(self.gates):
             if gate.bus not in bus_ids:
@@ -271,6 +403,13 @@ class Config:
         for i, reader in enumerate(self.readers):
             if ports[reader.port] > 1:
                 raise Invalid(f"readers[{i}].port", f"serial port {reader.port!r} used twice")
+        targets = {*gate_ids, *door_ids}
+        for i, point in enumerate(self.access.points):
+            if point.target not in targets:
+                raise Invalid(
+                    f"access.points[{i}].target",
+                    f"expected a door or gate id {sorted(targets)}, got {point.target!r}",
+                )
         ops = Counter(o.id for o in self.operators)
         for i, op in enumerate(self.operators):
             if ops[op.id] > 1:

@@ -6,6 +6,7 @@ Every command is journaled as an ``operator_command`` with the caller's uid.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import struct
@@ -47,8 +48,10 @@ class ControlServer:
         self.app.router.add_get("/v1/status", self.status)
         self.app.router.add_post("/v1/commands", self.command)
         self._runner: web.AppRunner | None = None
+        self._path = ""
 
     async def start(self, path: str) -> None:
+        self._path = path
         Path(path).parent.mkdir(parents=True, exist_ok=True)
         if os.path.exists(path):
             os.unlink(path)
@@ -60,6 +63,8 @@ class ControlServer:
     async def stop(self) -> None:
         if self._runner:
             await self._runner.cleanup()
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(self._path)
 
     async def status(self, _: web.Request) -> web.Response:
         return web.json_response({"site": self.site_id, "devices": self.devices.snapshot()})

@@ -22,7 +22,9 @@ from edgectl.sdnotify import Notifier
 from edgectl.store.credentials import AccessIndex
 from edgectl.store.db import open_store
 from edgectl.store.journal import Journal
+from edgectl.store.retention import Retention
 from edgectl.supervisor import Supervisor
+from sync.client import SyncClient
 
 log = structlog.get_logger(__name__)
 
@@ -50,10 +52,16 @@ class Daemon:
         self._background: list[asyncio.Task[None]] = []
         self._metrics: web.AppRunner | None = None
         self.mqtt: MqttInterface | None = None
+        self.sync: SyncClient | None = None
 
     async def start(self) -> None:
         cfg = self.config
         self.journal = Journal(cfg.store.path)
+        self.retention = Retention(self.journal, cfg.store.disk_budget_mb)
+        self._background.append(asyncio.create_task(self.retention.run(), name="retention"))
+        if cfg.hub.enabled:  # a consumer of the journal only: access never waits on it
+            self.sync = SyncClient(cfg, cfg.store.path, journal=self.journal)
+            self._background.append(asyncio.create_task(self.sync.run(), name="sync"))
         self.index = AccessIndex.load(open_store(cfg.store.path), cfg)
         self.devices = DeviceRegistry(cfg)
         self.router = Router(cfg, self.journal, self.index, self.devices, self.clock)
@@ -87,6 +95,7 @@ class Daemon:
         self.notifier.send("STOPPING=1")
         log.info("stopping")
         await self.supervisor.stop()
+        self.router.doors.stop()
         await self.router.drain()
         await self.control.stop()
         if self.mqtt:

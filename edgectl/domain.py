@@ -120,6 +120,45 @@ class AccessDecided(Event):
     direction: str | None = None
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AccessAlarm(Event):
+    """An access alarm: forced or held-open door, duress, soft anti-passback.
+
+    ``silent`` alarms (duress) go to operators only, never to the reader or the door.
+    """
+
+    KIND: ClassVar[str] = "access_alarm"
+    CLASS: ClassVar[EventClass] = EventClass.ALARM
+
+    alarm: str  # forced_open, held_open_prealarm, held_open, door_secured, duress, antipassback
+    target: str  # door or gate id
+    person_id: str | None = None
+    silent: bool = False
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Arrival(Event):
+    """A resident who opted in entered at a gate: tell their butler (``butler_id``)."""
+
+    KIND: ClassVar[str] = "arrival"
+    CLASS: ClassVar[EventClass] = EventClass.ACCESS
+
+    butler_id: str
+    person_id: str
+    person_name: str
+    gate: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DoorContact(Event):
+    """A door's contact sensor changed. ``source`` is the door id."""
+
+    KIND: ClassVar[str] = "door_contact"
+    CLASS: ClassVar[EventClass] = EventClass.DEVICE
+
+    open: bool
+
+
 # --- device health --------------------------------------------------------------------
 
 
@@ -247,3 +286,32 @@ class OperatorCommand(Event):
     params: dict[str, Any] = dataclasses.field(default_factory=dict)
     outcome: str = "ok"  # "ok" or "error"
     error: str | None = None
+
+
+# --- storage --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StorageFull(Event):
+    """Journal commits failed (disk or database full) and were retried until they succeeded."""
+
+    KIND: ClassVar[str] = "storage_full"
+    CLASS: ClassVar[EventClass] = EventClass.ALARM
+
+    error: str
+    since: datetime
+    seconds: float
+    pending_events: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StoragePressure(Event):
+    """The store crossed 80% of its disk budget (``active``) or fell back below it."""
+
+    KIND: ClassVar[str] = "storage_pressure"
+    CLASS: ClassVar[EventClass] = EventClass.ALARM
+
+    active: bool
+    used_bytes: int
+    budget_bytes: int
+    unacked_events: int  # events the hub has not acknowledged (access/alarm ones are kept)

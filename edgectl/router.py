@@ -18,7 +18,15 @@ from drivers.base import DeviceError, Driver
 from edgectl import metrics
 from edgectl.config import Config
 from edgectl.devices import DeviceRegistry
-from edgectl.domain import AccessDecided, BadRead, Command, CredentialPresented, Event
+from edgectl.domain import (
+    AccessDecided,
+    BadRead,
+    Command,
+    CredentialPresented,
+    DoorContact,
+    Event,
+)
+from edgectl.doors import DoorManager
 from edgectl.store.credentials import AccessIndex
 from edgectl.store.journal import Journal
 from rules import access
@@ -34,7 +42,7 @@ def utc_now() -> datetime:
 
 def credential_label(event: CredentialPresented) -> str:
     if event.format == "pin":
-        return "pin"
+        return "keypad"  # a PIN or visitor code: never journal the digits
     if event.facility is None:
         return f"{event.format}:{event.number}"
     return f"{event.format}:{event.facility}:{event.number}"
@@ -57,6 +65,7 @@ class Router:
         self._readers = {r.id: r for r in config.readers}
         self._owners: dict[str, Driver] = {}
         self._tasks: set[asyncio.Task[None]] = set()
+        self.doors = DoorManager(index.policy, clock, self.apply)
 
     def attach(self, driver: Driver) -> None:
         for device in driver.devices:
@@ -71,8 +80,19 @@ class Router:
             return
         if isinstance(event, BadRead):
             metrics.BAD_READS.labels(event.source, event.reason).inc()
+        elif isinstance(event, DoorContact):
+            self.doors.contact(event.source, event.open)
         self.devices.observe(event)
         self.record(event)
+
+    def apply(self, effects: tuple[Command | Event, ...]) -> None:
+        """Carry out rule effects: commands to their drivers now, events to the journal."""
+        for effect in effects:
+            if isinstance(effect, Command):
+                self.execute_soon(effect)
+        for effect in effects:
+            if isinstance(effect, Event):
+                self.record(effect)
 
     def record(self, event: Event) -> asyncio.Future[object]:
         fut = self.journal.append(event)
@@ -87,14 +107,10 @@ class Router:
         started = time.perf_counter()
         now = self.clock()
         decision = access.decide(self.index.state_for(event, reader), event, now)
-        for effect in decision.effects:
-            if isinstance(effect, Command):
-                self.execute_soon(effect)
+        self.apply(decision.effects)
+        self.index.commit(decision)  # anti-passback moves, pass uses: before the next swipe
         metrics.DECISION_SECONDS.observe(time.perf_counter() - started)
         metrics.DECISIONS.labels(str(decision.granted).lower(), decision.reason).inc()
-        for effect in decision.effects:
-            if isinstance(effect, Event):
-                self.record(effect)
         self.record(
             AccessDecided(
                 source=reader.id,
@@ -119,6 +135,7 @@ class Router:
         if driver is None:
             raise DeviceError(f"no device {command.target!r}")
         await driver.execute(command)
+        self.doors.commanded(command)
 
     def execute_soon(self, command: Command) -> None:
         task = asyncio.get_running_loop().create_task(self._execute_logged(command))

@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 from drivers.sim.gate import SimGates, start_sim_gates
-
 from drivers.sim.ptys import PtyPair, make_pty_pair
 from drivers.sim.wiegand_converter import SimWiegandConverter
 from edgectl import tomlw

@@ -148,3 +148,53 @@ def secure_broker(tmp_path: Path) -> Iterator[SecureBroker]:
     wait_port(b.tls_port)
     yield b
     b.stop()
+
+
+@dataclass
+class RefHub:
+    """The reference hub (sync/hub) served in the test's loop on a free loopback port."""
+
+    db: Path
+    port: int
+    site: str = "site-a"
+    token: str = ""
+    runner: object | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    async def start(self) -> None:
+        from sync.hub.app import start
+
+        self.runner = await start(self.db, "127.0.0.1", self.port)
+
+    async def stop(self) -> None:
+        if self.runner is not None:
+            await self.runner.cleanup()  # type: ignore[attr-defined]
+            self.runner = None
+
+
+@pytest.fixture
+async def ref_hub(tmp_path: Path):  # type: ignore[no-untyped-def]
+    from sync.hub.store import HubStore
+
+    db = tmp_path / "hub.db"
+    store = HubStore(db)
+    hub = RefHub(db, free_port(), token=store.add_site("site-a", "Site A"))
+    store.close()
+    await hub.start()
+    yield hub
+    await hub.stop()
+
+
+def site_config(tmp_path: Path, hub_url: str, token: str, site: str = "site-a", **hub: object):  # type: ignore[no-untyped-def]
+    """A parsed edgectl config for a site syncing with ``hub_url`` (extra [hub] keys allowed)."""
+    from edgectl.config import parse
+
+    extra = "".join(f"{k} = {v!r}\n".replace("'", '"') for k, v in hub.items())
+    extra = extra.replace("True", "true").replace("False", "false")
+    return parse(
+        f'[site]\nid = "{site}"\n[store]\npath = "{tmp_path / "edge.db"}"\n'
+        f'[hub]\nenabled = true\nurl = "{hub_url}"\ntoken = "{token}"\n{extra}'
+    )

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from drivers.modbus.direct import oneshot, read_snapshot
 from drivers.modbus.driver import GateBusDriver
 from edgectl.config import Bus, Gate
 
-__all__ = ["GateBusDriver", "build"]
+__all__ = ["GateBusDriver", "build", "oneshot", "read_snapshot"]
 
 
 def build(bus: Bus, gates: Sequence[Gate]) -> GateBusDriver:

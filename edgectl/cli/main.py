@@ -10,7 +10,9 @@ from pathlib import Path
 import typer
 
 from edgectl import logs
-from edgectl.cli import doctor, gate, service
+from edgectl.cli import cards, doctor, gate, service
+from edgectl.cli import hub as hub_cli
+from edgectl.cli import sync as sync_cli
 from edgectl.cli.common import ConfigOption, console, load_or_exit
 from edgectl.store.db import StoreError, connect
 from edgectl.store.journal import Entry, last_entries, read_entries
@@ -24,7 +26,10 @@ app = typer.Typer(
 events_app = typer.Typer(help="Read the journal.", no_args_is_help=True)
 app.add_typer(events_app, name="events")
 app.add_typer(gate.app, name="gate")
+app.add_typer(cards.app, name="cards")
 app.add_typer(service.app, name="service")
+app.add_typer(hub_cli.app, name="hub")
+app.add_typer(sync_cli.app, name="sync")
 app.command("doctor")(doctor.doctor)
 
 
@@ -34,13 +39,21 @@ def sim(
         0.0, "--duration", "-d", help="Seconds to run; 0 runs until Ctrl-C."
     ),
     interval: float = typer.Option(1.5, "--interval", help="Seconds between presented cards."),
-    directory: Path = typer.Option(None, "--dir", help="Where to put the links and database."),
+    directory: Path = typer.Option(
+        Path("/tmp/edgectl-sim"), "--dir", help="Where to put the links, config and database."
+    ),
     seed_value: int = typer.Option(7, "--seed", help="Random seed for the card mix."),
+    devices_only: bool = typer.Option(
+        False, "--devices-only", help="Only run the simulated devices; run the daemon yourself."
+    ),
 ) -> None:
-    """Run a simulated compound (gate on RS-485, Wiegand reader) against the real daemon."""
+    """Run a simulated compound (gate on RS-485, Wiegand reader) against the real daemon.
+
+    With --devices-only, `edgectl run --config config.example.toml` runs against it as-is.
+    """
     from edgectl.cli.sim import run_sim
 
-    run_sim(duration, interval, directory, seed_value)
+    run_sim(duration, interval, directory, seed_value, devices_only)
 
 
 @app.command()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import random
-import tempfile
 from pathlib import Path
 
 from rich.console import Console
@@ -29,29 +28,36 @@ STYLE = {"access_decided": "bold", "bad_read": "yellow", "gate_state": "cyan"}
 
 
 def seed(daemon: Daemon) -> None:
+    """Enrol the seeded cards (once: a rerun in the same folder keeps them)."""
     for person, facility, number, status in SEED:
-        daemon.index.add_card(person, facility, number)
-        if status != "active":
-            daemon.index.set_status(facility, number, status)
+        if daemon.index.find_card(facility, number) is None:
+            daemon.index.add_card(person, facility, number)
+        daemon.index.set_status(facility, number, status)
 
 
-def present_one(compound: Compound, rng: random.Random) -> str:
-    """Present a card from a realistic mix and say what was presented."""
-    roll = rng.random()
+# One round of the mix: mostly residents' cards, and every kind of trouble a gate sees.
+MIX = ("valid", "valid", "unknown", "valid", "revoked", "damaged", "valid", "noise")
+
+
+def present_one(compound: Compound, rng: random.Random, turn: int) -> str:
+    """Present the ``turn``-th item of the mix and say what was presented."""
     reader = compound.reader
-    if roll < 0.55:
-        _, facility, number, status = rng.choice(SEED)
+    kind = MIX[turn % len(MIX)]
+    if kind in ("valid", "revoked"):
+        _, facility, number, status = rng.choice(
+            [s for s in SEED if (s[3] == "active") == (kind == "valid")]
+        )
         reader.present("h10301", facility, number)
         return f"card {facility}:{number} ({status})"
-    if roll < 0.75:
+    if kind == "unknown":
         number = rng.randrange(3000, 60000)
         reader.present("h10301", 12, number)
         return f"card 12:{number} (unknown)"
-    if roll < 0.9:
+    if kind == "damaged":
         reader.write(encode_frame(0x2ABCDEF ^ 1, 26))  # one bit flipped: parity fails
         return "damaged frame (bad parity)"
-    reader.write(b"W2Z:zz*00\r\n")
-    return "line noise (bad framing)"
+    reader.write(b"W26:zz*00\r\n")
+    return "line noise (corrupt line)"
 
 
 def _show(entry: Entry) -> None:
@@ -79,10 +85,12 @@ async def _run(directory: Path, duration: float, interval: float, seed_value: in
         loop = asyncio.get_running_loop()
         deadline = loop.time() + duration if duration > 0 else float("inf")
         next_card = loop.time() + 0.5
+        turn = 0
         try:
             while loop.time() < deadline:
                 if loop.time() >= next_card:
-                    console.print(f"[magenta]>> presenting {present_one(compound, rng)}[/]")
+                    console.print(f"[magenta]>> presenting {present_one(compound, rng, turn)}[/]")
+                    turn += 1
                     next_card = loop.time() + interval
                 timeout = max(0.0, min(deadline, next_card) - loop.time())
                 try:
@@ -95,11 +103,25 @@ async def _run(directory: Path, duration: float, interval: float, seed_value: in
                 _show(events.get_nowait())
 
 
-def run_sim(duration: float, interval: float, directory: Path | None, seed_value: int) -> None:
-    logs.setup("warning")
-    base = directory or Path(tempfile.mkdtemp(prefix="edgectl-sim-"))
+async def _devices_only(directory: Path, duration: float) -> None:
+    async with simulated_compound(directory) as compound:
+        console.print(
+            f"[bold]simulated devices[/] running: gate bus on {compound.bus.host}, reader on "
+            f"{compound.reader_link.host}.\nRun the daemon against them with: "
+            f"edgectl run --config {compound.config_path}  (Ctrl-C stops the devices)"
+        )
+        await asyncio.sleep(duration if duration > 0 else float("inf"))
+
+
+def run_sim(
+    duration: float, interval: float, directory: Path, seed_value: int, devices_only: bool
+) -> None:
+    logs.setup("error")
     try:
-        asyncio.run(_run(base, duration, interval, seed_value))
+        if devices_only:
+            asyncio.run(_devices_only(directory, duration))
+        else:
+            asyncio.run(_run(directory, duration, interval, seed_value))
     except KeyboardInterrupt:
         pass
-    console.print(f"[bold]done[/]; journal kept in {base / 'edgectl.db'}")
+    console.print(f"[bold]done[/]; journal kept in {directory / 'edgectl.db'}")

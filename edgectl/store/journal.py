@@ -5,6 +5,13 @@ committed entry, with its ``seq``, only once the transaction holding it has comm
 writer takes everything queued at that moment into one transaction, so many events share
 one fsync. A batch that holds an access or alarm event commits with ``synchronous=FULL``.
 
+A commit that fails for a transient reason (disk or database full, I/O error, lock timeout)
+is never dropped: the writer keeps the batch, reports ``storage_full`` (log, callback,
+property), and retries with backoff until it commits. The futures stay pending meanwhile,
+so nothing is acknowledged that is not on disk. Once it recovers, a ``storage_full`` alarm
+event records the outage in the journal itself. Only ``close()`` during an outage gives up,
+failing the still-pending futures with ``StoreError`` (those events were never acknowledged).
+
 Committed entries then fan out to subscribers (MQTT, the outbox wake-up) in ``seq`` order.
 The event loop never blocks on the disk.
 """
@@ -16,15 +23,15 @@ import json
 import queue
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import structlog
 
-from edgectl.domain import DURABLE_CLASSES, SCHEMA_VERSION, Event, EventClass
+from edgectl.domain import DURABLE_CLASSES, SCHEMA_VERSION, Event, EventClass, StorageFull
 from edgectl.store.db import StoreError, open_store
 
 log = structlog.get_logger(__name__)
@@ -103,12 +110,27 @@ def head_seq(conn: sqlite3.Connection) -> int:
 
 
 _STOP = object()
+_RETRYABLE = ("SQLITE_FULL", "SQLITE_BUSY", "SQLITE_LOCKED", "SQLITE_IOERR", "SQLITE_PROTOCOL")
+_RETRY_FIRST_S = 0.05
+_RETRY_MAX_S = 2.0
+
+
+def _retryable(exc: sqlite3.Error) -> bool:
+    name = getattr(exc, "sqlite_errorname", "") or ""
+    return name.startswith(_RETRYABLE) or "disk is full" in str(exc)
 
 
 class Journal:
     """The site's journal. Create it inside a running loop; ``close()`` flushes and stops."""
 
-    def __init__(self, path: Path | str, *, max_batch: int = 4096) -> None:
+    def __init__(
+        self,
+        path: Path | str,
+        *,
+        max_batch: int = 4096,
+        on_storage_full: Callable[[bool, str], None] | None = None,
+    ) -> None:
+        """``on_storage_full(full, error)`` runs on the loop when commits start or stop failing."""
         self.path = Path(path)
         self._loop = asyncio.get_running_loop()
         self._conn = open_store(self.path)
@@ -116,6 +138,10 @@ class Journal:
         self._max_batch = max_batch
         self._subscribers: list[asyncio.Queue[Entry]] = []
         self._sync_mode = ""
+        self.on_storage_full = on_storage_full
+        self._closing = threading.Event()
+        self.storage_full = False
+        self.storage_error = ""
         self.commits = 0
         self.failures = 0
         self._thread = threading.Thread(target=self._writer, name="journal-writer", daemon=True)
@@ -147,13 +173,14 @@ class Journal:
 
     async def close(self) -> None:
         """Commit everything queued, then stop the writer."""
+        self._closing.set()
         self._queue.put(_STOP)
         await asyncio.to_thread(self._thread.join)
         self._conn.close()
 
     # --- writer thread ------------------------------------------------------------
 
-    def _take_batch(self) -> tuple[list[tuple[Event, asyncio.Future[Entry]]], bool]:
+    def _take_batch(self) -> tuple[list[tuple[Event, asyncio.Future[Entry] | None]], bool]:
         first = self._queue.get()
         if first is _STOP:
             return [], True
@@ -182,12 +209,45 @@ class Journal:
             self._conn.execute(f"PRAGMA synchronous = {mode}")
             self._sync_mode = mode
 
-    def _commit(self, batch: list[tuple[Event, asyncio.Future[Entry]]]) -> None:
-        durable = any(ev.CLASS in DURABLE_CLASSES for ev, _ in batch)
+    def _commit(self, batch: list[tuple[Event, asyncio.Future[Entry] | None]]) -> None:
+        """Commit ``batch``, retrying transient failures until it commits or we close."""
+        futures = [f for _, f in batch]
+        bodies = [ev.body() for ev, _ in batch]
         rows = [
-            (ev.at.isoformat(), ev.KIND, str(ev.CLASS), ev.source, json.dumps(ev.body()))
-            for ev, _ in batch
+            (ev.at.isoformat(), ev.KIND, str(ev.CLASS), ev.source, json.dumps(body))
+            for (ev, _), body in zip(batch, bodies, strict=True)
         ]
+        durable = any(ev.CLASS in DURABLE_CLASSES for ev, _ in batch)
+        delay = _RETRY_FIRST_S
+        outage_since: datetime | None = None
+        while True:
+            try:
+                first = self._insert(rows, durable)
+                break
+            except sqlite3.Error as exc:
+                self.failures += 1
+                if not _retryable(exc) or self._closing.is_set():
+                    err = StoreError(f"journal commit failed ({len(batch)} events): {exc}")
+                    log.error("journal_commit_failed", error=str(exc), events=len(batch))
+                    self._loop.call_soon_threadsafe(self._fail, futures, err)
+                    return
+                if outage_since is None:
+                    outage_since = datetime.now(UTC)
+                    self._report_full(True, str(exc))
+                    log.error("journal_storage_full", error=str(exc), pending=len(batch))
+                self._closing.wait(delay)
+                delay = min(delay * 2, _RETRY_MAX_S)
+        self.commits += 1
+        entries = [
+            Entry(first + i, ev.at, ev.KIND, ev.CLASS, ev.source, body)
+            for i, ((ev, _), body) in enumerate(zip(batch, bodies, strict=True))
+        ]
+        self._loop.call_soon_threadsafe(self._deliver, futures, entries)
+        if outage_since is not None:
+            self._recovered(outage_since, len(batch))
+
+    def _insert(self, rows: list[tuple[str, str, str, str, str]], durable: bool) -> int:
+        """Insert ``rows`` in one transaction; return the first row's seq."""
         conn = self._conn
         try:
             self._set_sync("FULL" if durable else "NORMAL")
@@ -199,29 +259,40 @@ class Journal:
                 rows,
             )
             conn.execute("COMMIT")
-        except sqlite3.Error as exc:
+        except sqlite3.Error:
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
-            self.failures += 1
-            err = StoreError(f"journal commit failed ({len(batch)} events): {exc}")
-            log.error("journal_commit_failed", error=str(exc), events=len(batch))
-            self._loop.call_soon_threadsafe(self._fail, [f for _, f in batch], err)
-            return
-        self.commits += 1
-        entries = [
-            Entry(first + i, ev.at, ev.KIND, ev.CLASS, ev.source, ev.body())
-            for i, (ev, _) in enumerate(batch)
-        ]
-        self._loop.call_soon_threadsafe(self._deliver, [f for _, f in batch], entries)
+            raise
+        return first
 
-    def _fail(self, futures: list[asyncio.Future[Entry]], err: Exception) -> None:
+    def _report_full(self, full: bool, error: str) -> None:
+        self.storage_full = full
+        self.storage_error = error
+        if self.on_storage_full is not None:
+            self._loop.call_soon_threadsafe(self.on_storage_full, full, error)
+
+    def _recovered(self, since: datetime, pending: int) -> None:
+        now = datetime.now(UTC)
+        log.warning("journal_storage_recovered", error=self.storage_error, pending=pending)
+        alarm = StorageFull(
+            source="journal",
+            at=now,
+            error=self.storage_error,
+            since=since,
+            seconds=round((now - since).total_seconds(), 3),
+            pending_events=pending,
+        )
+        self._report_full(False, "")
+        self._queue.put((alarm, None))
+
+    def _fail(self, futures: list[asyncio.Future[Entry] | None], err: Exception) -> None:
         for fut in futures:
-            if not fut.done():
+            if fut is not None and not fut.done():
                 fut.set_exception(err)
 
-    def _deliver(self, futures: list[asyncio.Future[Entry]], entries: list[Entry]) -> None:
+    def _deliver(self, futures: list[asyncio.Future[Entry] | None], entries: list[Entry]) -> None:
         for fut, entry in zip(futures, entries, strict=True):
-            if not fut.done():
+            if fut is not None and not fut.done():
                 fut.set_result(entry)
         for q in self._subscribers:
             for entry in entries:

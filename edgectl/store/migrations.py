@@ -59,4 +59,73 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (person_id, level_id)
     );
     """,
+    # 2: access policy data: PINs and duress PINs, groups, visitor passes, anti-passback.
+    """
+    ALTER TABLE credentials ADD COLUMN pin TEXT;
+    ALTER TABLE credentials ADD COLUMN duress TEXT;
+    CREATE UNIQUE INDEX credentials_secret ON credentials (secret, kind);
+    CREATE UNIQUE INDEX credentials_card_number ON credentials (number, facility)
+        WHERE kind IN ('card', 'card_pin');
+    CREATE INDEX credentials_duress ON credentials (duress) WHERE kind = 'pin';
+    CREATE TABLE groups (
+        id TEXT PRIMARY KEY,
+        name TEXT NOT NULL DEFAULT ''
+    );
+    CREATE TABLE group_levels (
+        group_id TEXT NOT NULL REFERENCES groups (id) ON DELETE CASCADE,
+        level_id TEXT NOT NULL REFERENCES access_levels (id) ON DELETE CASCADE,
+        PRIMARY KEY (group_id, level_id)
+    );
+    CREATE TABLE person_groups (
+        person_id TEXT NOT NULL REFERENCES people (id) ON DELETE CASCADE,
+        group_id TEXT NOT NULL REFERENCES groups (id) ON DELETE CASCADE,
+        PRIMARY KEY (person_id, group_id)
+    ) WITHOUT ROWID;
+    CREATE TABLE visitor_passes (
+        credential_id INTEGER PRIMARY KEY REFERENCES credentials (id) ON DELETE CASCADE,
+        host_id TEXT NOT NULL REFERENCES people (id),
+        max_uses INTEGER NOT NULL DEFAULT 1,
+        uses INTEGER NOT NULL DEFAULT 0,
+        targets TEXT NOT NULL
+    );
+    CREATE TABLE antipassback (
+        person_id TEXT NOT NULL,
+        scope TEXT NOT NULL,
+        state TEXT NOT NULL,
+        at TEXT NOT NULL,
+        PRIMARY KEY (person_id, scope)
+    ) WITHOUT ROWID;
+    """,
+    # 3: sync (issue 5): work orders pulled from the hub and their status changes to push back;
+    # which credentials came from the hub.
+    # Kept as one entry so it can be renumbered on merge.
+    """
+    CREATE TABLE work_orders (
+        id TEXT PRIMARY KEY,
+        kind TEXT NOT NULL,
+        priority TEXT NOT NULL,
+        title TEXT NOT NULL,
+        detail TEXT NOT NULL DEFAULT '',
+        target TEXT,
+        assignee TEXT,
+        status TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        respond_by TEXT NOT NULL,
+        complete_by TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+    );
+    CREATE TABLE work_order_updates (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        order_id TEXT NOT NULL REFERENCES work_orders (id),
+        status TEXT NOT NULL,
+        at TEXT NOT NULL,
+        by TEXT NOT NULL DEFAULT '',
+        note TEXT NOT NULL DEFAULT '',
+        pushed_at TEXT,
+        rejected TEXT  -- the hub's reason when it refused the update (pushed_at is then set too)
+    );
+    CREATE INDEX work_order_updates_unpushed ON work_order_updates (id) WHERE pushed_at IS NULL;
+    ALTER TABLE credentials ADD COLUMN hub_id INTEGER;  -- the hub's id; NULL: created on site
+    CREATE UNIQUE INDEX credentials_hub ON credentials (hub_id) WHERE hub_id IS NOT NULL;
+    """,
 ]

@@ -1,0 +1,94 @@
+"""End to end: a card on the reader's pty, the daemon deciding, the gate's coil on its pty."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+
+from edgectl.daemon import Daemon
+from edgectl.simulation import Compound, simulated_compound
+from tests.cli_helpers import edgectl
+from tests.test_daemon_reader import wait_for
+
+
+def open_commands(compound: Compound) -> list[float]:
+    return [t for t, name in compound.gates.gates[1].model.commands if name == "open"]
+
+
+async def test_valid_card_writes_open_coil_within_200ms(tmp_path: Path) -> None:
+    async with simulated_compound(tmp_path) as compound:
+        daemon = Daemon(compound.config)
+        await daemon.start()
+        events = daemon.journal.subscribe()
+        try:
+            daemon.index.add_card("res-1", 12, 1001)
+            await wait_for(events, "device_online")
+            await wait_for(events, "gate_state")  # the bus is up and polling
+            latencies = []
+            for _ in range(5):
+                before = len(open_commands(compound))
+                sent = time.monotonic()
+                compound.reader.present("h10301", 12, 1001)
+                async with asyncio.timeout(2):
+                    while len(open_commands(compound)) == before:
+                        await asyncio.sleep(0.001)
+                latencies.append(open_commands(compound)[-1] - sent)
+                decided = await wait_for(events, "access_decided")
+                assert decided.body["granted"] is True
+                assert decided.body["target"] == "main-gate"
+            assert max(latencies) < 0.2, latencies
+        finally:
+            await daemon.stop()
+
+
+async def test_revoked_and_unknown_cards_write_nothing(tmp_path: Path) -> None:
+    async with simulated_compound(tmp_path) as compound:
+        daemon = Daemon(compound.config)
+        await daemon.start()
+        events = daemon.journal.subscribe()
+        try:
+            daemon.index.add_card("res-2", 12, 1002)
+            daemon.index.set_status(12, 1002, "revoked")
+            await wait_for(events, "gate_state")
+            compound.reader.present("h10301", 12, 1002)
+            compound.reader.present("h10301", 12, 4242)
+            reasons = [(await wait_for(events, "access_decided")).body["reason"] for _ in range(2)]
+            await asyncio.sleep(0.3)
+            assert reasons == ["revoked", "unknown_credential"]
+            assert open_commands(compound) == []
+        finally:
+            await daemon.stop()
+
+
+async def test_gate_open_via_daemon_then_direct(tmp_path: Path) -> None:
+    async with simulated_compound(tmp_path) as compound:
+        daemon = Daemon(compound.config)
+        await daemon.start()
+        events = daemon.journal.subscribe()
+        await wait_for(events, "gate_state")
+        result = await asyncio.to_thread(
+            edgectl, "gate", "open", "main-gate", "--config", str(compound.config_path)
+        )
+        assert result.returncode == 0, result.stderr
+        assert "via daemon" in result.stdout
+        assert len(open_commands(compound)) == 1
+        audit = await wait_for(events, "operator_command")
+        assert audit.body["command"] == "open_gate" and audit.body["outcome"] == "ok"
+        assert audit.source.startswith("local:")
+        await daemon.stop()
+        result = await asyncio.to_thread(
+            edgectl, "gate", "close", "main-gate", "--config", str(compound.config_path)
+        )
+        assert result.returncode == 0, result.stderr
+        assert "directly" in result.stdout
+        assert [n for _, n in compound.gates.gates[1].model.commands] == ["open", "close"]
+
+
+async def test_gate_command_for_unknown_gate_exits_2(tmp_path: Path) -> None:
+    async with simulated_compound(tmp_path) as compound:
+        result = await asyncio.to_thread(
+            edgectl, "gate", "open", "side-gate", "--config", str(compound.config_path)
+        )
+        assert result.returncode == 2
+        assert "unknown gate 'side-gate'" in result.stderr

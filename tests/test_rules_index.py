@@ -1,0 +1,285 @@
+"""The AccessIndex on a real SQLite file: lookups, durable state changes, modes, scale."""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from edgectl.config import Config
+from edgectl.domain import CredentialPresented, HoldRelay, OpenGate
+from edgectl.store.card_import import import_csv
+from edgectl.store.credentials import AccessIndex, CredentialError, credential_values
+from edgectl.store.db import open_store
+from rules.access import Decision, decide
+from tests.access_site import access_site, write_cards_csv
+
+T0 = datetime(2026, 6, 1, 4, tzinfo=UTC)  # 12:00 in Shanghai, a Monday
+
+
+@dataclass
+class Site:
+    cfg: Config
+    index: AccessIndex
+
+    def present(
+        self,
+        reader_id: str,
+        now: datetime = T0,
+        *,
+        number: int = 0,
+        pin: str | None = None,
+        facility: int | None = 10,
+        plate: str | None = None,
+    ) -> Decision:
+        reader = next(r for r in self.cfg.readers if r.id == reader_id)
+        fmt = "pin" if pin and not number else "plate" if plate else "h10301"
+        event = CredentialPresented(
+            source=reader_id,
+            at=now,
+            format=fmt,
+            facility=facility if number else None,
+            number=number,
+            bits=26,
+            pin=pin,
+            plate=plate,
+        )
+        decision = decide(self.index.state_for(event, reader), event, now)
+        self.index.commit(decision)
+        return decision
+
+
+def make_site(directory: Path, **access: object) -> Site:
+    cfg = access_site(directory, **access)
+    return Site(cfg, AccessIndex.load(open_store(cfg.store.path), cfg))
+
+
+@pytest.fixture
+def site(tmp_path: Path) -> Iterator[Site]:
+    s = make_site(
+        tmp_path,
+        areas=[{"id": "compound", "antipassback": "hard"}],
+        points=[{"target": "door-lobby", "antipassback": "soft", "antipassback_s": 30}],
+        schedules=[{"id": "daytime", "mon": ["08:00-18:00"]}],
+    )
+    s.index.define_level("all", ["*"])
+    s.index.upsert_person("host-1", name="Host", role="resident")
+    s.index.add_card("res-1", 10, 1)
+    s.index.add_card("guard-1", 10, 2, role="guard")
+    yield s
+    s.index.conn.close()
+
+
+def test_card_lookup_status_and_move_out(site: Site) -> None:
+    assert site.present("r-lobby", number=1).reason == "granted"
+    assert site.present("r-lobby", number=99).reason == "unknown_credential"
+    site.index.set_status(10, 1, "suspended")
+    assert site.present("r-lobby", number=1).reason == "suspended"
+    site.index.set_status(10, 1, "active")
+    assert site.index.revoke_person("res-1") == 1
+    assert site.present("r-lobby", number=1).reason == "revoked"
+
+
+def test_duplicate_and_inverted_credentials_are_refused(site: Site) -> None:
+    with pytest.raises(CredentialError, match="card 10:1 is already registered"):
+        site.index.add_credential("host-1", credential_values("card", facility=10, number=1))
+    with pytest.raises(ValueError, match="ends before it starts"):
+        credential_values("card", number=5, valid_from=T0, valid_until=T0)
+
+
+def test_visitor_pass_in_one_call_with_uses_gates_and_expiry(site: Site) -> None:
+    issued = site.index.issue_visitor_pass(
+        "Zhang San", "host-1", T0 + timedelta(hours=2), ["gate-main"], uses=2, now=T0
+    )
+    assert len(issued.code) == 8 and issued.code.isdigit()
+    assert site.present("r-lobby", pin=issued.code).reason == "wrong_door"
+    first = site.present("r-gate-in", pin=issued.code)
+    assert first.granted and OpenGate(target="gate-main") in first.effects
+    assert site.present("r-gate-out", pin=issued.code).granted
+    assert site.present("r-gate-in", pin=issued.code).reason == "visitor_uses_exhausted"
+    other = site.index.issue_visitor_pass(
+        "Li Si", "host-1", T0 + timedelta(hours=1), ["gate-main"], uses=0, now=T0
+    )
+    late = T0 + timedelta(hours=1)
+    assert site.present("r-gate-in", late, pin=other.code).reason == "expired"
+    with pytest.raises(CredentialError, match="no resident"):
+        site.index.issue_visitor_pass("X", "guard-1", late, ["gate-main"], now=T0)
+
+
+def test_area_antipassback_and_operator_forgive(site: Site) -> None:
+    assert site.present("r-gate-in", number=1).granted
+    assert site.present("r-gate-in", number=1).reason == "antipassback"
+    assert site.index.forgive("res-1") == 1
+    assert site.present("r-gate-in", number=1).granted
+    assert site.present("r-gate-out", number=1).granted
+    assert site.present("r-gate-out", number=1).reason == "antipassback"
+
+
+def test_timed_soft_antipassback_grants_and_alarms(site: Site) -> None:
+    assert site.present("r-lobby", number=1).reason == "granted"
+    soon = site.present("r-lobby", T0 + timedelta(seconds=29), number=1)
+    assert (soon.granted, soon.reason) == (True, "antipassback_soft")
+    assert any(getattr(e, "alarm", "") == "antipassback" for e in soon.effects)
+    assert site.present("r-lobby", T0 + timedelta(seconds=60), number=1).reason == "granted"
+
+
+def test_levels_groups_and_schedules(site: Site) -> None:
+    site.index.define_level("lobby-day", ["door-lobby"], schedule="daytime")
+    site.index.define_group("cleaners", ["lobby-day"])
+    site.index.upsert_person("c-1", role="contractor")
+    site.index.add_credential("c-1", credential_values("card", facility=10, number=50))
+    assert site.present("r-lobby", number=50).reason == "wrong_door"
+    site.index.join_group("c-1", "cleaners")
+    assert site.present("r-lobby", number=50).granted
+    evening = T0 + timedelta(hours=7)  # 19:00 local
+    assert site.present("r-lobby", evening, number=50).reason == "outside_schedule"
+    assert site.present("r-gate-in", number=50).reason == "wrong_door"
+    with pytest.raises(CredentialError, match="unknown schedule 'nights'"):
+        site.index.define_level("x", ["door-lobby"], schedule="nights")
+
+
+def test_modes_persist_and_drive_decisions(site: Site, tmp_path: Path) -> None:
+    relock = site.index.set_lockdown(True)
+    assert HoldRelay(target="door-lobby", on=False) in relock
+    assert site.present("r-lobby", number=1).reason == "lockdown"
+    assert site.present("r-lobby", number=2).granted  # the guard
+    release = site.index.set_emergency(True)
+    assert OpenGate(target="gate-main") in release
+    assert HoldRelay(target="door-exit", on=True) in release
+    assert HoldRelay(target="door-lobby", on=True) not in release
+    assert site.present("r-exit", number=12345).reason == "emergency"
+    reloaded = AccessIndex.load(open_store(site.cfg.store.path), site.cfg)
+    assert (reloaded.modes.lockdown, reloaded.modes.emergency) == (True, True)
+    reloaded.conn.close()
+
+
+def test_changes_from_another_process_reach_a_running_index(site: Site) -> None:
+    other = AccessIndex.load(open_store(site.cfg.store.path), site.cfg)
+    other.define_level("gate-only", ["gate-main"])
+    other.upsert_person("new-1")
+    other.add_credential("new-1", credential_values("card", facility=10, number=77))
+    other.grant_level("new-1", "gate-only")
+    other.set_lockdown(True)
+    other.conn.close()
+    assert site.present("r-gate-in", number=2).granted  # guard, lockdown seen
+    assert site.present("r-gate-in", number=77).reason == "lockdown"
+
+
+def test_stale_sync_applies_the_degraded_policy(tmp_path: Path) -> None:
+    s = make_site(tmp_path, max_offline_days=2, degraded_policy="deny_all_but_staff")
+    s.index.add_card("res-1", 10, 1)
+    s.index.record_sync(T0 - timedelta(days=3))
+    assert s.present("r-lobby", number=1).reason == "degraded_mode"
+    s.index.record_sync(T0 - timedelta(days=1))
+    assert s.present("r-lobby", number=1).granted
+
+
+def test_plates_and_pins(site: Site) -> None:
+    site.index.add_credential("res-1", credential_values("plate", plate="粤B 12-345"))
+    site.index.add_credential(
+        "guard-1", credential_values("pin", pin="246810", duress_pin="246811")
+    )
+    assert site.present("r-gate-in", plate="粤b12345").granted
+    assert site.present("r-lobby", pin="246810").granted
+    duress = site.present("r-lobby", pin="246811")
+    assert duress.granted and any(getattr(e, "silent", False) for e in duress.effects)
+    assert site.present("r-lobby", pin="000000").reason == "unknown_credential"
+
+
+def test_card_then_pin_on_the_keypad(site: Site) -> None:
+    values = credential_values("card_pin", facility=10, number=60, pin="4321", duress_pin="4329")
+    site.index.add_credential("res-1", values)
+    waiting = site.present("r-lobby", number=60)
+    assert (waiting.granted, waiting.reason, waiting.effects) == (False, "pin_required", ())
+    assert site.present("r-lobby", T0 + timedelta(seconds=3), pin="1111").reason == "pin_wrong"
+    site.present("r-lobby", number=60)
+    assert site.present("r-lobby", T0 + timedelta(seconds=3), pin="4321").granted
+    site.present("r-lobby", number=60)
+    late = site.present("r-lobby", T0 + timedelta(seconds=10), pin="4321")
+    assert late.reason == "unknown_credential"  # too late: taken as a PIN on its own
+    site.present("r-lobby", number=60)
+    other_reader = site.present("r-gate-in", T0 + timedelta(seconds=1), pin="4321")
+    assert other_reader.reason == "unknown_credential"
+
+
+# --- the same answers at 1,000 and at 50,000 credentials --------------------------------
+
+PROBES = [  # number, status, valid_from, valid_until, levels
+    (900_001, "active", "", "", "all"),
+    (900_002, "revoked", "", "", "all"),
+    (900_003, "suspended", "", "", "all"),
+    (900_004, "active", "2026-06-01T13:00", "", "all"),
+    (900_005, "active", "", "2026-06-01T11:00", "all"),
+    (900_006, "active", "", "", "lobby"),
+    (900_007, "active", "", "", ""),
+]
+
+
+def _scaled(directory: Path, count: int) -> Site:
+    s = make_site(directory)
+    s.index.define_level("all", ["*"])
+    s.index.define_level("lobby", ["door-lobby"])
+    base = write_cards_csv(directory / "base.csv", count, level="all")
+    assert not import_csv(s.index.conn, base, s.cfg.site.zone).errors
+    probes = directory / "probes.csv"
+    with probes.open("w", newline="") as f:
+        out = csv.writer(f)
+        out.writerow(
+            ["person_id", "number", "facility", "status", "valid_from", "valid_until", "levels"]
+        )
+        for n, status, vf, vu, levels in PROBES:
+            out.writerow([f"probe-{n}", n, 10, status, vf, vu, levels])
+    assert not import_csv(s.index.conn, probes, s.cfg.site.zone).errors
+    return s
+
+
+@pytest.fixture(scope="module")
+def small_and_large(tmp_path_factory: pytest.TempPathFactory) -> tuple[Site, Site]:
+    return (
+        _scaled(tmp_path_factory.mktemp("k1"), 1_000),
+        _scaled(tmp_path_factory.mktemp("k50"), 50_000),
+    )
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.sampled_from([p[0] for p in PROBES] + [1, 999, 1_001, 49_999, 77_777_777]),
+    st.sampled_from(["r-gate-in", "r-lobby", "r-exit"]),
+    st.integers(0, 86400 * 2),
+)
+def test_decisions_do_not_depend_on_how_many_credentials_there_are(
+    small_and_large: tuple[Site, Site], number: int, reader: str, offset_s: int
+) -> None:
+    small, large = small_and_large
+    now = T0 - timedelta(days=1) + timedelta(seconds=offset_s)
+    a = small.present(reader, now, number=number)
+    b = large.present(reader, now, number=number)
+    if number > 1_000 and number < 900_000:
+        assert a.reason == "unknown_credential"  # only the large site holds it
+        return
+    assert (a.granted, a.reason, a.effects, a.person_id) == (
+        b.granted,
+        b.reason,
+        b.effects,
+        b.person_id,
+    )
+
+
+def test_revoked_visitor_pass_and_validity_changes(site: Site) -> None:
+    issued = site.index.issue_visitor_pass(
+        "Guest", "host-1", T0 + timedelta(hours=2), ["gate-main"], uses=0, now=T0
+    )
+    assert site.index.revoke_visitor_pass(issued.code)
+    assert site.present("r-gate-in", pin=issued.code).reason == "revoked"
+    card = site.index.find_card(10, 1)
+    assert card is not None
+    assert site.index.set_validity(card, T0 + timedelta(hours=1), None)
+    assert site.present("r-lobby", number=1).reason == "not_yet_valid"
+    with pytest.raises(CredentialError, match="ends before it starts"):
+        site.index.set_validity(card, T0, T0 - timedelta(seconds=1))
