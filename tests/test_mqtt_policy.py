@@ -1,5 +1,5 @@
-"""Access-policy commands over MQTT: visitor passes, credential status, queries, and the
-operations still waiting on the rules engine answering ``unsupported``."""
+"""Access-policy and work-order commands over MQTT, through the rules and sync engines:
+visitor passes, credential status, modes, anti-passback, work orders, queries."""
 
 from __future__ import annotations
 
@@ -7,19 +7,17 @@ import sqlite3
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from edgectl.domain import Command, HoldRelay, OpenGate
-from edgectl.mqtt import AccessOps
+from sync import workorders
 from tests.conftest import SecureBroker
-from tests.mqtt_console import DOOR, GATE, READER, console, online, running_site
+from tests.mqtt_console import GATE, READER, console, now_iso, online, running_site
 from tests.test_daemon_reader import wait_for
 
 
-def credential(path: str, number: int) -> tuple[str, str, str | None]:
+def credential(path: str, code: str) -> tuple[str, str, str | None]:
     conn = sqlite3.connect(path)
     try:
         row = conn.execute(
-            "SELECT c.person_id, c.status, c.valid_until FROM credentials c WHERE number = ?",
-            (number,),
+            "SELECT person_id, status, valid_until FROM credentials WHERE secret = ?", (code,)
         ).fetchone()
         return tuple(row)  # type: ignore[return-value]
     finally:
@@ -35,17 +33,18 @@ async def test_visitor_pass_in_one_request_then_revoked(
         console(secure_broker, "gina") as gina,
     ):
         path = site.compound.config.store.path
-        body = {"name": "Wang Wei", "host": "unit-12-3", "until": until.isoformat(),
+        site.daemon.index.upsert_person("res-12-3", name="Mr Chen")
+        body = {"name": "Wang Wei", "host": "res-12-3", "until": until.isoformat(),
                 "gates": [GATE]}  # fmt: skip
         reply = await gina.request("visitor/issue", body)
         assert reply["status"] == "ok", reply
         code = reply["result"]["code"]
-        assert len(code) == 8 and code.isdigit()
-        person, status, valid_until = credential(path, int(code))
+        assert code.isdigit()
+        person, status, valid_until = credential(path, code)
         assert (person, status) == (f"visitor:{code}", "active")
         assert valid_until and datetime.fromisoformat(valid_until) == until
         assert (await gina.request("visitor/revoke", {"code": code}))["status"] == "ok"
-        assert credential(path, int(code))[1] == "revoked"
+        assert credential(path, code)[1] == "revoked"
         missing = await gina.request("visitor/revoke", {"code": "00000000"})
         assert missing["code"] == "not_found"
         past = (datetime.now(UTC) - timedelta(minutes=1)).isoformat()
@@ -80,40 +79,47 @@ async def test_suspended_card_is_then_denied_at_the_reader(
         assert [e["body"]["granted"] for e in recent["result"]["events"]] == [True, False]
 
 
-async def test_policy_operations_not_in_this_build_answer_unsupported(
-    tmp_path: Path, secure_broker: SecureBroker
-) -> None:
-    async with running_site(tmp_path, secure_broker), console(secure_broker, "alice") as alice:
-        for command, body in [
-            ("lockdown/on", {}),
-            ("emergency/on", {}),
-            ("antipassback/forgive", {"person_id": "p1"}),
-            ("workorder/status", {"order_id": "wo-1", "status": "done"}),
-        ]:
-            reply = await alice.request(command, body)
-            assert (reply["status"], reply["code"]) == ("error", "unsupported"), reply
-        assert (await alice.request("emergency/off"))["code"] == "forbidden"
-
-
-class ModesOps(AccessOps):
-    """The adapter as it will be once the rules engine is merged: emergency opens the gate
-    and releases the lobby door (the real rules return such commands from set_emergency)."""
-
-    def set_emergency(self, on: bool, by: str, now: datetime) -> tuple[Command, ...]:
-        return (OpenGate(target=GATE), HoldRelay(target=DOOR, on=on), OpenGate(target="gone"))
-
-
-async def test_emergency_carries_out_the_mode_commands_and_lists_failures(
+async def test_emergency_lockdown_and_forgive_through_the_rules_engine(
     tmp_path: Path, secure_broker: SecureBroker
 ) -> None:
     async with (
         running_site(tmp_path, secure_broker) as site,
         console(secure_broker, "gina") as gina,
     ):
-        site.mqtt.ops = ModesOps(site.daemon.index)
         reply = await gina.request("emergency/on")
         assert reply["status"] == "ok", reply
-        assert reply["result"]["actuated"] == [GATE, DOOR]
-        assert "gone" in reply["result"]["failed"]
-        assert site.coils == ["open"]
-        assert await site.door.received.get() == HoldRelay(target=DOOR, on=True)
+        assert GATE in reply["result"]["actuated"]
+        assert site.coils == ["open"]  # emergency opened the gate on the wire
+        assert (await gina.request("emergency/off"))["code"] == "forbidden"  # admins only
+        assert (await gina.request("lockdown/on"))["status"] == "ok"
+        assert (await gina.request("lockdown/off"))["code"] == "forbidden"
+        async with console(secure_broker, "alice") as alice:
+            assert (await alice.request("lockdown/off"))["status"] == "ok"
+            forgive = await alice.request("antipassback/forgive", {"person_id": "p1"})
+            assert forgive["result"] == {"forgotten": 0}
+
+
+async def test_work_order_status_is_recorded_for_the_hub(
+    tmp_path: Path, secure_broker: SecureBroker
+) -> None:
+    async with (
+        running_site(tmp_path, secure_broker) as site,
+        console(secure_broker, "gina") as gina,
+    ):
+        conn = site.daemon.index.conn
+        conn.execute("BEGIN")
+        workorders.store_orders(conn, [{
+            "id": "wo-1", "kind": "repair", "priority": "service", "title": "barrier arm",
+            "status": "open", "created_at": now_iso(), "respond_by": now_iso(),
+            "complete_by": now_iso(),
+        }])  # fmt: skip
+        conn.execute("COMMIT")
+        reply = await gina.request("workorder/status", {"order_id": "wo-1", "status": "on_site"})
+        assert reply["status"] == "ok", reply
+        assert [(u.order_id, u.status, u.by) for u in workorders.unpushed(conn)] == [
+            ("wo-1", "on_site", "gina")
+        ]
+        bad = await gina.request("workorder/status", {"order_id": "wo-1", "status": "closed"})
+        assert bad["code"] == "bad_request" and "site may report" in bad["message"]
+        missing = await gina.request("workorder/status", {"order_id": "wo-2", "status": "done"})
+        assert missing["code"] == "not_found"

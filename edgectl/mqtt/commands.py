@@ -7,7 +7,6 @@ topics, authorisation, replay checks, journaling and replies need no change.
 from __future__ import annotations
 
 import asyncio
-import sqlite3
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -28,8 +27,9 @@ from edgectl.mqtt.payloads import (
     text_list,
     timestamp,
 )
-from edgectl.mqtt.policy import AccessOps, Invalid, NotFound, Unsupported
+from edgectl.mqtt.policy import AccessOps, Invalid, NotFound
 from edgectl.router import Router
+from edgectl.store.db import connect
 from edgectl.store.journal import last_entries
 
 DEVICE_TIMEOUT_S = 5.0
@@ -109,8 +109,6 @@ def _door_hold(on: bool) -> Handler:
 def _policy_call(call: Callable[[], T]) -> T:
     try:
         return call()
-    except Unsupported as exc:
-        raise Refused("unsupported", str(exc)) from None
     except NotFound as exc:
         raise Refused("not_found", str(exc)) from None
     except Invalid as exc:
@@ -183,7 +181,7 @@ async def devices_query(ctx: Context, p: dict[str, Any]) -> Result:
 
 
 def _recent(path: str, limit: int, kinds: tuple[str, ...]) -> list[dict[str, Any]]:
-    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    conn = connect(path, readonly=True)
     try:
         return [e.to_json() for e in last_entries(conn, limit, kinds)]
     finally:

@@ -1,35 +1,21 @@
 """The one adapter between MQTT commands and the access-policy and work-order code.
 
 The access policy (lockdown, emergency, visitor passes, credential status, anti-passback)
-belongs to the rules engine (``edgectl/store/credentials.py`` + ``rules/``), work orders to
-the sync engine. Their APIs are still landing, so every call MQTT makes into them goes
-through this module: at merge only these method bodies change, never the command table.
-An operation the spine does not offer yet raises ``Unsupported`` and the operator gets an
-``unsupported`` error (journaled like every other outcome), never a silent success.
-
-At merge with the rules engine (its ``AccessIndex`` as of this writing):
-``set_lockdown``/``set_emergency`` -> ``index.set_lockdown(on)``/``index.set_emergency(on)``
-(they return the commands to carry out), ``forgive_antipassback`` -> ``index.forgive(id)``,
-``issue_visitor_pass`` -> ``index.issue_visitor_pass(name, host, until, gates, now=now)``,
-``revoke_visitor_pass`` -> ``index.revoke_visitor_pass(code, now=now)``; its
-``CredentialError`` becomes ``Invalid``.
+belongs to the rules engine's ``AccessIndex`` (``edgectl/store/credentials.py``), work
+orders to the sync engine (``sync/workorders.py``). Every call MQTT makes into them goes
+through this module and its two exceptions, so a change of their API touches only the
+method bodies here, never the command table.
 """
 
 from __future__ import annotations
 
-import secrets
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from edgectl.domain import Command
-from edgectl.store.credentials import AccessIndex
-
-VISITOR_CODE_DIGITS = 8
-
-
-class Unsupported(Exception):
-    """The operation exists in the command set but not yet in this build."""
+from edgectl.store.credentials import AccessIndex, CredentialError
+from sync import workorders
 
 
 class NotFound(Exception):
@@ -37,7 +23,7 @@ class NotFound(Exception):
 
 
 class Invalid(Exception):
-    """The policy refused the request's values (e.g. an unknown host)."""
+    """The policy refused the request's values (an unknown host, a status not allowed)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,14 +42,14 @@ class AccessOps:
 
     def set_lockdown(self, on: bool, by: str, now: datetime) -> tuple[Command, ...]:
         """Enter or leave lockdown; returns the device commands the mode change needs."""
-        raise Unsupported("lockdown needs the rules engine (not in this build)")
+        return self.index.set_lockdown(on)
 
     def set_emergency(self, on: bool, by: str, now: datetime) -> tuple[Command, ...]:
         """Enter or leave emergency; returns the device commands (open gates, release doors)."""
-        raise Unsupported("emergency mode needs the rules engine (not in this build)")
+        return self.index.set_emergency(on)
 
-    def forgive_antipassback(self, person_id: str, by: str, now: datetime) -> None:
-        raise Unsupported("anti-passback needs the rules engine (not in this build)")
+    def forgive_antipassback(self, person_id: str, by: str, now: datetime) -> dict[str, Any]:
+        return {"forgotten": self.index.forgive(person_id)}
 
     def issue_visitor_pass(
         self,
@@ -75,34 +61,42 @@ class AccessOps:
         now: datetime,
     ) -> VisitorPass:
         """One request registers the visitor and returns the code to hand over."""
-        code = secrets.randbelow(10**VISITOR_CODE_DIGITS)
-        person = f"visitor:{code:0{VISITOR_CODE_DIGITS}d}"
-        cred = self.index.add_card(person, None, code, gates, name=name, role="visitor")
-        with self.index.conn:
-            self.index.conn.execute(
-                "UPDATE credentials SET valid_from = ?, valid_until = ? WHERE id = ?",
-                (now.astimezone(UTC).isoformat(), until.astimezone(UTC).isoformat(), cred),
-            )
-        return VisitorPass(f"{code:0{VISITOR_CODE_DIGITS}d}", person, until, gates)
+        try:
+            issued = self.index.issue_visitor_pass(name, host, until, gates, now=now)
+        except CredentialError as exc:
+            raise Invalid(str(exc)) from None
+        return VisitorPass(issued.code, issued.person_id, issued.valid_until, gates)
 
     def revoke_visitor_pass(self, code: str, by: str, now: datetime) -> None:
-        if not code.isdigit() or not self.index.set_status(None, int(code), "revoked"):
+        if not self.index.revoke_visitor_pass(code, now=now):
             raise NotFound(f"no visitor pass {code!r}")
 
     def set_credential_status(
         self, facility: int | None, number: int, status: str, by: str, now: datetime
     ) -> None:
         """``status`` is ``suspended`` or ``revoked``."""
-        if not self.index.set_status(facility, number, status):
+        try:
+            found = self.index.set_status(facility, number, status)
+        except CredentialError as exc:
+            raise Invalid(str(exc)) from None
+        if not found:
             raise NotFound(f"no card {facility}:{number}")
 
     def work_order_status(
         self, order_id: str, status: str, note: str, by: str, now: datetime
     ) -> dict[str, Any]:
-        raise Unsupported("work orders need the sync engine (not in this build)")
+        """Record a status change; the sync client pushes it to the hub."""
+        conn = self.index.conn
+        if conn.execute("SELECT 1 FROM work_orders WHERE id = ?", (order_id,)).fetchone() is None:
+            raise NotFound(f"no work order {order_id!r}")
+        try:
+            update = workorders.record_status(conn, order_id, status, now, by, note)
+        except workorders.WorkOrderError as exc:
+            raise Invalid(str(exc)) from None
+        return {"order_id": order_id, "status": status, "update": update}
 
 
 def arrival_staff(body: dict[str, Any]) -> str | None:
-    """The butler's staff id on an ``arrival`` event (the rules engine's field name)."""
+    """The butler's staff id on an ``arrival`` event (``domain.Arrival.butler_id``)."""
     staff = body.get("butler_id")
     return staff if isinstance(staff, str) and staff else None
