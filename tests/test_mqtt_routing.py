@@ -4,53 +4,47 @@ from __future__ import annotations
 
 import asyncio
 import json
-from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
-from typing import ClassVar
 
 import aiomqtt
+import pytest
 
-from edgectl.domain import Event, EventClass
 from tests.conftest import SecureBroker
-from tests.mqtt_console import BASE, DOOR, console, running_site
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Arrival(Event):
-    """The shape the rules engine's arrival event has: a person and their butler."""
-
-    KIND: ClassVar[str] = "arrival"
-    CLASS: ClassVar[EventClass] = EventClass.ACCESS
-
-    butler_id: str
-    person_id: str
+from tests.mqtt_console import BASE, DOOR, GATE, READER, console, online, running_site
 
 
 async def test_arrival_reaches_only_the_residents_butler(
     tmp_path: Path, secure_broker: SecureBroker
 ) -> None:
+    """A resident who opted in swipes at the gate; the rules engine's arrival reaches their
+    butler's topic, and the broker shows each butler only their own residents."""
     async with (
         running_site(tmp_path, secure_broker) as site,
         console(secure_broker, "gina", subscribe=(f"{BASE}/butler/#",)) as gina,
         console(secure_broker, "edgectl", subscribe=(f"{BASE}/butler/#",)) as watcher,
     ):
-        at = datetime.now(UTC)
-        await site.daemon.router.record(
-            Arrival(source="main-gate-in", at=at, person_id="p1", butler_id="gina")
-        )
-        await site.daemon.router.record(
-            Arrival(source="main-gate-in", at=at, person_id="p2", butler_id="li")
-        )
-        got = [await anext(aiter(watcher.client.messages)) for _ in range(2)]
+        index = site.daemon.index
+        index.upsert_person("p1", name="Mr Chen", butler_id="gina", notify_arrival=True)
+        index.upsert_person("p2", name="Ms Li", butler_id="li", notify_arrival=True)
+        index.add_card("p1", 7, 1)
+        index.add_card("p2", 7, 2)
+        await online(site.daemon, READER)
+        site.compound.reader.present("h10301", 7, 1)
+        site.compound.reader.present("h10301", 7, 2)
+        async with asyncio.timeout(5):
+            got = [await anext(aiter(watcher.client.messages)) for _ in range(2)]
+            mine = await anext(aiter(gina.client.messages))
         assert sorted(str(m.topic) for m in got) == [
             f"{BASE}/butler/gina/arrival",
             f"{BASE}/butler/li/arrival",
         ]
-        mine = await anext(aiter(gina.client.messages))  # the ACL hides li's residents
-        assert str(mine.topic) == f"{BASE}/butler/gina/arrival"
+        assert str(mine.topic) == f"{BASE}/butler/gina/arrival"  # the ACL hides li's residents
         assert isinstance(mine.payload, bytes)
-        assert json.loads(mine.payload)["body"]["person_id"] == "p1"
+        body = json.loads(mine.payload)["body"]
+        assert (body["person_name"], body["gate"]) == ("Mr Chen", GATE)
+        with pytest.raises(TimeoutError):
+            async with asyncio.timeout(0.3):
+                await anext(aiter(gina.client.messages))
 
 
 async def test_home_assistant_discovery_only_when_enabled(
