@@ -193,6 +193,7 @@ async def console(
         password=broker.users[user],
         protocol=protocol,
         identifier=f"console-{user}-{uuid.uuid4().hex[:6]}",
+        timeout=5,
     ) as client:
         c = Console(client, user, v5)
         await client.subscribe(f"{c.reply_topic}/#", qos=1)

@@ -53,7 +53,7 @@ async def test_home_assistant_discovery_only_when_enabled(
     async def discovered() -> dict[str, dict[str, str]]:
         async with aiomqtt.Client(
             "127.0.0.1", secure_broker.port, username="homeassistant",
-            password=secure_broker.users["homeassistant"],
+            password=secure_broker.users["homeassistant"], timeout=5,
         ) as c:  # fmt: skip
             await c.subscribe("homeassistant/#")
             out: dict[str, dict[str, str]] = {}

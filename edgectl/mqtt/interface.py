@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import json
 import time
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
 
@@ -39,6 +40,7 @@ log = structlog.get_logger(__name__)
 EVENT_QOS = 0
 STOP_TIMEOUT_S = 5.0
 REPLY_TIMEOUT_S = 2.0
+PUMP_RETRY_S = 1.0
 
 
 class MqttInterface:
@@ -121,8 +123,8 @@ class MqttInterface:
         self._dirty.update(self.devices.views)  # retained state again after every connect
         self._state_wake.set()
         pumps = [
-            asyncio.create_task(self._pump_states(client)),
-            asyncio.create_task(self._pump_events(client)),
+            asyncio.create_task(self._keep(self._pump_states, client)),
+            asyncio.create_task(self._keep(self._pump_events, client)),
         ]
         self.connected.set()
         try:
@@ -137,6 +139,18 @@ class MqttInterface:
 
     # --- state and events out ------------------------------------------------------------
 
+    async def _keep(
+        self, pump: Callable[[aiomqtt.Client], Awaitable[None]], client: aiomqtt.Client
+    ) -> None:
+        """Run ``pump`` for the session; a failed publish (e.g. a timeout on a live link) is
+        logged and the pump goes on. A lost link ends the session, which cancels this."""
+        while True:
+            try:
+                await pump(client)
+            except aiomqtt.MqttError as exc:
+                log.warning("mqtt_publish_failed", pump=pump.__name__, error=str(exc))
+                await asyncio.sleep(PUMP_RETRY_S)
+
     def _on_device(self, view: DeviceView) -> None:
         self._dirty[view.id] = view
         self._state_wake.set()
@@ -146,11 +160,9 @@ class MqttInterface:
             await self._state_wake.wait()
             self._state_wake.clear()
             while self._dirty:
-                device, view = next(iter(self._dirty.items()))
-                payload = json.dumps(view.to_json())
+                device = next(iter(self._dirty))
+                payload = json.dumps(self._dirty.pop(device).to_json())
                 await client.publish(self.topics.state(device), payload, qos=1, retain=True)
-                if self._dirty.get(device) is view:
-                    del self._dirty[device]
 
     async def _pump_events(self, client: aiomqtt.Client) -> None:
         while True:
