@@ -194,12 +194,36 @@ class Mqtt:
     ha_discovery: bool = False
     ha_prefix: str = "homeassistant"
 
+    def validate(self) -> None:
+        if not 0 < self.port < 65536:
+            raise Invalid("port", f"expected a TCP port 1-65535, got {self.port}")
+        if self.command_window_s <= 0:
+            raise Invalid("command_window_s", f"expected seconds > 0, got {self.command_window_s}")
+        if self.max_payload_bytes < 256:
+            raise Invalid(
+                "max_payload_bytes", f"expected at least 256 bytes, got {self.max_payload_bytes}"
+            )
+        base = self.base_topic
+        if base and (base.startswith("/") or base.endswith("/") or set(base) & set("+#\0")):
+            raise Invalid("base_topic", f"expected a topic without wildcards, got {base!r}")
+        if self.tls:
+            for key in ("ca_file", "cert_file", "key_file"):
+                path = getattr(self.tls, key)
+                if path and not Path(path).is_file():
+                    raise Invalid(f"tls.{key}", f"no such file {path!r}")
+
 
 @dataclass(frozen=True, slots=True)
 class Operator:
+    """An MQTT operator: ``id`` is the broker user name, one level of the command topic."""
+
     id: str
     role: Literal["viewer", "guard", "operator", "admin"]
     name: str = ""
+
+    def validate(self) -> None:
+        if not self.id or len(self.id) > 64 or set(self.id) & set("/+#\0"):
+            raise Invalid("id", f"expected a user name without '/', '+' or '#', got {self.id!r}")
 
 
 @dataclass(frozen=True, slots=True)

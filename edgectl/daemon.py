@@ -16,6 +16,7 @@ from edgectl import metrics
 from edgectl.config import Config
 from edgectl.control import ControlServer
 from edgectl.devices import DeviceRegistry
+from edgectl.mqtt import AccessOps, MqttInterface
 from edgectl.router import Clock, Router, utc_now
 from edgectl.sdnotify import Notifier
 from edgectl.store.credentials import AccessIndex
@@ -49,6 +50,7 @@ class Daemon:
         self.stopping = asyncio.Event()
         self._background: list[asyncio.Task[None]] = []
         self._metrics: web.AppRunner | None = None
+        self.mqtt: MqttInterface | None = None
         self.sync: SyncClient | None = None
 
     async def start(self) -> None:
@@ -62,6 +64,11 @@ class Daemon:
         self.index = AccessIndex.load(open_store(cfg.store.path), cfg)
         self.devices = DeviceRegistry(cfg)
         self.router = Router(cfg, self.journal, self.index, self.devices, self.clock)
+        if cfg.mqtt.enabled:  # connects in the background; never waits on the broker
+            self.mqtt = MqttInterface(
+                cfg, self.journal, self.router, self.devices, AccessOps(self.index), self.clock
+            )
+            self.mqtt.start()
         self.supervisor = Supervisor(self.router.emit)
         self.drivers = build_drivers(cfg)
         for driver in self.drivers:
@@ -90,6 +97,8 @@ class Daemon:
         self.router.doors.stop()
         await self.router.drain()
         await self.control.stop()
+        if self.mqtt:
+            await self.mqtt.stop()
         if self._metrics:
             await self._metrics.cleanup()
         for task in self._background:

@@ -2,19 +2,30 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import socket
 import subprocess
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 
 from drivers.sim.ptys import PtyPair, make_pty_pair
 
-__all__ = ["Broker", "PtyPair", "free_port", "make_pty_pair", "wait_port"]
+__all__ = [
+    "Broker",
+    "PtyPair",
+    "SecureBroker",
+    "free_port",
+    "make_pty_pair",
+    "make_test_certs",
+    "wait_port",
+]
+
+DOCS = Path(__file__).resolve().parents[1] / "docs"
 
 
 def free_port() -> int:
@@ -76,6 +87,67 @@ def pty_pair(tmp_path: Path) -> Iterator[PtyPair]:
     pair = make_pty_pair(tmp_path)
     yield pair
     pair.close()
+
+
+def make_test_certs(directory: Path) -> None:
+    """A throwaway CA (ca.pem) and a server cert for 127.0.0.1/localhost, via openssl."""
+
+    def run(*args: str) -> None:
+        subprocess.run(["openssl", *args], cwd=directory, check=True, capture_output=True)
+
+    run("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=edgectl-test-ca",
+        "-keyout", "ca.key", "-out", "ca.pem")  # fmt: skip
+    run("req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=localhost",
+        "-keyout", "server.key", "-out", "server.csr")  # fmt: skip
+    (directory / "san.ext").write_text("subjectAltName=IP:127.0.0.1,DNS:localhost\n")
+    run("x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key",
+        "-CAcreateserial", "-days", "2", "-extfile", "san.ext", "-out", "server.pem")  # fmt: skip
+
+
+@dataclass
+class SecureBroker(Broker):
+    """mosquitto run from the shipped docs/mosquitto.conf and docs/mosquitto.acl, with
+    password users, on a plain loopback ``port`` and a TLS ``tls_port`` (CA: ``ca``)."""
+
+    tls_port: int = 0
+    ca: Path = Path()
+    users: dict[str, str] = field(default_factory=dict)
+
+
+def secure_broker_in(directory: Path, users: dict[str, str]) -> SecureBroker:
+    directory.mkdir(parents=True, exist_ok=True)
+    make_test_certs(directory)
+    passwd = directory / "passwd"
+    passwd.touch()
+    for user, password in users.items():
+        subprocess.run(
+            ["mosquitto_passwd", "-b", str(passwd), user, password], check=True, capture_output=True
+        )
+    shutil.copy(DOCS / "mosquitto.acl", directory / "mosquitto.acl")
+    port, tls_port = free_port(), free_port()
+    conf = (DOCS / "mosquitto.conf").read_text().replace("/etc/mosquitto/edgectl", str(directory))
+    conf = conf.replace("listener 1883 ", f"listener {port} ").replace(
+        "listener 8883", f"listener {tls_port} 127.0.0.1"
+    )
+    if os.geteuid() == 0:  # else mosquitto drops to its own user, who cannot read tmp_path
+        conf = f"user root\n{conf}"
+    (directory / "mosquitto.conf").write_text(conf)
+    return SecureBroker(
+        "127.0.0.1", port, directory / "mosquitto.conf", None, tls_port, directory / "ca.pem", users
+    )
+
+
+@pytest.fixture
+def secure_broker(tmp_path: Path) -> Iterator[SecureBroker]:
+    """Users: the daemon (edgectl), operators alice, gina, victor, mallory, and homeassistant (password "<user>-pw")."""
+    users = {
+        u: f"{u}-pw" for u in ("edgectl", "alice", "gina", "victor", "mallory", "homeassistant")
+    }
+    b = secure_broker_in(tmp_path / "broker", users)
+    b.start()
+    wait_port(b.tls_port)
+    yield b
+    b.stop()
 
 
 @dataclass

@@ -1,0 +1,185 @@
+"""Operator round trip and event throughput over MQTT, on loopback with a real mosquitto.
+
+Round trip: an operator's ``gate/open`` request (MQTT 5, correlation data) to its ``ok``
+response, on the simulated compound: the daemon answers only after the Modbus driver has
+written the open coil on the simulated gate (over a pty RS-485 line at ``--baud``) and the
+``operator_command`` audit row has committed. Throughput: events recorded into the journal
+until a subscriber on ``event/#`` has received them all.
+
+    python bench/mqtt_roundtrip.py [--quick] [--json] [--baud 9600]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import aiomqtt
+import structlog
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from drivers.sim.gate import GateModel
+from edgectl.daemon import Daemon
+from edgectl.domain import VehicleDetected
+from edgectl.mqtt.connection import NO_DELAY
+from edgectl.simulation import simulated_compound
+
+BASE = "edgectl/bench"
+GATE = "main-gate"  # in config.example.toml
+CHUNK = 1000
+
+
+def start_broker(directory: Path, port: int) -> subprocess.Popen[bytes]:
+    conf = directory / "mosquitto.conf"
+    conf.write_text(
+        f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n"
+        "set_tcp_nodelay true\n"
+    )
+    exe = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
+    proc = subprocess.Popen([exe, "-c", str(conf)], stderr=subprocess.DEVNULL)
+    time.sleep(0.3)
+    return proc
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+async def roundtrips(client: aiomqtt.Client, n: int, gate: GateModel) -> list[float]:
+    reply_topic = f"{BASE}/reply/ops/bench"
+    await client.subscribe(reply_topic, qos=1)
+    out: list[float] = []
+    messages = aiter(client.messages)
+    for _ in range(n):
+        props = Properties(PacketTypes.PUBLISH)
+        props.ResponseTopic = reply_topic
+        props.CorrelationData = uuid.uuid4().bytes
+        body = json.dumps({"issued_at": datetime.now(UTC).isoformat(), "target": GATE})
+        before = len(gate.commands)
+        t0 = time.perf_counter()
+        await client.publish(f"{BASE}/cmd/ops/gate/open", body, qos=1, properties=props)
+        message = await anext(messages)
+        out.append((time.perf_counter() - t0) * 1000)
+        assert isinstance(message.payload, bytes)
+        assert json.loads(message.payload)["status"] == "ok", message.payload
+        assert len(gate.commands) == before + 1  # the coil was written before the response
+    return out
+
+
+async def throughput(daemon: Daemon, client: aiomqtt.Client, n: int) -> tuple[float, int]:
+    """Events per second from ``record`` to a subscriber; recorded in chunks that stay
+    within the interface's 10 000-entry queue. Returns (rate, events not received)."""
+    await client.subscribe(f"{BASE}/event/vehicle_detected", qos=0)
+    await asyncio.sleep(0.2)
+    received = 0
+    progress = asyncio.Event()
+
+    async def count() -> None:
+        nonlocal received
+        async for _ in client.messages:
+            received += 1
+            if received % CHUNK == 0:
+                progress.set()
+            if received == n:
+                return
+
+    counter = asyncio.create_task(count())
+    t0 = time.perf_counter()
+    at = datetime.now(UTC)
+    for start in range(0, n, CHUNK):
+        futures = [
+            daemon.router.record(VehicleDetected(source=GATE, at=at, present=i % 2 == 0))
+            for i in range(start, min(n, start + CHUNK))
+        ]
+        await futures[-1]
+        while start + CHUNK - received > 2 * CHUNK:  # let the stream catch up
+            progress.clear()
+            try:
+                await asyncio.wait_for(progress.wait(), 5)
+            except TimeoutError:
+                break  # events were lost; reported below
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(counter, 10)
+    return received / (time.perf_counter() - t0), n - received
+
+
+async def main(quick: bool, baud: int) -> dict[str, Any]:
+    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(40))
+    requests, events = (300, 3000) if quick else (3000, 30000)
+    with tempfile.TemporaryDirectory() as tmp:
+        directory = Path(tmp)
+        port = free_port()
+        broker = start_broker(directory, port)
+        overrides = {
+            "site": {"id": "bench"},
+            "buses": [{"id": "rs485-1", "port": str(directory / "bus-host"), "baud": baud}],
+            "mqtt": {"enabled": True, "host": "127.0.0.1", "port": port},
+            "operators": [{"id": "ops", "role": "operator"}],
+        }
+        try:
+            async with simulated_compound(directory, overrides) as compound:
+                daemon = Daemon(compound.config)
+                await daemon.start()
+                try:
+                    assert daemon.mqtt is not None
+                    await asyncio.wait_for(daemon.mqtt.connected.wait(), 10)
+                    async with aiomqtt.Client(
+                        "127.0.0.1",
+                        port,
+                        protocol=aiomqtt.ProtocolVersion.V5,
+                        socket_options=[NO_DELAY],
+                    ) as client:
+                        gate = compound.gates.gates[1].model
+                        latencies = await roundtrips(client, requests, gate)
+                    async with aiomqtt.Client("127.0.0.1", port) as client:
+                        rate, lost = await throughput(daemon, client, events)
+                finally:
+                    await daemon.stop()
+        finally:
+            broker.terminate()
+            broker.wait()
+    q = statistics.quantiles(latencies, n=100)
+    return {
+        "baud": baud,
+        "requests": requests,
+        "p50_ms": round(statistics.median(latencies), 3),
+        "p90_ms": round(q[89], 3),
+        "p99_ms": round(q[98], 3),
+        "max_ms": round(max(latencies), 3),
+        "events": events,
+        "publish_per_s": round(rate),
+        "events_lost": lost,
+    }
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="a short run")
+    parser.add_argument("--json", action="store_true", help="print the figures as JSON last")
+    parser.add_argument("--baud", type=int, default=9600, help="the simulated RS-485 bus speed")
+    args = parser.parse_args()
+    figures = asyncio.run(main(args.quick, args.baud))
+    if args.json:
+        print(json.dumps(figures))
+    else:
+        for key, value in figures.items():
+            print(f"{key:>14}: {value}")

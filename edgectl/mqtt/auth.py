@@ -1,0 +1,63 @@
+"""Who may do what: the site's role table, and the stale/replay window for requests."""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from datetime import datetime, timedelta
+from enum import IntEnum
+
+from edgectl.config import Operator
+
+
+class Role(IntEnum):
+    """Roles are ordered: each one may do everything the ones below it may."""
+
+    VIEWER = 1
+    GUARD = 2
+    OPERATOR = 3
+    ADMIN = 4
+
+
+class RoleTable:
+    def __init__(self, operators: tuple[Operator, ...]) -> None:
+        self._roles = {op.id: Role[op.role.upper()] for op in operators}
+
+    def role(self, operator: str) -> Role | None:
+        return self._roles.get(operator)
+
+    def allows(self, operator: str, needed: Role) -> bool:
+        role = self._roles.get(operator)
+        return role is not None and role >= needed
+
+
+class RequestWindow:
+    """Refuses requests issued outside ``window`` of now, and ids seen within it.
+
+    Ids are remembered for twice the window, so a request cannot be replayed while its
+    ``issued_at`` would still pass the staleness check. Memory is bounded by the request
+    rate over that span.
+    """
+
+    def __init__(self, window_s: float) -> None:
+        self.window = timedelta(seconds=window_s)
+        self._seen: OrderedDict[tuple[str, str], datetime] = OrderedDict()
+
+    def stale(self, issued_at: datetime, now: datetime) -> bool:
+        return abs(now - issued_at) > self.window
+
+    def replayed(self, operator: str, request_id: str, now: datetime) -> bool:
+        """True if seen before; otherwise remember it. Call only for fresh requests."""
+        self._expire(now)
+        key = (operator, request_id)
+        if key in self._seen:
+            return True
+        self._seen[key] = now
+        return False
+
+    def _expire(self, now: datetime) -> None:
+        horizon = now - 2 * self.window
+        while self._seen:
+            key, seen = next(iter(self._seen.items()))
+            if seen >= horizon:
+                return
+            del self._seen[key]

@@ -1,0 +1,62 @@
+"""The topic tree under the site's base topic (see docs/mqtt.md).
+
+``{base}/availability``                 retained ``online``/``offline`` (last will)
+``{base}/device/{id}/state``            retained JSON, one per device
+``{base}/event/{kind}``                 committed journal entries, one level per kind
+``{base}/cmd/{operator}/{noun}/{verb}`` requests; the broker pins ``{operator}`` to the user
+``{base}/reply/{operator}``             responses for 3.1.1 clients (and MQTT 5 without one)
+``{base}/butler/{staff}/arrival``       arrivals for one butler
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+_MAX_LEVEL = 64
+
+
+def valid_level(level: str) -> bool:
+    """A single, non-empty topic level with no wildcards or separators."""
+    return 0 < len(level) <= _MAX_LEVEL and not any(c in level for c in "/+#\0")
+
+
+@dataclass(frozen=True, slots=True)
+class Topics:
+    base: str
+
+    @property
+    def availability(self) -> str:
+        return f"{self.base}/availability"
+
+    def state(self, device: str) -> str:
+        return f"{self.base}/device/{device}/state"
+
+    def event(self, kind: str) -> str:
+        return f"{self.base}/event/{kind}"
+
+    @property
+    def commands(self) -> str:
+        """The daemon's subscription: every operator's commands."""
+        return f"{self.base}/cmd/#"
+
+    def reply(self, operator: str) -> str:
+        return f"{self.base}/reply/{operator}"
+
+    def butler(self, staff: str) -> str:
+        return f"{self.base}/butler/{staff}/arrival"
+
+    def allowed_response_topic(self, operator: str, topic: str) -> bool:
+        """An MQTT 5 response topic must lie under the operator's own reply topic."""
+        own = self.reply(operator)
+        return (topic == own or topic.startswith(own + "/")) and not any(c in topic for c in "+#\0")
+
+    def parse_command(self, topic: str) -> tuple[str, str] | None:
+        """``{base}/cmd/{operator}/{noun}/{verb}`` -> (operator, "noun/verb"), else None."""
+        prefix = f"{self.base}/cmd/"
+        if not topic.startswith(prefix):
+            return None
+        levels = topic[len(prefix) :].split("/")
+        if len(levels) != 3 or not all(valid_level(x) for x in levels):
+            return None
+        operator, noun, verb = levels
+        return operator, f"{noun}/{verb}"
