@@ -8,7 +8,7 @@ import contextlib
 import json
 import uuid
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -17,11 +17,10 @@ import aiomqtt
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-from drivers.base import Emit, Health
+from drivers.sim.io_module import SimIoModule
 from edgectl.daemon import Daemon
-from edgectl.domain import Command
 from edgectl.mqtt import MqttInterface
-from edgectl.simulation import Compound, simulated_compound
+from edgectl.simulation import Compound, merge, simulated_compound
 from tests.conftest import SecureBroker
 
 BASE = "edgectl/riverside"
@@ -53,33 +52,26 @@ def mqtt_overrides(broker: SecureBroker, **mqtt: Any) -> dict[str, Any]:
 
 
 @dataclass
-class StandInDoor:
-    """Owns the lobby door's lock until a relay driver exists: records what it is told."""
-
-    id: str = "stand-in-door"
-    received: asyncio.Queue[Command] = field(default_factory=asyncio.Queue)
-    delay_s: float = 0.0
-
-    @property
-    def devices(self) -> frozenset[str]:
-        return frozenset({DOOR})
-
-    async def run(self, emit: Emit) -> None:
-        await asyncio.Event().wait()
-
-    async def execute(self, command: Command) -> None:
-        await asyncio.sleep(self.delay_s)
-        self.received.put_nowait(command)
-
-    def health(self) -> Health:
-        return Health(True)
-
-
-@dataclass
 class Site:
     daemon: Daemon
     compound: Compound
-    door: StandInDoor
+
+    @property
+    def door(self) -> SimIoModule:
+        """The simulated I/O module on the bus whose coil 0 is the lobby door's strike."""
+        return self.compound.gates.io[2]
+
+    @property
+    def strike(self) -> list[bool]:
+        """What the lobby door's strike relay was told on the wire, oldest first."""
+        return [on for _, coil, on in self.door.writes if coil == 0]
+
+    async def strike_becomes(self, expected: list[bool], timeout: float = 2.0) -> None:
+        for _ in range(int(timeout / 0.01)):
+            if self.strike == expected:
+                return
+            await asyncio.sleep(0.01)
+        raise AssertionError(f"strike received {self.strike}, expected {expected}")
 
     @property
     def coils(self) -> list[str]:
@@ -102,14 +94,19 @@ class Site:
 
 @contextlib.asynccontextmanager
 async def running_site(
-    directory: Path, broker: SecureBroker, *, connected: bool = True, **mqtt: Any
+    directory: Path,
+    broker: SecureBroker,
+    *,
+    connected: bool = True,
+    site_overrides: dict[str, Any] | None = None,
+    **mqtt: Any,
 ) -> AsyncIterator[Site]:
     """The simulated compound (Modbus gate, Wiegand reader) run by a daemon with MQTT on."""
-    async with simulated_compound(directory, mqtt_overrides(broker, **mqtt)) as compound:
+    overrides = merge(mqtt_overrides(broker, **mqtt), site_overrides or {})
+    async with simulated_compound(directory, overrides) as compound:
         daemon = Daemon(compound.config)
         await daemon.start()
-        site = Site(daemon, compound, StandInDoor())
-        daemon.router.attach(site.door)
+        site = Site(daemon, compound)
         try:
             if connected:
                 await asyncio.wait_for(site.mqtt.connected.wait(), 10)

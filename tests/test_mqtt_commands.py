@@ -13,7 +13,6 @@ from typing import Any
 import pytest
 from structlog.testing import capture_logs
 
-from edgectl.domain import HoldRelay, PulseRelay
 from edgectl.store.journal import Entry, read_entries
 from tests.conftest import SecureBroker
 from tests.mqtt_console import BASE, DOOR, GATE, console, now_iso, running_site
@@ -53,9 +52,9 @@ async def test_operator_opens_gate_coil_written_before_ok_and_journaled(
         assert site.coils == ["open", "stop"]
         reply = await alice.request("door/unlock", {"target": DOOR, "seconds": 3})
         assert reply["status"] == "ok"
-        assert await site.door.received.get() == PulseRelay(target=DOOR, seconds=3.0)
+        await site.strike_becomes([True])  # energised on the I/O module's coil
         assert (await alice.request("door/hold", {"target": DOOR}))["status"] == "ok"
-        assert await site.door.received.get() == HoldRelay(target=DOOR, on=True)
+        await site.strike_becomes([True, True])  # held: the pulse's relock is cancelled
         path = site.compound.config.store.path
     rows = await journaled(path, 4)
     assert [(r.source, r.body["command"], r.body["target"], r.body["outcome"]) for r in rows] == [
@@ -95,8 +94,7 @@ async def test_guard_cannot_hold_door_but_can_unlock(
     ):
         assert (await gina.request("door/hold", {"target": DOOR}))["code"] == "forbidden"
         assert (await gina.request("door/unlock", {"target": DOOR}))["status"] == "ok"
-        assert await site.door.received.get() == PulseRelay(target=DOOR, seconds=5.0)
-        assert site.door.received.empty()
+        await site.strike_becomes([True])
 
 
 async def test_publishing_under_another_operators_id_is_stopped_by_the_broker(
@@ -165,7 +163,7 @@ async def test_bad_input_gets_error_response_and_no_action(
             reply = await alice.request(command, body)
             assert (reply["status"], reply["code"]) == ("error", code), (command, body, reply)
             assert reply["message"]
-        assert site.coils == [] and site.door.received.empty()
+        assert site.coils == [] and site.strike == []
         assert site.mqtt.connected.is_set()
         path = site.compound.config.store.path
     rows = await journaled(path, len(BAD))

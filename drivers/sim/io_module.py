@@ -3,6 +3,7 @@ and door contacts, speaking real Modbus through the same simulated bus as the ga
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable
 from functools import partial
@@ -28,6 +29,7 @@ class SimIoModule:
         self.relays = [False] * relays
         self.inputs = [False] * inputs
         self.writes: list[tuple[float, int, bool]] = []  # (monotonic time, coil, on)
+        self.delay_s = 0.0  # a slow module: it switches at once but answers writes this late
 
     def set_input(self, index: int, value: bool) -> None:
         self.inputs[index] = value
@@ -61,6 +63,7 @@ class SimIoModule:
             on = bool(values[0])
             self.relays[address] = on
             self.writes.append((self.clock(), address, on))
+            await asyncio.sleep(self.delay_s)
         elif function == READ_DISCRETE:
             for i in range(len(current)):
                 if 0 <= start + i < len(self.inputs):
