@@ -112,6 +112,15 @@ def test_visitor_pass_in_one_call_with_uses_gates_and_expiry(site: Site) -> None
         site.index.issue_visitor_pass("X", "guard-1", late, ["gate-main"], now=T0)
 
 
+def test_host_move_out_revokes_their_visitors_passes(site: Site) -> None:
+    issued = site.index.issue_visitor_pass(
+        "Wang Wu", "host-1", T0 + timedelta(hours=2), ["gate-main"], uses=5, now=T0
+    )
+    assert site.present("r-gate-in", pin=issued.code).granted
+    assert site.index.revoke_person("host-1", now=T0) == 1
+    assert site.present("r-gate-out", pin=issued.code).reason == "revoked"
+
+
 def test_area_antipassback_and_operator_forgive(site: Site) -> None:
     assert site.present("r-gate-in", number=1).granted
     assert site.present("r-gate-in", number=1).reason == "antipassback"

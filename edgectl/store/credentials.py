@@ -524,12 +524,14 @@ class AccessIndex:
         return cur.rowcount > 0
 
     def revoke_person(self, person_id: str, *, now: datetime | None = None) -> int:
-        """Move-out: revoke every credential a person holds; return how many."""
+        """Move-out: revoke every credential a person holds, and every visitor pass they
+        host (a departed host's guests must not keep getting in); return how many."""
         with self._write() as c:
             cur = c.execute(
                 "UPDATE credentials SET status = 'revoked', updated_at = ? "
-                "WHERE person_id = ? AND status != 'revoked'",
-                (_stamp(now), person_id),
+                "WHERE status != 'revoked' AND (person_id = ? OR id IN "
+                "(SELECT credential_id FROM visitor_passes WHERE host_id = ?))",
+                (_stamp(now), person_id, person_id),
             )
         return cur.rowcount
 
