@@ -286,6 +286,7 @@ class OperatorCommand(Event):
     params: dict[str, Any] = dataclasses.field(default_factory=dict)
     outcome: str = "ok"  # "ok" or "error"
     error: str | None = None
+    request: str | None = None  # the request's id (MQTT correlation data or transaction)
 
 
 # --- storage --------------------------------------------------------------------------

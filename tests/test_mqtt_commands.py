@@ -135,6 +135,24 @@ async def test_replayed_and_stale_commands_are_refused(
         assert site.coils == ["open"]
 
 
+async def test_replay_is_refused_across_a_daemon_restart(
+    tmp_path: Path, secure_broker: SecureBroker
+) -> None:
+    body = {"issued_at": now_iso(), "target": GATE}
+    async with (
+        running_site(tmp_path, secure_broker, command_window_s=30),
+        console(secure_broker, "alice") as alice,
+    ):
+        assert (await alice.request("gate/open", body, correlation=b"xyz"))["status"] == "ok"
+    async with (
+        running_site(tmp_path, secure_broker, command_window_s=30) as site,
+        console(secure_broker, "alice") as alice,
+    ):
+        again = await alice.request("gate/open", body, correlation=b"xyz")
+        assert (again["status"], again["code"]) == ("error", "replay")
+        assert site.coils == []  # the restarted daemon moved nothing
+
+
 BAD: list[tuple[str, bytes | dict[str, Any], str]] = [
     ("gate/open", b"{not json", "bad_json"),
     ("gate/open", b"[1, 2]", "bad_json"),

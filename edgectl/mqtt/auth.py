@@ -30,6 +30,15 @@ class RoleTable:
         return role is not None and role >= needed
 
 
+def request_key(correlation: bytes | None, transaction: str | None) -> str | None:
+    """How a request is known for replay checks: MQTT 5 correlation data, else transaction."""
+    if correlation:
+        return f"correlation data {correlation.hex()}"
+    if transaction:
+        return f"transaction {transaction!r}"
+    return None
+
+
 class RequestWindow:
     """Refuses requests issued outside ``window`` of now, and ids seen within it.
 
@@ -53,6 +62,11 @@ class RequestWindow:
             return True
         self._seen[key] = now
         return False
+
+    def remember(self, operator: str, request_id: str, seen_at: datetime) -> None:
+        """Seed an id seen before a restart (from the journal), so it stays refused."""
+        self._seen[(operator, request_id)] = seen_at
+        self._seen = OrderedDict(sorted(self._seen.items(), key=lambda kv: kv[1]))
 
     def _expire(self, now: datetime) -> None:
         horizon = now - 2 * self.window

@@ -27,13 +27,14 @@ from edgectl.config import Config
 from edgectl.devices import DeviceRegistry, DeviceView
 from edgectl.domain import OperatorCommand
 from edgectl.mqtt import connection, ha
-from edgectl.mqtt.auth import RequestWindow, RoleTable
+from edgectl.mqtt.auth import RequestWindow, RoleTable, request_key
 from edgectl.mqtt.commands import COMMANDS, Context, Spec
 from edgectl.mqtt.payloads import Envelope, Refused, decode, envelope, validate
 from edgectl.mqtt.policy import AccessOps, arrival_staff
 from edgectl.mqtt.topics import Topics
 from edgectl.router import Clock, Router, utc_now
-from edgectl.store.journal import Entry, Journal
+from edgectl.store.db import connect
+from edgectl.store.journal import Entry, Journal, last_entries
 
 log = structlog.get_logger(__name__)
 
@@ -41,6 +42,7 @@ EVENT_QOS = 0
 STOP_TIMEOUT_S = 5.0
 REPLY_TIMEOUT_S = 2.0
 PUMP_RETRY_S = 1.0
+REPLAY_SEED_MAX = 10000  # newest operator commands read back at start for replay checks
 
 
 class MqttInterface:
@@ -62,6 +64,7 @@ class MqttInterface:
         self.topics = Topics(config.base_topic)
         self.roles = RoleTable(config.operators)
         self.window = RequestWindow(config.mqtt.command_window_s)
+        self._remember_journaled_requests()
         self.connected = asyncio.Event()
         self._v5 = config.mqtt.protocol == "5"
         self._events = journal.subscribe()
@@ -71,6 +74,19 @@ class MqttInterface:
         self._task: asyncio.Task[None] | None = None
         self._handlers: set[asyncio.Task[None]] = set()
         devices.listen(self._on_device)
+
+    def _remember_journaled_requests(self) -> None:
+        """Requests journaled within the replay horizon stay refused across a restart."""
+        horizon = self.clock() - 2 * self.window.window
+        conn = connect(self.journal.path, readonly=True)
+        try:
+            entries = last_entries(conn, REPLAY_SEED_MAX, ("operator_command",))
+        finally:
+            conn.close()
+        for entry in entries:
+            request = entry.body.get("request")
+            if request and entry.body.get("channel") == "mqtt" and entry.at >= horizon:
+                self.window.remember(entry.source, request, entry.at)
 
     # --- lifecycle ---------------------------------------------------------------------
 
@@ -215,7 +231,9 @@ class MqttInterface:
         except Exception as exc:
             log.exception("mqtt_command_failed", command=name, operator=operator)
             reply = {"status": "error", "code": "internal", "message": str(exc)}
-        await self._journal(operator, name, params, reply, now)
+        await self._journal(
+            operator, name, params, reply, now, request_key(correlation, transaction)
+        )
         reply |= {"command": name, "transaction": transaction}
         await self._reply(reply_to, reply, correlation)
         log.info(
@@ -246,11 +264,8 @@ class MqttInterface:
                 f"issued_at {env.issued_at.isoformat()} is more than "
                 f"{self.window.window.total_seconds():g}s from the site clock",
             )
-        if correlation:
-            request_id = f"correlation data {correlation.hex()}"
-        elif env.transaction:
-            request_id = f"transaction {env.transaction!r}"
-        else:
+        request_id = request_key(correlation, env.transaction)
+        if request_id is None:
             raise Refused("bad_request", "transaction: required (or MQTT 5 correlation data)")
         if self.window.replayed(operator, request_id, now):
             raise Refused("replay", f"{request_id} was already received")
@@ -263,6 +278,7 @@ class MqttInterface:
         params: dict[str, Any],
         reply: dict[str, Any],
         now: datetime,
+        request: str | None,
     ) -> None:
         error = f"{reply['code']}: {reply['message']}" if reply["status"] == "error" else None
         event = OperatorCommand(
@@ -274,6 +290,7 @@ class MqttInterface:
             params={k: v for k, v in params.items() if k != "target"},
             outcome=reply["status"],
             error=error,
+            request=request,
         )
         try:
             await self.router.record(event)
