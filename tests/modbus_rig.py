@@ -17,6 +17,19 @@ from drivers.sim.gate import SimGates
 from edgectl.domain import Event
 
 
+async def wait_event(
+    events: list[Event], pred: Callable[[Event], bool], within_s: float = 3.0
+) -> Event:
+    """The first event in ``events`` (a driver's emit list) matching ``pred``."""
+    deadline = time.monotonic() + within_s
+    while time.monotonic() < deadline:
+        for e in events:
+            if pred(e):
+                return e
+        await asyncio.sleep(0.01)
+    raise AssertionError(f"no matching event in {events}")
+
+
 @dataclass
 class Rig:
     sim: SimGates
@@ -34,13 +47,7 @@ class Rig:
         await self.sim.stop()
 
     async def wait_for(self, pred: Callable[[Event], bool], within_s: float = 3.0) -> Event:
-        deadline = time.monotonic() + within_s
-        while time.monotonic() < deadline:
-            for e in self.events:
-                if pred(e):
-                    return e
-            await asyncio.sleep(0.01)
-        raise AssertionError(f"no matching event in {self.events}")
+        return await wait_event(self.events, pred, within_s)
 
     def count(self, unit: int, outcome: str) -> float:
         labels = {"bus": self.driver.id, "unit": str(unit), "outcome": outcome}

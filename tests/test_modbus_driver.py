@@ -18,6 +18,7 @@ from drivers.sim.gate import SimGates, start_sim_gates
 from edgectl.config import Bus, Gate
 from edgectl.domain import DeviceOnline, Event, GateState, OpenGate
 from tests.conftest import PtyPair, free_port, make_pty_pair
+from tests.modbus_rig import wait_event
 
 
 @dataclass
@@ -27,13 +28,7 @@ class Rig:
     events: list[Event] = field(default_factory=list)
 
     async def wait_for(self, pred: Callable[[Event], bool], within_s: float = 3.0) -> Event:
-        deadline = time.monotonic() + within_s
-        while time.monotonic() < deadline:
-            for e in self.events:
-                if pred(e):
-                    return e
-            await asyncio.sleep(0.01)
-        raise AssertionError(f"no matching event in {self.events}")
+        return await wait_event(self.events, pred, within_s)
 
 
 @pytest.fixture
