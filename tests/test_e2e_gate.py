@@ -10,6 +10,7 @@ from pathlib import Path
 from edgectl.daemon import Daemon
 from edgectl.simulation import Compound, simulated_compound
 from tests.cli_helpers import edgectl
+from tests.conftest import Broker
 from tests.daemon_helpers import running, wait_for
 
 
@@ -91,3 +92,23 @@ async def test_gate_command_for_unknown_gate_exits_2(tmp_path: Path) -> None:
         )
         assert result.returncode == 2
         assert "unknown gate 'side-gate'" in result.stderr
+
+
+async def test_decision_is_published_on_mqtt(tmp_path: Path, broker: Broker) -> None:
+    import aiomqtt
+
+    overrides = {"mqtt": {"enabled": True, "host": broker.host, "port": broker.port}}
+    async with (
+        simulated_compound(tmp_path, overrides) as compound,
+        running(compound.config) as (daemon, events),
+        aiomqtt.Client(broker.host, broker.port) as client,
+    ):
+        await client.subscribe(f"{compound.config.base_topic}/event/access_decided", qos=1)
+        daemon.index.add_card("res-1", 12, 1001)
+        await wait_for(events, "gate_state")
+        compound.reader.present("h10301", 12, 1001)
+        async with asyncio.timeout(5):
+            message = await anext(aiter(client.messages))
+        published = json.loads(message.payload)
+        assert published["kind"] == "access_decided" and published["body"]["granted"] is True
+        assert published["seq"] == (await wait_for(events, "access_decided")).seq
