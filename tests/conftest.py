@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 from drivers.sim.ptys import PtyPair, make_pty_pair
 
@@ -26,6 +27,14 @@ __all__ = [
 ]
 
 DOCS = Path(__file__).resolve().parents[1] / "docs"
+
+
+# Shared, noisy 2-core machines: a slow example is not a failure (performance is measured in
+# bench/, not in tests), and tests that need more examples say so themselves.
+settings.register_profile(
+    "edgectl", deadline=None, suppress_health_check=[HealthCheck.too_slow], print_blob=True
+)
+settings.load_profile("edgectl")
 
 
 def free_port() -> int:
