@@ -6,12 +6,14 @@ import asyncio
 import random
 from pathlib import Path
 
+import typer
 from rich.console import Console
 
 from drivers.wiegand.line import encode_frame
 from edgectl import logs
 from edgectl.daemon import Daemon
 from edgectl.simulation import Compound, simulated_compound
+from edgectl.store.db import StoreError
 from edgectl.store.journal import Entry
 
 console = Console()
@@ -124,4 +126,7 @@ def run_sim(
             asyncio.run(_run(directory, duration, interval, seed_value))
     except KeyboardInterrupt:
         pass
+    except StoreError as exc:  # e.g. a database left in --dir by a newer edgectl
+        console.print(f"[bold red]error:[/] {exc} (use another --dir)")
+        raise typer.Exit(1) from None
     console.print(f"[bold]done[/]; journal kept in {directory / 'edgectl.db'}")
