@@ -95,3 +95,19 @@ async def test_forced_open_raises_alarm_and_emergency_releases_door(tmp_path: Pa
             assert daemon.router.doors.phases()["lobby-a"] == "open"
             await daemon.router.execute(HoldRelay(target="lobby-a", on=False))
             assert io(compound).relays[0] is False
+
+
+async def test_bus_lost_during_access_time_raises_relock_alarm(tmp_path: Path) -> None:
+    slow = DOOR | {"unlock_s": 5.0}
+    async with (
+        simulated_compound(tmp_path, overrides(tmp_path) | {"doors": [slow]}) as compound,
+        running(compound.config) as (daemon, events),
+    ):
+        daemon.index.add_card("res-1", 12, 1001)
+        await wait_for(events, "device_online")
+        compound.reader.present("h10301", 12, 1001)
+        await until(lambda: io(compound).relays[0])
+        compound.bus.close()  # the RS-485 adapter is pulled while the strike is energised
+        alarm = await wait_for(events, "access_alarm")
+        assert alarm.source == "lobby-a"
+        assert alarm.body["alarm"] == "relock_failed: bus stopped during the access time"

@@ -112,6 +112,10 @@ class DoorIo:
             self.alarm(AccessAlarm(source=door, at=at, alarm=f"relock_failed: {exc}", target=door))
 
     def stop(self) -> None:
-        for timer in self._pulses.values():
+        """The bus went down: a strike pulsed but not yet relocked may stay energised."""
+        at = datetime.now(UTC)
+        for door, timer in self._pulses.items():
             timer.cancel()
+            problem = "relock_failed: bus stopped during the access time"
+            self.alarm(AccessAlarm(source=door, at=at, alarm=problem, target=door))
         self._pulses.clear()
