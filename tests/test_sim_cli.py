@@ -24,6 +24,7 @@ def test_sim_with_duration_decides_cards_and_exits_0(tmp_path: Path) -> None:
     assert "access_decided" in result.stdout
     assert "granted=True" in result.stdout and "granted=False" in result.stdout
     assert "gate_state" in result.stdout
+    assert "reason=parity" in result.stdout  # the damaged frame really is damaged
     assert (tmp_path / "edgectl.db").exists()
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
+from drivers.wiegand import codec
 from drivers.wiegand.line import encode_frame
 from edgectl import logs
 from edgectl.daemon import Daemon
@@ -56,7 +57,8 @@ def present_one(compound: Compound, rng: random.Random, turn: int) -> str:
         reader.present("h10301", 12, number)
         return f"card 12:{number} (unknown)"
     if kind == "damaged":
-        reader.write(encode_frame(0x2ABCDEF ^ 1, 26))  # one bit flipped: parity fails
+        good = codec.encode(codec.builtin_formats()["h10301"], 12, 1001)
+        reader.write(encode_frame(good ^ (1 << 5), 26))  # one data bit flipped: parity fails
         return "damaged frame (bad parity)"
     reader.write(b"W26:zz*00\r\n")
     return "line noise (corrupt line)"
