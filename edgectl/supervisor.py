@@ -68,7 +68,12 @@ class Supervisor:
                 self.emit(DeviceOffline(source=device, at=now, error=error, retry_in_s=backoff))
             await asyncio.sleep(backoff)
 
-    async def stop(self) -> None:
+    async def stop(self, timeout_s: float = 5.0) -> None:
+        """Cancel every driver; one that will not finish must not hold up the shutdown."""
         for task in self.tasks.values():
             task.cancel()
-        await asyncio.gather(*self.tasks.values(), return_exceptions=True)
+        if not self.tasks:
+            return
+        _, stuck = await asyncio.wait(set(self.tasks.values()), timeout=timeout_s)
+        for task in stuck:
+            log.warning("driver_stop_timed_out", driver=task.get_name(), after_s=timeout_s)

@@ -16,6 +16,7 @@ of a pty pair, RTU) or on TCP.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 import time
 from collections.abc import Callable, Mapping
@@ -257,7 +258,8 @@ class SimGates:
         return mangle(packet, gate.take_fault(WIRE_FAULTS), tcp=self.tcp)
 
     async def stop(self) -> None:
-        await self.server.shutdown()
+        with contextlib.suppress(TimeoutError):  # a wedged pymodbus transport must not hang
+            await asyncio.wait_for(self.server.shutdown(), 5)
         # pymodbus keeps a listener's "relisten" task alive through shutdown; a replugged
         # port at the same path would otherwise be reopened by this stopped server.
         if (task := self.server.reconnect_task) is not None:

@@ -106,7 +106,9 @@ class MqttInterface:
                 )
         if self._task is not None:
             self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
+            _, stuck = await asyncio.wait({self._task}, timeout=STOP_TIMEOUT_S)
+            if stuck:  # a client that will not close must not hold the daemon's shutdown
+                log.warning("mqtt_stop_timed_out", after_s=STOP_TIMEOUT_S)
         self.journal.unsubscribe(self._events)
 
     async def _run(self) -> None:
