@@ -208,6 +208,14 @@ class Journal:
             batch, stop = self._take_batch()
             if batch:
                 self._commit(batch)
+        # Anything queued behind the stop (the writer's own recovery alarm) still commits.
+        leftover = []
+        while not self._queue.empty():
+            item = self._queue.get_nowait()
+            if item is not _STOP:
+                leftover.append(item)
+        if leftover:
+            self._commit(leftover)
 
     def _set_sync(self, mode: str) -> None:
         if mode != self._sync_mode:
@@ -289,8 +297,8 @@ class Journal:
             seconds=round((now - since).total_seconds(), 3),
             pending_events=pending,
         )
+        self._queue.put((alarm, None))  # queued before anyone hears of the recovery
         self._report_full(False, "")
-        self._queue.put((alarm, None))
 
     def _fail(self, futures: list[asyncio.Future[Entry] | None], err: Exception) -> None:
         for fut in futures:
