@@ -5,7 +5,6 @@ See ``config.example.toml`` for every key with a comment.
 
 from __future__ import annotations
 
-import tomllib
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date
@@ -13,7 +12,7 @@ from pathlib import Path
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from edgectl.confload import ConfigError, Invalid, build
+from edgectl.confload import ConfigError, Invalid, build, decode, parse_toml
 from rules.schedule import DAYS, MAX_SEGMENTS, parse_segment
 
 __all__ = ["Config", "ConfigError", "load"]
@@ -450,18 +449,14 @@ class Config:
 
 
 def parse(text: str, file: Path | str = "<config>") -> Config:
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(file, "", f"not valid TOML: {exc}") from None
-    return build(Config, data, Path(file))
+    return build(Config, parse_toml(text, file), Path(file))
 
 
 def load(path: Path | str) -> Config:
     """Read and validate the config file at ``path``; raise ConfigError naming the problem."""
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        data = path.read_bytes()
     except OSError as exc:
         raise ConfigError(path, "", f"cannot read: {exc.strerror}") from None
-    return parse(text, path)
+    return parse(decode(data, path), path)

@@ -1,0 +1,139 @@
+"""A careless or hostile config file, through ``edgectl run --config``: exit 2 and a message
+that names the key (or the file) and the problem, never a traceback."""
+
+from __future__ import annotations
+
+import codecs
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from tests.cli_helpers import edgectl
+
+BASE = """
+[site]
+id = "s1"
+name = "Résidence"
+
+[store]
+path = "{dir}/edgectl.db"
+
+[daemon]
+control_socket = "{dir}/control.sock"
+
+[[buses]]
+id = "bus1"
+port = "/dev/ttyUSB0"
+
+[[gates]]
+id = "g1"
+bus = "bus1"
+"""
+
+
+def run_config(tmp_path: Path, data: bytes) -> tuple[int, str]:
+    path = tmp_path / "config.toml"
+    path.write_bytes(data)
+    result = edgectl("run", "--config", str(path))
+    assert "Traceback" not in result.stderr, result.stderr
+    return result.returncode, " ".join(result.stderr.split())
+
+
+def base(tmp_path: Path, extra: str = "") -> str:
+    return BASE.format(dir=tmp_path) + extra
+
+
+@pytest.mark.parametrize(
+    ("encode", "expected"),
+    [
+        (lambda t: t.encode("latin-1"), "not UTF-8: byte 0xE9 at line 4"),
+        (lambda t: codecs.BOM_UTF16_LE + t.encode("utf-16-le"), "UTF-16 (little-endian)"),
+        (lambda t: codecs.BOM_UTF16_BE + t.encode("utf-16-be"), "byte order mark (FE FF)"),
+        (lambda t: t.encode("utf-16-le"), "NUL bytes"),
+    ],
+    ids=["latin-1", "utf-16-le-bom", "utf-16-be-bom", "utf-16-no-bom"],
+)
+def test_a_file_not_in_utf8_says_utf8_is_expected(
+    tmp_path: Path, encode: Callable[[str], bytes], expected: str
+) -> None:
+    code, err = run_config(tmp_path, encode(base(tmp_path)))
+    assert code == 2
+    assert expected in err
+    assert "expected UTF-8" in err
+
+
+def test_a_utf8_bom_is_accepted(tmp_path: Path) -> None:
+    from edgectl import config
+
+    path = tmp_path / "config.toml"
+    path.write_bytes(codecs.BOM_UTF8 + base(tmp_path).encode())
+    assert config.load(path).site.name == "Résidence"
+
+
+def test_a_deeply_nested_value_is_an_error_not_a_crash(tmp_path: Path) -> None:
+    code, err = run_config(tmp_path, base(tmp_path, "\n[x]\ny = " + "[" * 5000).encode())
+    assert code == 2
+    assert "nested too deeply" in err
+
+
+@pytest.mark.parametrize(
+    ("extra", "expected"),
+    [
+        (
+            '\n[[doors]]\nid = "d1"\nrelay = {bus = "bus1", unit = 2, coil = "0"}\n',
+            "doors[0].relay.coil: expected an integer, got '0'",
+        ),
+        (
+            "\n[mqtt]\ntls = {ca_file = 5}\n",
+            "mqtt.tls.ca_file: expected a string, got 5",
+        ),
+        (
+            '\n[mqtt]\ntls = {nope = ""}\n',
+            "mqtt.tls.nope: unknown key",
+        ),
+    ],
+)
+def test_errors_inside_optional_tables_name_the_inner_key(
+    tmp_path: Path, extra: str, expected: str
+) -> None:
+    code, err = run_config(tmp_path, base(tmp_path, extra).encode())
+    assert code == 2
+    assert expected in err
+
+
+@pytest.mark.parametrize(
+    ("extra", "key", "problem"),
+    [
+        (
+            "\n[[gates]]\nid = 'g2'\nbus = 'bus1'\nunit = 2\npoll_interval_s = nan\n",
+            "gates[1].poll_interval_s",
+            "expected a finite number, got nan",
+        ),
+        ("\n[[doors]]\nid = 'd1'\nunlock_s = -5\n", "doors[0].unlock_s", "expected 0 or more"),
+        ("\n[access]\npin_timeout_s = -1\n", "access.pin_timeout_s", "expected 0 or more"),
+        (
+            "\n[access]\nmax_offline_days = nan\n",
+            "access.max_offline_days",
+            "expected a finite number",
+        ),
+        (
+            "\n[access]\nmax_offline_days = inf\n",
+            "access.max_offline_days",
+            "expected a finite number",
+        ),
+    ],
+)
+def test_nan_infinite_and_negative_durations_are_refused(
+    tmp_path: Path, extra: str, key: str, problem: str
+) -> None:
+    code, err = run_config(tmp_path, base(tmp_path, extra).encode())
+    assert code == 2
+    assert f"{key}: {problem}" in err
+
+
+def test_a_negative_budget_is_refused(tmp_path: Path) -> None:
+    text = base(tmp_path).replace('edgectl.db"', 'edgectl.db"\ndisk_budget_mb = -1')
+    code, err = run_config(tmp_path, text.encode())
+    assert code == 2
+    assert "store.disk_budget_mb: expected 0 or more, got -1" in err
