@@ -13,7 +13,6 @@ duress_pin, plate, valid_from, valid_until, status, levels (``;``-separated leve
 
 from __future__ import annotations
 
-import csv
 import sqlite3
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -24,6 +23,7 @@ from zoneinfo import ZoneInfo
 
 from edgectl.config import ROLES
 from edgectl.store.credentials import INSERT_CREDENTIAL, credential_values, parse_when
+from edgectl.store.csv_text import Rows, TextError, csv_rows
 
 COLUMNS = (
     "person_id",
@@ -59,6 +59,7 @@ class ImportResult:
     rows: int = 0  # data rows read
     imported: int = 0  # credentials added
     errors: list[RowError] = field(default_factory=list)
+    unreadable: bool = False  # the file itself is not CSV text: nothing was imported
 
     @property
     def applied(self) -> bool:
@@ -156,12 +157,12 @@ class _Stager:
         self.conn.executemany("INSERT INTO stage_levels VALUES (?, ?, ?)", levels)
 
 
-def _lines(reader: Iterator[list[str]], first: int) -> Iterator[tuple[int, list[str]]]:
+def _lines(reader: Rows, first: int) -> Iterator[tuple[int, list[str]]]:
     """(line number, fields); a record spanning lines is numbered by its first line."""
     line = first
     for fields in reader:
         yield line + 1, fields
-        line = reader.line_num  # type: ignore[attr-defined]
+        line = reader.line_num
 
 
 _CARD_DUPES = """
@@ -245,6 +246,38 @@ def _apply(conn: sqlite3.Connection, now: datetime) -> int:
     return added
 
 
+def _read(
+    conn: sqlite3.Connection,
+    reader: Rows,
+    zone: ZoneInfo,
+    result: ImportResult,
+    progress: Progress | None,
+) -> _Stager | None:
+    """Stage every row; None (with the error in ``result``) if the header is wrong."""
+    header = [h.strip().lower() for h in next(reader, [])]
+    unknown = [h for h in header if h not in COLUMNS]
+    if not header or unknown or "person_id" not in header:
+        problem = (
+            f"unknown columns {unknown}"
+            if unknown
+            else "missing the person_id column"
+            if header
+            else "expected a header row"
+        )
+        result.errors.append(
+            RowError(1, f"{problem}; columns are: {', '.join(COLUMNS)} (person_id required)")
+        )
+        return None
+    stager = _Stager(conn, zone, header)
+    lines = _lines(reader, reader.line_num)
+    while chunk := list(islice(lines, CHUNK)):
+        stager.stage(chunk)
+        result.rows += len(chunk)
+        if progress:
+            progress(len(chunk))
+    return stager
+
+
 def import_csv(
     conn: sqlite3.Connection,
     path: Path,
@@ -253,40 +286,28 @@ def import_csv(
     skip_bad: bool = False,
     progress: Progress | None = None,
     now: datetime | None = None,
+    encoding: str = "auto",
 ) -> ImportResult:
     """Check every row of ``path``; apply all of them, or none if any is bad.
 
     With ``skip_bad`` the good rows are applied and the bad ones reported. Naive times in
-    the file are site local time (``zone``).
+    the file are site local time (``zone``). A file that is not CSV text in ``encoding``
+    (see csv_text) imports nothing, even with ``skip_bad``.
     """
     result = ImportResult()
     for statement in _STAGE.split(";"):
         if statement.strip():
             conn.execute(statement)
-    with path.open(newline="", encoding="utf-8-sig") as f:
-        reader = csv.reader(f)
-        header = [h.strip().lower() for h in next(reader, [])]
-        unknown = [h for h in header if h not in COLUMNS]
-        if not header or unknown or "person_id" not in header:
-            problem = (
-                f"unknown columns {unknown}"
-                if unknown
-                else "missing the person_id column"
-                if header
-                else "expected a header row"
-            )
-            result.errors.append(
-                RowError(1, f"{problem}; columns are: {', '.join(COLUMNS)} (person_id required)")
-            )
-            return result
-        stager = _Stager(conn, zone, header)
-        lines = _lines(reader, reader.line_num)
-        while chunk := list(islice(lines, CHUNK)):
-            stager.stage(chunk)
-            result.rows += len(chunk)
-            if progress:
-                progress(len(chunk))
-    result.errors = sorted([*stager.errors, *_duplicates(conn)])
+    try:
+        with csv_rows(path, encoding) as reader:
+            staged = _read(conn, reader, zone, result, progress)
+    except TextError as exc:
+        result.errors.append(RowError(exc.line, exc.problem))
+        result.unreadable = True
+        return result
+    if staged is None:
+        return result
+    result.errors = sorted([*staged.errors, *_duplicates(conn)])
     if result.errors and not skip_bad:
         return result
     if result.errors:
