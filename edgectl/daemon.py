@@ -16,6 +16,7 @@ from edgectl import metrics
 from edgectl.config import Config
 from edgectl.control import ControlServer
 from edgectl.devices import DeviceRegistry
+from edgectl.locks import StoreLock
 from edgectl.mqtt import AccessOps, MqttInterface
 from edgectl.router import Clock, Router, utc_now
 from edgectl.sdnotify import Notifier
@@ -55,6 +56,8 @@ class Daemon:
 
     async def start(self) -> None:
         cfg = self.config
+        self.store_lock = StoreLock(cfg.store.path)  # one daemon per store: raises Busy
+        self.store_lock.acquire()
         self.journal = Journal(cfg.store.path)
         self.retention = Retention(self.journal, cfg.store.disk_budget_mb)
         self._background.append(asyncio.create_task(self.retention.run(), name="retention"))
@@ -105,6 +108,7 @@ class Daemon:
             task.cancel()
         await asyncio.gather(*self._background, return_exceptions=True)
         await self.journal.close()
+        self.store_lock.release()
         log.info("stopped", at=datetime.now(UTC).isoformat())
 
     async def run(self) -> int:

@@ -15,8 +15,10 @@ import os
 import termios
 from pathlib import Path
 
+from edgectl.store.db import StoreError, not_writable
 
-class Busy(Exception):
+
+class Busy(OSError):
     """Another process holds the lock; ``pid`` is that process when it can be told."""
 
     def __init__(self, what: str, pid: int | None) -> None:
@@ -64,15 +66,19 @@ class StoreLock:
         self._fd: int | None = None
 
     def acquire(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        db = Path(str(self.path).removesuffix(".lock"))
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        except OSError as exc:
+            raise StoreError(not_writable(db, exc)) from exc
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             text = os.read(fd, 32).decode("ascii", "replace").strip()
             os.close(fd)
             pid = int(text) if text.isdigit() else holder_pid(self.path)
-            raise Busy(f"store {str(self.path)[: -len('.lock')]}", pid) from None
+            raise Busy(f"store {db}", pid) from None
         os.ftruncate(fd, 0)
         os.write(fd, f"{os.getpid()}\n".encode())
         self._fd = fd

@@ -28,6 +28,7 @@ from edgectl.domain import (
     DeviceOnline,
     ReaderFeedback,
 )
+from edgectl.locks import lock_serial
 
 log = structlog.get_logger(__name__)
 
@@ -57,6 +58,12 @@ class WiegandReaderDriver:
         except OSError as exc:
             self._health = Health(False, f"cannot open {self.config.port}: {exc.strerror}")
             raise DeviceError(self._health.detail) from exc
+        try:
+            lock_serial(writer.transport.serial.fd, self.config.port)  # type: ignore[attr-defined]
+        except OSError as exc:
+            writer.close()
+            self._health = Health(False, str(exc))
+            raise DeviceError(str(exc)) from exc
         self._writer = writer
         self._health = Health(True, self.config.port)
         emit(DeviceOnline(source=self.id, at=datetime.now(UTC)))

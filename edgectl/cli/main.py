@@ -14,6 +14,7 @@ from edgectl.cli import cards, doctor, gate, modbus, service
 from edgectl.cli import hub as hub_cli
 from edgectl.cli import sync as sync_cli
 from edgectl.cli.common import ConfigOption, console, load_or_exit
+from edgectl.locks import Busy
 from edgectl.store.db import StoreError, connect
 from edgectl.store.journal import Entry, last_entries, read_entries
 
@@ -70,7 +71,7 @@ def run(config: Path = ConfigOption) -> None:
 
     try:
         code = asyncio.run(main())
-    except StoreError as exc:
+    except (StoreError, Busy) as exc:
         logs_error(str(exc))
         raise typer.Exit(1) from None
     raise typer.Exit(code)
