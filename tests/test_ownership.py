@@ -19,6 +19,7 @@ from edgectl import control, tomlw
 from edgectl.config import load
 from tests.cli_helpers import REPO
 from tests.daemon_helpers import running, wait_for
+from tests.mounts import tmpfs
 from tests.site import door_site
 
 
@@ -132,14 +133,8 @@ def _fields(cfg: object) -> dict[str, object]:
 
 @pytest.fixture
 def small_fs(tmp_path: Path) -> Iterator[Path]:
-    """A 4 MB tmpfs of its own (this needs root, as the tests run in CI)."""
-    mnt = tmp_path / "fs"
-    mnt.mkdir()
-    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(mnt)], check=True)
-    try:
+    with tmpfs(tmp_path / "fs") as mnt:
         yield mnt
-    finally:
-        subprocess.run(["umount", "-l", str(mnt)], check=False)
 
 
 async def test_a_store_on_a_read_only_filesystem_refuses_to_start(

@@ -258,8 +258,8 @@ class Journal:
             for i, ((ev, _), body) in enumerate(zip(batch, bodies, strict=True))
         ]
         self._loop.call_soon_threadsafe(self._deliver, futures, entries)
-        if outage_since is not None:
-            self._recovered(outage_since, len(batch))
+        if outage_since is not None:  # the alarm counts everything that waited, not one batch
+            self._recovered(outage_since, len(batch) + self._queue.qsize())
 
     def _insert(self, rows: list[tuple[str, str, str, str, str]], durable: bool) -> int:
         """Insert ``rows`` in one transaction; return the first row's seq."""
