@@ -21,8 +21,9 @@ from edgectl.mqtt import AccessOps, MqttInterface
 from edgectl.router import Clock, Router, utc_now
 from edgectl.sdnotify import Notifier
 from edgectl.store.credentials import AccessIndex
-from edgectl.store.db import open_store
+from edgectl.store.db import StoreError, open_store
 from edgectl.store.journal import Journal
+from edgectl.store.recover import ensure_intact
 from edgectl.store.retention import Retention
 from edgectl.supervisor import Supervisor
 from sync.client import SyncClient
@@ -58,6 +59,11 @@ class Daemon:
         cfg = self.config
         self.store_lock = StoreLock(cfg.store.path)  # one daemon per store: raises Busy
         self.store_lock.acquire()
+        try:
+            ensure_intact(cfg.store.path)  # a damaged store is refused, naming `db recover`
+        except StoreError:
+            self.store_lock.release()
+            raise
         self.journal = Journal(cfg.store.path)
         self.retention = Retention(self.journal, cfg.store.disk_budget_mb)
         self._background.append(asyncio.create_task(self.retention.run(), name="retention"))
