@@ -118,7 +118,9 @@ def salvage(src: Path, dst: Path) -> Salvage:
         try:
             old_tables = set(_tables(old))
         except sqlite3.DatabaseError as exc:
-            raise StoreError(f"the schema of {src} cannot be read ({exc}); nothing to salvage") from None
+            raise StoreError(
+                f"the schema of {src} cannot be read ({exc}); nothing to salvage"
+            ) from None
         new.execute("BEGIN IMMEDIATE")
         for table in _tables(new):
             if table not in old_tables:
