@@ -92,7 +92,15 @@ class ControlServer:
                     os.unlink(self._path)
 
     async def status(self, _: web.Request) -> web.Response:
-        return web.json_response({"site": self.site_id, "devices": self.devices.snapshot()})
+        store_error = self.router.journal.store_error
+        return web.json_response(
+            {
+                "site": self.site_id,
+                "health": "red" if store_error else "green",
+                "store_error": store_error or None,
+                "devices": self.devices.snapshot(),
+            }
+        )
 
     async def device(self, request: web.Request) -> web.Response:
         """One device: the registry's view, plus its driver's own detail where it has one."""

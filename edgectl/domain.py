@@ -316,3 +316,21 @@ class StoragePressure(Event):
     used_bytes: int
     budget_bytes: int
     unacked_events: int  # events the hub has not acknowledged (access/alarm ones are kept)
+
+
+# --- damaged storage (issue 10) ---------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StoreFailed(Event):
+    """A journal commit failed for a reason other than a full disk or a lock (a damaged or
+    read-only store): those events are lost. ``active`` is published the moment it happens
+    (not journaled, seq 0, as the journal cannot take it); ``active = false`` is journaled
+    when commits work again, with the count of events lost meanwhile."""
+
+    KIND: ClassVar[str] = "store_failed"
+    CLASS: ClassVar[EventClass] = EventClass.ALARM
+
+    active: bool
+    error: str
+    lost_events: int

@@ -30,11 +30,25 @@ from pathlib import Path
 from typing import Any
 
 import structlog
+from prometheus_client import Counter
 
-from edgectl.domain import DURABLE_CLASSES, SCHEMA_VERSION, Event, EventClass, StorageFull
+from edgectl.domain import (
+    DURABLE_CLASSES,
+    SCHEMA_VERSION,
+    Event,
+    EventClass,
+    StorageFull,
+    StoreFailed,
+)
 from edgectl.store.db import StoreError, open_store
 
 log = structlog.get_logger(__name__)
+
+COMMIT_FAILURES = Counter(
+    "edgectl_journal_commit_failures_total",
+    "Journal commits that failed for good (not a full disk or a lock), by SQLite error",
+    ["error"],
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,6 +163,8 @@ class Journal:
         self.storage_error = ""
         self.commits = 0
         self.failures = 0
+        self.store_error = ""  # set while commits fail for good: the site's health is red
+        self._lost = 0
         self._thread = threading.Thread(target=self._writer, name="journal-writer", daemon=True)
         self._thread.start()
 
@@ -243,6 +259,8 @@ class Journal:
                     err = StoreError(f"journal commit failed ({len(batch)} events): {exc}")
                     log.error("journal_commit_failed", error=str(exc), events=len(batch))
                     self._loop.call_soon_threadsafe(self._fail, futures, err)
+                    if not _retryable(exc):
+                        self._failed_for_good(exc, len(batch))
                     return
                 if _lock_contention(exc):  # another writer (a big import): wait our turn
                     log.warning("journal_busy", error=str(exc), pending=len(batch))
@@ -253,6 +271,8 @@ class Journal:
                 self._closing.wait(delay)
                 delay = min(delay * 2, _RETRY_MAX_S)
         self.commits += 1
+        if self.store_error:
+            self._store_recovered()
         entries = [
             Entry(first + i, ev.at, ev.KIND, ev.CLASS, ev.source, body)
             for i, ((ev, _), body) in enumerate(zip(batch, bodies, strict=True))
@@ -279,6 +299,32 @@ class Journal:
                 conn.execute("ROLLBACK")
             raise
         return first
+
+    def _failed_for_good(self, exc: sqlite3.Error, events: int) -> None:
+        """Count it, turn health red, and tell operators now: the journal cannot carry it."""
+        COMMIT_FAILURES.labels(getattr(exc, "sqlite_errorname", "") or "error").inc()
+        self._lost += events
+        if self.store_error:
+            return
+        self.store_error = str(exc)
+        alarm = StoreFailed(
+            source="journal", at=datetime.now(UTC), active=True, error=str(exc), lost_events=events
+        )
+        entry = Entry(0, alarm.at, alarm.KIND, alarm.CLASS, alarm.source, alarm.body())
+        self._loop.call_soon_threadsafe(self._deliver, [None], [entry])
+
+    def _store_recovered(self) -> None:
+        log.warning("journal_store_recovered", error=self.store_error, lost_events=self._lost)
+        alarm = StoreFailed(
+            source="journal",
+            at=datetime.now(UTC),
+            active=False,
+            error=self.store_error,
+            lost_events=self._lost,
+        )
+        self.store_error = ""
+        self._lost = 0
+        self._queue.put((alarm, None))
 
     def _report_full(self, full: bool, error: str) -> None:
         self.storage_full = full
