@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from edgectl.config_paths import check_paths
 from edgectl.confload import ConfigError, Invalid, build, decode, parse_toml
 from rules.schedule import DAYS, MAX_SEGMENTS, parse_segment
 
@@ -436,6 +437,7 @@ class Config:
         for i, op in enumerate(self.operators):
             if ops[op.id] > 1:
                 raise Invalid(f"operators[{i}].id", f"duplicate operator id {op.id!r}")
+        check_paths(self)
 
     @property
     def base_topic(self) -> str:

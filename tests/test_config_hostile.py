@@ -137,3 +137,39 @@ def test_a_negative_budget_is_refused(tmp_path: Path) -> None:
     code, err = run_config(tmp_path, text.encode())
     assert code == 2
     assert "store.disk_budget_mb: expected 0 or more, got -1" in err
+
+
+@pytest.mark.parametrize(
+    ("section", "key", "other"),
+    [
+        ('[daemon]\ncontrol_socket = "{dir}/edgectl.db"', "daemon.control_socket", "store.path"),
+        (
+            '[daemon]\ncontrol_socket = "{dir}/edgectl.db-wal"',
+            "daemon.control_socket",
+            "store.path",
+        ),
+        (
+            '[[readers]]\nid = "r1"\nport = "{dir}/./edgectl.db"\ngate = "g1"',
+            "readers[0].port",
+            "store.path",
+        ),
+        (
+            '[mqtt]\ntls = {{ca_file = "{dir}/control.sock"}}',
+            "mqtt.tls.ca_file",
+            "daemon.control_socket",
+        ),
+    ],
+)
+def test_paths_that_are_one_file_are_refused(
+    tmp_path: Path, section: str, key: str, other: str
+) -> None:
+    (tmp_path / "control.sock").touch()  # a TLS file must exist to be checked further
+    text = (
+        base(tmp_path).replace("[daemon]\n", "[old_daemon]\n")
+        if "[daemon]" in section
+        else base(tmp_path)
+    )
+    text = text.replace(f'[old_daemon]\ncontrol_socket = "{tmp_path}/control.sock"\n', "")
+    code, err = run_config(tmp_path, (text + "\n" + section.format(dir=tmp_path) + "\n").encode())
+    assert code == 2
+    assert f"{key}: " in err and f"is the same file as {other}" in err
