@@ -14,6 +14,8 @@ from pathlib import Path
 
 from edgectl.store.migrations import MIGRATIONS
 
+BUSY_TIMEOUT_MS = 5000
+
 
 class StoreError(Exception):
     """The database cannot be opened or written (path, permissions, full disk, corruption)."""
@@ -28,7 +30,7 @@ def connect(path: Path | str, *, readonly: bool = False) -> sqlite3.Connection:
         else:
             path.parent.mkdir(parents=True, exist_ok=True)
             conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-        conn.execute("PRAGMA busy_timeout = 5000")
+        conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
         if not readonly:
             conn.execute("PRAGMA journal_mode = WAL")
             conn.execute("PRAGMA synchronous = NORMAL")
@@ -75,7 +77,12 @@ def not_writable(path: Path, exc: Exception) -> str:
 
 
 def check_writable(conn: sqlite3.Connection, path: Path | str) -> None:
-    """Write the store's header once, so a read-only store fails now, not at every commit."""
+    """Write the store's header once, so a read-only store fails now, not at every commit.
+
+    If another process holds the write lock (an import), the probe does not wait for it:
+    the file's permissions and its filesystem are checked instead.
+    """
+    conn.execute("PRAGMA busy_timeout = 100")
     try:
         conn.execute("BEGIN IMMEDIATE")
         version = conn.execute("PRAGMA user_version").fetchone()[0]
@@ -86,7 +93,19 @@ def check_writable(conn: sqlite3.Connection, path: Path | str) -> None:
             conn.execute("ROLLBACK")
         if _is_access_error(exc):
             raise StoreError(not_writable(Path(path), exc)) from exc
-        raise StoreError(f"cannot write database {path}: {exc}") from exc
+        name = getattr(exc, "sqlite_errorname", "") or ""
+        if not name.startswith(("SQLITE_BUSY", "SQLITE_LOCKED")):
+            raise StoreError(f"cannot write database {path}: {exc}") from exc
+        _check_access(Path(path))
+    finally:
+        conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+
+
+def _check_access(path: Path) -> None:
+    for where in (path, path.parent):
+        read_only_fs = bool(os.statvfs(where).f_flag & os.ST_RDONLY)
+        if read_only_fs or not os.access(where, os.W_OK):
+            raise StoreError(not_writable(path, PermissionError(f"{where} is not writable")))
 
 
 def migrate(conn: sqlite3.Connection) -> int:
