@@ -311,7 +311,8 @@ class Journal:
             source="journal", at=datetime.now(UTC), active=True, error=str(exc), lost_events=events
         )
         entry = Entry(0, alarm.at, alarm.KIND, alarm.CLASS, alarm.source, alarm.body())
-        self._loop.call_soon_threadsafe(self._deliver, [None], [entry])
+        no_future: list[asyncio.Future[Entry] | None] = [None]  # nobody waits on a live alarm
+        self._loop.call_soon_threadsafe(self._deliver, no_future, [entry])
 
     def _store_recovered(self) -> None:
         log.warning("journal_store_recovered", error=self.store_error, lost_events=self._lost)
