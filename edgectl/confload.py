@@ -7,6 +7,8 @@ what was expected.
 Rules every section gets without writing them:
 
 - a number is finite: ``nan`` and ``inf`` are refused everywhere;
+- a field may carry ``field(metadata={"hint": ...})``, added to a wrong-type error (the
+  usual mistake and its fix, e.g. a TCP port written where a serial device goes);
 - a field whose name ends in a unit (``_s``, ``_ms``, ``_mb``, ``_days``, ``_bytes``) is a
   duration, a size or a budget and may not be negative; a field can ask for the same with
   ``field(metadata={"min": 0})``;
@@ -185,7 +187,13 @@ def build(cls: type[T], data: dict[str, Any], file: Path, prefix: str = "") -> T
             raise ConfigError(
                 file, path, f"unknown key; expected one of: {', '.join(sorted(fields))}"
             )
-        kwargs[key] = _convert(hints[key], value, file, path)
+        try:
+            kwargs[key] = _convert(hints[key], value, file, path)
+        except ConfigError as exc:
+            hint = fields[key].metadata.get("hint")
+            if hint and exc.key == path:
+                raise ConfigError(file, path, f"{exc.problem}; {hint}") from None
+            raise
         _check_min(fields[key], kwargs[key], file, path)
     for name, f in fields.items():
         if (
