@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from edgectl.config_paths import check_paths
@@ -53,6 +54,12 @@ class Daemon:
     metrics_host: str = "127.0.0.1"
     log_level: Literal["debug", "info", "warning", "error"] = "info"
 
+    def validate(self) -> None:
+        if not 0 <= self.metrics_port <= 65535:
+            raise Invalid(
+                "metrics_port", f"expected a TCP port 1-65535 (0: none), got {self.metrics_port}"
+            )
+
 
 @dataclass(frozen=True, slots=True)
 class Bus:
@@ -60,7 +67,9 @@ class Bus:
 
     id: str
     kind: Literal["rtu", "tcp"] = "rtu"
-    port: str = ""  # serial device for rtu, e.g. /dev/serial/by-id/usb-FTDI_...
+    port: str = field(  # serial device for rtu, e.g. /dev/serial/by-id/usb-FTDI_...
+        default="", metadata={"hint": "for a tcp bus the TCP port is tcp_port"}
+    )
     host: str = ""  # for tcp
     tcp_port: int = 502
     baud: int = 9600
@@ -77,6 +86,12 @@ class Bus:
             raise Invalid("port", "expected the serial device path for an rtu bus")
         if self.kind == "tcp" and not self.host:
             raise Invalid("host", "expected a host name or address for a tcp bus")
+        if self.kind == "tcp" and self.port:
+            raise Invalid(
+                "port", "a tcp bus takes its TCP port in tcp_port (port is an rtu bus's device)"
+            )
+        if not 0 < self.tcp_port < 65536:
+            raise Invalid("tcp_port", f"expected a TCP port 1-65535, got {self.tcp_port}")
         if self.baud not in (1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200):
             raise Invalid("baud", f"expected a standard baud rate, got {self.baud}")
         if not 0 <= self.retries <= 5:
@@ -243,6 +258,19 @@ class Hub:
     def validate(self) -> None:
         if self.enabled and not self.url.startswith(("http://", "https://")):
             raise Invalid("url", f"expected an http:// or https:// URL, got {self.url!r}")
+        try:
+            _ = urlsplit(self.url).port  # raises for a port outside 0-65535
+        except ValueError:
+            raise Invalid(
+                "url", f"expected a TCP port 1-65535 in the URL, got {self.url!r}"
+            ) from None
+        client_cert = self.tls is not None and bool(self.tls.cert_file)
+        if self.enabled and not self.token.strip() and not client_cert:
+            raise Invalid(
+                "token",
+                "expected the site's token from the hub (or a client certificate in hub.tls) "
+                "when the hub is enabled",
+            )
         for key in ("interval_s", "timeout_s", "backoff_base_s", "backoff_max_s"):
             if getattr(self, key) <= 0:
                 raise Invalid(

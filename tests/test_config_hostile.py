@@ -173,3 +173,41 @@ def test_paths_that_are_one_file_are_refused(
     code, err = run_config(tmp_path, (text + "\n" + section.format(dir=tmp_path) + "\n").encode())
     assert code == 2
     assert f"{key}: " in err and f"is the same file as {other}" in err
+
+
+@pytest.mark.parametrize(
+    ("extra", "expected"),
+    [
+        ("\n[daemon]\nmetrics_port = 70000\n", "daemon.metrics_port: expected a TCP port"),
+        ("\n[mqtt]\nport = 0\n", "mqtt.port: expected a TCP port 1-65535"),
+        (
+            '\n[[buses]]\nid = "gw"\nkind = "tcp"\nhost = "10.0.0.5"\nport = 1502\n',
+            "buses[1].port: expected a string, got 1502; for a tcp bus the TCP port is tcp_port",
+        ),
+        (
+            '\n[[buses]]\nid = "gw"\nkind = "tcp"\nhost = "10.0.0.5"\nport = "1502"\n',
+            "buses[1].port: a tcp bus takes its TCP port in tcp_port",
+        ),
+        (
+            '\n[[buses]]\nid = "gw"\nkind = "tcp"\nhost = "10.0.0.5"\ntcp_port = 70000\n',
+            "buses[1].tcp_port: expected a TCP port 1-65535",
+        ),
+        (
+            '\n[hub]\nenabled = true\nurl = "https://hub.example"\n',
+            "hub.token: expected the site's token",
+        ),
+        (
+            '\n[hub]\nenabled = true\nurl = "https://hub.example:99999"\ntoken = "t"\n',
+            "hub.url: expected a TCP port 1-65535",
+        ),
+    ],
+)
+def test_ports_tokens_and_tcp_buses_are_checked(tmp_path: Path, extra: str, expected: str) -> None:
+    text = base(tmp_path)
+    if "[daemon]" in extra:
+        text = text.replace("[daemon]\n", "")
+        extra = extra.replace("[daemon]\n", f'[daemon]\ncontrol_socket = "{tmp_path}/c.sock"\n')
+        text = text.replace(f'control_socket = "{tmp_path}/control.sock"\n', "")
+    code, err = run_config(tmp_path, (text + extra).encode())
+    assert code == 2
+    assert expected in err
