@@ -19,6 +19,7 @@ from edgectl import control
 from tests.conftest import Broker, free_port
 from tests.daemon_helpers import running, wait_for
 from tests.site import door_site
+from tests.sync_support import until
 
 BREAK = (
     "CREATE TRIGGER broken BEFORE INSERT ON journal "
@@ -54,12 +55,14 @@ async def test_failed_commit_alarms_over_mqtt_turns_health_red_and_is_counted(
     )
     async with (
         aiomqtt.Client(broker.host, broker.port) as client,
-        running(cfg) as (_daemon, events),
+        running(cfg) as (daemon, events),
     ):
         await client.subscribe(f"{cfg.base_topic}/event/store_failed", qos=1)
         reader = SimWiegandConverter(pty_pair.device)
         try:
-            await wait_for(events, "device_online")
+            # device_online may commit before the test subscribes (start awaits the metrics
+            # server): wait on the reader driver's own health instead
+            await until(lambda: daemon.drivers[0].health().online)
             before = await _metric(metrics_port, "edgectl_journal_commit_failures_total")
             _sql(cfg.store.path, BREAK)
             reader.present("h10301", 1, 1)
