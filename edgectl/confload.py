@@ -13,16 +13,11 @@ import typing
 from pathlib import Path
 from typing import Any, Literal, TypeVar, get_args, get_origin
 
+from edgectl.domain import Invalid
+
+__all__ = ["ConfigError", "Invalid", "build"]
+
 T = TypeVar("T")
-
-
-class Invalid(ValueError):
-    """Raised by a section's ``validate()``: ``key`` is relative to that section."""
-
-    def __init__(self, key: str, problem: str) -> None:
-        self.key = key
-        self.problem = problem
-        super().__init__(f"{key}: {problem}")
 
 
 class ConfigError(Exception):

@@ -316,3 +316,17 @@ class StoragePressure(Event):
     used_bytes: int
     budget_bytes: int
     unacked_events: int  # events the hub has not acknowledged (access/alarm ones are kept)
+
+
+# --- settings -------------------------------------------------------------------------
+# Here rather than in edgectl/confload.py so that rules/settings.py can raise it while
+# importing nothing from edgectl but this vocabulary.
+
+
+class Invalid(ValueError):
+    """Raised by a settings section's ``validate()``: ``key`` is relative to that section."""
+
+    def __init__(self, key: str, problem: str) -> None:
+        self.key = key
+        self.problem = problem
+        super().__init__(f"{key}: {problem}")

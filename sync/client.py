@@ -23,10 +23,11 @@ import aiohttp
 import structlog
 
 from edgectl.config import Config, Tls
-from edgectl.store import kv
+from edgectl.store import kv, workorders
 from edgectl.store.journal import Entry, Journal
+from edgectl.store.tx import transaction
 from edgectl.store.worker import DbWorker
-from sync import apply, metrics, outbox, workorders
+from sync import apply, metrics, outbox
 from sync.codec import AckError, BatchError, backoff_delay, gunzip, judge_ack
 from sync.status import read_status
 
@@ -379,11 +380,6 @@ class SyncClient:
 
 
 def _store_orders(conn: sqlite3.Connection, orders: list[dict[str, Any]], cursor: int) -> None:
-    conn.execute("BEGIN IMMEDIATE")
-    try:
+    with transaction(conn):
         workorders.store_orders(conn, orders)
         kv.put(conn, kv.WORKORDERS_CURSOR, cursor)
-        conn.execute("COMMIT")
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise

@@ -33,6 +33,7 @@ import structlog
 
 from edgectl.domain import DURABLE_CLASSES, SCHEMA_VERSION, Event, EventClass, StorageFull
 from edgectl.store.db import StoreError, open_store
+from edgectl.store.tx import transaction
 
 log = structlog.get_logger(__name__)
 
@@ -264,20 +265,14 @@ class Journal:
     def _insert(self, rows: list[tuple[str, str, str, str, str]], durable: bool) -> int:
         """Insert ``rows`` in one transaction; return the first row's seq."""
         conn = self._conn
-        try:
-            self._set_sync("FULL" if durable else "NORMAL")
-            conn.execute("BEGIN IMMEDIATE")
+        self._set_sync("FULL" if durable else "NORMAL")
+        with transaction(conn):
             first = head_seq(conn) + 1
             conn.executemany(
                 "INSERT INTO journal (at, kind, cls, source, body, schema_version) "
                 f"VALUES (?, ?, ?, ?, ?, {SCHEMA_VERSION})",
                 rows,
             )
-            conn.execute("COMMIT")
-        except sqlite3.Error:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            raise
         return first
 
     def _report_full(self, full: bool, error: str) -> None:
