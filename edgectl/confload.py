@@ -59,6 +59,8 @@ def _convert(tp: Any, value: Any, file: Path, key: str) -> Any:
             try:
                 return _convert(arg, value, file, key)
             except ConfigError:
+                if dataclasses.is_dataclass(arg) and isinstance(value, dict):
+                    raise  # the table is meant as this section: name the key inside it
                 continue
         raise ConfigError(file, key, f"expected {_type_name(tp)}, got {value!r}")
     if origin is Literal:
