@@ -187,6 +187,21 @@ class DriverRestarted(Event):
     backoff_s: float
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TaskFailed(Event):
+    """A supervised long-running task (a driver, sync, retention, MQTT, a door timer)
+    crashed; the supervisor restarts it after ``backoff_s``. ``source`` names the task."""
+
+    KIND: ClassVar[str] = "task_failed"
+    CLASS: ClassVar[EventClass] = EventClass.DEVICE
+
+    error: str  # "ExceptionType: message"
+    where: str  # the innermost frame: "path:line in function"
+    attempt: int  # consecutive failures without a stable run
+    backoff_s: float
+    critical: bool  # staying dead stops the systemd watchdog
+
+
 # --- gates ----------------------------------------------------------------------------
 
 

@@ -31,6 +31,7 @@ from typing import Any
 
 import structlog
 
+from edgectl.backoff import Backoff
 from edgectl.domain import DURABLE_CLASSES, SCHEMA_VERSION, Event, EventClass, StorageFull
 from edgectl.store.db import StoreError, open_store
 from edgectl.store.tx import transaction
@@ -174,8 +175,10 @@ class Journal:
         if q in self._subscribers:
             self._subscribers.remove(q)
 
-    def read(self, after: int = 0, limit: int = 1000) -> list[Entry]:
-        return read_entries(self._conn, after, limit)
+    @property
+    def writer_alive(self) -> bool:
+        """Whether the writer thread runs (it ends only on close)."""
+        return self._thread.is_alive()
 
     async def close(self) -> None:
         """Commit everything queued, then stop the writer."""
@@ -232,7 +235,7 @@ class Journal:
             for (ev, _), body in zip(batch, bodies, strict=True)
         ]
         durable = any(ev.CLASS in DURABLE_CLASSES for ev, _ in batch)
-        delay = _RETRY_FIRST_S
+        backoff = Backoff(_RETRY_FIRST_S, _RETRY_MAX_S)
         outage_since: datetime | None = None
         while True:
             try:
@@ -251,8 +254,7 @@ class Journal:
                     outage_since = datetime.now(UTC)
                     self._report_full(True, str(exc))
                     log.error("journal_storage_full", error=str(exc), pending=len(batch))
-                self._closing.wait(delay)
-                delay = min(delay * 2, _RETRY_MAX_S)
+                self._closing.wait(backoff.next())
         self.commits += 1
         entries = [
             Entry(first + i, ev.at, ev.KIND, ev.CLASS, ev.source, body)
