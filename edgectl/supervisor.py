@@ -102,7 +102,9 @@ class Supervisor:
                 raise
             except Exception as exc:  # a task may fail in any way; contain it here
                 error, where = f"{type(exc).__name__}: {exc}", _where(exc)
-                log.exception("task_failed", task=name)
+                # the traceback as plain text: cheap to render however often a task fails
+                trace = "".join(traceback.format_exception(exc))
+                log.error("task_failed", task=name, error=error, traceback=trace)
             health.running = False
             if time.monotonic() - health.started > self.stable_after:
                 health.failures = 0
@@ -154,7 +156,7 @@ class Supervisor:
         for name, health in self.health.items():
             stable = health.running and now - health.started > self.stable_after
             if health.critical and health.failures >= self.critical_failures and not stable:
-                out.append(f"{name} failed {health.failures} times in a row")
+                out.append(f"{name} stays down ({self.critical_failures}+ failures in a row)")
         return out
 
     async def stop(self, timeout_s: float = 5.0) -> None:

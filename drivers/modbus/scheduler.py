@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+import traceback
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -199,8 +200,9 @@ class BusOwner:
             except LinkError:
                 raise
             except Exception as exc:  # not worth a retry: it would fail the same way
-                log.exception("modbus_transaction_failed", bus=self.bus_id, unit=unit)
                 error = Unexpected(f"{type(exc).__name__}: {exc}")
+                trace = "".join(traceback.format_exception(exc))
+                log.error("modbus_transaction_failed", bus=self.bus_id, unit=unit, traceback=trace)
                 metrics.count(self.bus_id, unit, error.kind, time.monotonic() - start)
                 break
             metrics.count(self.bus_id, unit, "ok", time.monotonic() - start)
