@@ -23,7 +23,7 @@ import json
 import queue
 import sqlite3
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -149,8 +149,6 @@ class Journal:
         self._closing = threading.Event()
         self.storage_full = False
         self.storage_error = ""
-        self.commits = 0
-        self.failures = 0
         self._thread = threading.Thread(target=self._writer, name="journal-writer", daemon=True)
         self._thread.start()
 
@@ -242,7 +240,6 @@ class Journal:
                 first = self._insert(rows, durable)
                 break
             except sqlite3.Error as exc:
-                self.failures += 1
                 if not _retryable(exc) or self._closing.is_set():
                     err = StoreError(f"journal commit failed ({len(batch)} events): {exc}")
                     log.error("journal_commit_failed", error=str(exc), events=len(batch))
@@ -255,7 +252,6 @@ class Journal:
                     self._report_full(True, str(exc))
                     log.error("journal_storage_full", error=str(exc), pending=len(batch))
                 self._closing.wait(backoff.next())
-        self.commits += 1
         entries = [
             Entry(first + i, ev.at, ev.KIND, ev.CLASS, ev.source, body)
             for i, ((ev, _), body) in enumerate(zip(batch, bodies, strict=True))
@@ -311,12 +307,3 @@ class Journal:
                 if q.full():
                     break
                 q.put_nowait(entry)
-
-
-def iter_all(conn: sqlite3.Connection, after: int = 0, chunk: int = 1000) -> Iterator[Entry]:
-    while True:
-        entries = read_entries(conn, after, chunk)
-        if not entries:
-            return
-        yield from entries
-        after = entries[-1].seq
