@@ -15,18 +15,6 @@ from typing import Literal
 from edgectl.domain import Invalid
 from rules.schedule import DAYS, MAX_SEGMENTS, parse_segment
 
-__all__ = [
-    "ROLES",
-    "Access",
-    "AccessPoint",
-    "Antipassback",
-    "Area",
-    "Holiday",
-    "HolidayPlan",
-    "Schedule",
-]
-
-
 ROLES = ("resident", "staff", "guard", "contractor", "visitor")
 Antipassback = Literal["off", "soft", "hard"]
 
