@@ -85,7 +85,9 @@ class Daemon:
         self.drivers = build_drivers(cfg)
         for driver in self.drivers:
             self.router.attach(driver)
-            self.supervisor.start(driver, critical=True)
+            # A device fault stays that device's fault: the supervisor keeps retrying it,
+            # and the watchdog never restarts the whole site for one unplugged reader.
+            self.supervisor.start(driver, critical=False)
         self.control = ControlServer(cfg.site.id, self.router, self.devices)
         self.control.health = self.health
         stack.push_async_callback(self.control.stop)
