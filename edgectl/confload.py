@@ -31,6 +31,10 @@ import typing
 from pathlib import Path
 from typing import Any, Literal, TypeVar, get_args, get_origin
 
+from edgectl.domain import Invalid
+
+__all__ = ["ConfigError", "Invalid", "build"]
+
 T = TypeVar("T")
 
 UNIT_SUFFIXES = ("_s", "_ms", "_mb", "_days", "_bytes")
@@ -43,15 +47,6 @@ _BOMS = (
 _repr = reprlib.Repr()
 _repr.maxlevel = 3
 _repr.maxstring = _repr.maxother = 80
-
-
-class Invalid(ValueError):
-    """Raised by a section's ``validate()``: ``key`` is relative to that section."""
-
-    def __init__(self, key: str, problem: str) -> None:
-        self.key = key
-        self.problem = problem
-        super().__init__(f"{key}: {problem}")
 
 
 class ConfigError(Exception):
@@ -130,17 +125,15 @@ def _convert(tp: Any, value: Any, file: Path, key: str) -> Any:
         args = get_args(tp)
         if value is None and type(None) in args:
             return None
-        inner: ConfigError | None = None
         for arg in args:
             if arg is type(None):
                 continue
             try:
                 return _convert(arg, value, file, key)
-            except ConfigError as exc:
-                if exc.key != key:  # the value had this shape; a key inside it is wrong
-                    inner = inner or exc
-        if inner is not None:
-            raise inner
+            except ConfigError:
+                if dataclasses.is_dataclass(arg) and isinstance(value, dict):
+                    raise  # the table is meant as this section: name the key inside it
+                continue
         raise ConfigError(file, key, f"expected {_type_name(tp)}, got {show(value)}")
     if origin is Literal:
         if value not in get_args(tp):

@@ -71,6 +71,8 @@ class ControlServer:
         self._runner: web.AppRunner | None = None
         self._path = ""
         self._made: tuple[int, int] | None = None
+        # drivers' own health, task restarts, watchdog problems (the daemon sets it)
+        self.health: Callable[[], dict[str, object]] = dict
 
     async def start(self, path: str) -> None:
         self._path = path
@@ -92,14 +94,8 @@ class ControlServer:
                     os.unlink(self._path)
 
     async def status(self, _: web.Request) -> web.Response:
-        store_error = self.router.journal.store_error
         return web.json_response(
-            {
-                "site": self.site_id,
-                "health": "red" if store_error else "green",
-                "store_error": store_error or None,
-                "devices": self.devices.snapshot(),
-            }
+            {"site": self.site_id, "devices": self.devices.snapshot()} | self.health()
         )
 
     async def device(self, request: web.Request) -> web.Response:

@@ -20,7 +20,7 @@ from drivers.wiegand.line import (
     encode_feedback,
     parse_line,
 )
-from edgectl.config import Reader
+from drivers.wiegand.settings import Reader
 from edgectl.domain import (
     BadRead,
     Command,
