@@ -50,7 +50,7 @@ def build(directory: Path, count: int) -> tuple[float, int]:
     cfg = site(directory)
     conn = open_store(cfg.store.path)
     AccessIndex.load(conn, cfg).define_level("all", ["*"])
-    path = write_cards_csv(directory / "cards.csv", count, level="all")
+    path = write_cards_csv(directory / "cards.csv", count, level="all", fmt="c1000")
     started = time.perf_counter()
     result = import_csv(conn, path, cfg.site.zone)
     elapsed = time.perf_counter() - started
@@ -77,7 +77,7 @@ def worker(directory: Path, count: int, decisions: int) -> None:
 
     def one(number: int) -> bool:
         event = CredentialPresented(
-            source=reader.id, at=now, format="h10301", facility=10, number=number, bits=26
+            source=reader.id, at=now, format="c1000", facility=10, number=number, bits=35
         )
         decision = decide(index.state_for(event, reader), event, now)
         index.commit(decision)

@@ -45,7 +45,9 @@ def seed(compound: Compound, count: int) -> None:
     cfg = compound.config
     conn = open_store(cfg.store.path)
     AccessIndex.load(conn, cfg).define_level("all", ["*"])
-    path = write_cards_csv(compound.directory / "cards.csv", count, FACILITY, level="all")
+    path = write_cards_csv(
+        compound.directory / "cards.csv", count, FACILITY, level="all", fmt="c1000"
+    )
     result = import_csv(conn, path, cfg.site.zone)
     assert not result.errors and result.imported == count, result.errors[:3]
     conn.close()

@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from drivers.modbus.settings import Bus, Contact, Door, Gate, Relay, check_wiring
-from drivers.wiegand.settings import Reader
+from drivers.wiegand.settings import Reader, check_card_format
 from edgectl.config_paths import check_paths
 from edgectl.confload import ConfigError, Invalid, build, decode, parse_toml
 from rules.settings import (
@@ -251,6 +251,9 @@ class Config:
         for i, op in enumerate(self.operators):
             if ops[op.id] > 1:
                 raise Invalid(f"operators[{i}].id", f"duplicate operator id {op.id!r}")
+        for i, group in enumerate(self.access.format_aliases):
+            for j, name in enumerate(group):
+                check_card_format(f"access.format_aliases[{i}][{j}]", name)
         check_paths(self)
 
     @property

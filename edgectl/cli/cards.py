@@ -15,6 +15,7 @@ from rich.text import Text
 from edgectl.cli.common import ConfigOption, console, err_console, load_or_exit, plain
 from edgectl.config import Config
 from edgectl.store.card_import import count_rows, import_csv
+from edgectl.store.cardnum import loaded
 from edgectl.store.credentials import AccessIndex, CredentialError, credential_values, parse_when
 from edgectl.store.db import StoreError, open_store
 
@@ -110,13 +111,14 @@ def list_cards(
     if as_json:
         for row in rows:
             item = dict(zip(keys, row, strict=True))
+            item["number"] = loaded(item["number"])
             if item["kind"] == "pin":
                 item["secret"] = None
             print(json.dumps(item))
         return
     table = Table("id", "person", "name", "role", "credential", "status", "valid")
     for r in rows:
-        cred = f"{r[5]}:{r[6]}" if r[4] in ("card", "card_pin") else r[4]
+        cred = f"{r[5]}:{loaded(r[6])}" if r[4] in ("card", "card_pin") else r[4]
         if r[4] in ("plate", "visitor"):
             cred = f"{r[4]} {r[7]}"
         cells = (str(r[0]), r[1], r[2], r[3], cred, r[8], f"{r[9] or '-'} .. {r[10] or '-'}")

@@ -22,6 +22,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from edgectl.config import ROLES
+from edgectl.store.cardnum import loaded, stored
 from edgectl.store.credentials import INSERT_CREDENTIAL, credential_values, parse_when
 from edgectl.store.csv_text import Rows, TextError, csv_rows
 
@@ -143,7 +144,8 @@ class _Stager:
             self.errors.append(RowError(line, str(exc)))
             return None
         v = values
-        staged = (line, person, get("name"), role, v.kind, v.format, v.facility, v.number)
+        number = None if v.number is None else stored(v.number)
+        staged = (line, person, get("name"), role, v.kind, v.format, v.facility, number)
         return (*staged, v.secret, v.pin, v.duress, v.status, v.valid_from, v.valid_until), levels
 
     def stage(self, chunk: list[tuple[int, list[str]]]) -> None:
@@ -196,6 +198,10 @@ def _overlap(
     return lo < min(a_until or "~", b_until or "~")
 
 
+def _card(facility: int | None, number: int | bytes) -> str:
+    return f"{facility}:{loaded(number)}" if facility is not None else str(loaded(number))
+
+
 def _duplicates(conn: sqlite3.Connection) -> list[RowError]:
     conn.execute("CREATE INDEX IF NOT EXISTS temp.stage_card ON stage (number, facility)")
     conn.execute("CREATE INDEX IF NOT EXISTS temp.stage_secret ON stage (secret, kind)")
@@ -203,13 +209,13 @@ def _duplicates(conn: sqlite3.Connection) -> list[RowError]:
     for line, first, af, au, bf, bu, facility, number in conn.execute(_CARD_DUPES):
         if line in errors:
             continue
-        card = f"{facility}:{number}" if facility is not None else str(number)
+        card = _card(facility, number)
         what = "overlapping validity window" if _overlap(af, au, bf, bu) else "duplicate card"
         errors[line] = RowError(line, f"{what}: card {card} is also on line {first}")
     for line, first, kind, _ in conn.execute(_SECRET_DUPES):
         errors.setdefault(line, RowError(line, f"duplicate {kind}: also on line {first}"))
     for line, cid, person, facility, number in conn.execute(_CARD_TAKEN):
-        card = f"{facility}:{number}" if facility is not None else str(number)
+        card = _card(facility, number)
         errors.setdefault(
             line, RowError(line, f"duplicate card {card}: already held by {person} (id {cid})")
         )

@@ -14,6 +14,7 @@ next decision and reloads its in-memory part.
 
 from __future__ import annotations
 
+import json
 import secrets
 import sqlite3
 from collections.abc import Iterable, Iterator
@@ -24,8 +25,10 @@ from zoneinfo import ZoneInfo
 
 import structlog
 
+from drivers.wiegand import codec
 from edgectl.config import ROLES, Config, Reader
 from edgectl.domain import Command, CredentialPresented
+from edgectl.store.cardnum import stored
 from rules import modes
 from rules.access import (
     CARD_KINDS,
@@ -133,10 +136,7 @@ def credential_values(
         raise ValueError("valid_until: the validity window ends before it starts")
     secret = pin_hash = duress = None
     if kind in CARD_KINDS:
-        if number is None or not 0 <= number < 2**40:
-            raise ValueError(f"number: expected a card number, got {number!r}")
-        if facility is not None and not 0 <= facility < 2**20:
-            raise ValueError(f"facility: expected a facility code, got {facility!r}")
+        _check_card_fields(format, facility, number)
     else:
         facility = number = None
     if kind in ("card_pin", "pin"):
@@ -170,6 +170,28 @@ def credential_values(
         valid_from.astimezone(UTC).isoformat() if valid_from else None,
         valid_until.astimezone(UTC).isoformat() if valid_until else None,
     )
+
+
+def _check_card_fields(fmt: str, facility: int | None, number: int | None) -> None:
+    """The format exists and the facility and number fit its fields' widths."""
+    try:
+        facility_bits, number_bits = codec.field_widths(fmt)
+    except KeyError as exc:
+        raise ValueError(f"format: {exc.args[0]}") from None
+    if number is None or not 0 <= number < 1 << number_bits:
+        raise ValueError(
+            f"number: expected 0 to {(1 << number_bits) - 1} ({number_bits} bits of {fmt}), "
+            f"got {number!r}"
+        )
+    if facility is None:
+        return
+    if facility_bits is None:
+        raise ValueError(f"facility: format {fmt} has no facility code, got {facility}")
+    if not 0 <= facility < 1 << facility_bits:
+        raise ValueError(
+            f"facility: expected 0 to {(1 << facility_bits) - 1} ({facility_bits} bits of "
+            f"{fmt}), got {facility}"
+        )
 
 
 INSERT_CREDENTIAL = (
@@ -213,7 +235,10 @@ _SELECT = (
     "FROM credentials c JOIN people p ON p.id = c.person_id "
     "LEFT JOIN visitor_passes v ON v.credential_id = c.id "
 )
-_BY_CARD = _SELECT + "WHERE c.number = ? AND c.facility IS ? AND c.kind IN ('card', 'card_pin')"
+_BY_CARD = _SELECT + (
+    "WHERE c.number = ? AND c.facility IS ? AND c.kind IN ('card', 'card_pin') "
+    "AND c.format IN (SELECT value FROM json_each(?))"  # a card matches on its format too
+)
 _BY_SECRET = _SELECT + "WHERE c.secret = ? AND c.kind = ?"
 _BY_DURESS = _SELECT + "WHERE c.duress = ? AND c.kind = 'pin'"
 _LEVELS = (
@@ -353,7 +378,8 @@ class AccessIndex:
         elif event.format in ("code", "qr"):
             row = q(_BY_SECRET, (event.pin or str(event.number), "visitor")).fetchone()
         else:
-            row = q(_BY_CARD, (event.number, event.facility)).fetchone()
+            formats = json.dumps(self.config.access.card_formats(event.format))
+            row = q(_BY_CARD, (stored(event.number), event.facility, formats)).fetchone()
         if row is None:
             return None
         person = Person(row[7], row[8], row[9], row[10], bool(row[11]), float(row[12]))
@@ -455,7 +481,9 @@ class AccessIndex:
         self._require_person(person_id)
         try:
             with self._write() as c:
-                cur = c.execute(INSERT_CREDENTIAL, (*_columns(values), person_id, _stamp(now)))
+                cur = c.execute(
+                    INSERT_CREDENTIAL, (*credential_row(values), person_id, _stamp(now))
+                )
         except sqlite3.IntegrityError:
             raise CredentialError(f"{values.label()} is already registered") from None
         return int(cur.lastrowid or 0)
@@ -496,7 +524,7 @@ class AccessIndex:
         row = self.conn.execute(
             "SELECT id FROM credentials WHERE number = ? AND facility IS ? "
             "AND kind IN ('card', 'card_pin')",
-            (number, facility),
+            (stored(number), facility),
         ).fetchone()
         return int(row[0]) if row else None
 
@@ -645,7 +673,9 @@ class AccessIndex:
                 "INSERT INTO people (id, name, role) VALUES (?, ?, 'visitor')",
                 (person_id, visitor_name),
             )
-            cur = c.execute(INSERT_CREDENTIAL, (*_columns(values), person_id, now.isoformat()))
+            cur = c.execute(
+                INSERT_CREDENTIAL, (*credential_row(values), person_id, now.isoformat())
+            )
             cred_id = int(cur.lastrowid or 0)
             c.execute(
                 "INSERT INTO visitor_passes VALUES (?, ?, ?, 0, ?)",
@@ -703,12 +733,13 @@ def _stamp(now: datetime | None) -> str:
     return _now(now).astimezone(UTC).isoformat()
 
 
-def _columns(v: CredentialValues) -> tuple[object, ...]:
+def credential_row(v: CredentialValues) -> tuple[object, ...]:
+    """The ``credentials`` columns of ``v``, in INSERT_CREDENTIAL order (numbers as stored)."""
     return (
         v.kind,
         v.format,
         v.facility,
-        v.number,
+        None if v.number is None else stored(v.number),
         v.secret,
         v.pin,
         v.duress,
