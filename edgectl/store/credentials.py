@@ -14,7 +14,6 @@ next decision and reloads its in-memory part.
 
 from __future__ import annotations
 
-import json
 import secrets
 import sqlite3
 from collections.abc import Iterable, Iterator
@@ -235,9 +234,8 @@ _SELECT = (
     "FROM credentials c JOIN people p ON p.id = c.person_id "
     "LEFT JOIN visitor_passes v ON v.credential_id = c.id "
 )
-_BY_CARD = _SELECT + (
-    "WHERE c.number = ? AND c.facility IS ? AND c.kind IN ('card', 'card_pin') "
-    "AND c.format IN (SELECT value FROM json_each(?))"  # a card matches on its format too
+_BY_CARD = _SELECT + (  # a card matches on its format too: {} is one ? per format
+    "WHERE c.number = ? AND c.facility IS ? AND c.kind IN ('card', 'card_pin') AND c.format IN ({})"
 )
 _BY_SECRET = _SELECT + "WHERE c.secret = ? AND c.kind = ?"
 _BY_DURESS = _SELECT + "WHERE c.duress = ? AND c.kind = 'pin'"
@@ -378,8 +376,9 @@ class AccessIndex:
         elif event.format in ("code", "qr"):
             row = q(_BY_SECRET, (event.pin or str(event.number), "visitor")).fetchone()
         else:
-            formats = json.dumps(self.config.access.card_formats(event.format))
-            row = q(_BY_CARD, (stored(event.number), event.facility, formats)).fetchone()
+            formats = self.config.access.card_formats(event.format)
+            by_card = _BY_CARD.format(",".join("?" * len(formats)))
+            row = q(by_card, (stored(event.number), event.facility, *formats)).fetchone()
         if row is None:
             return None
         person = Person(row[7], row[8], row[9], row[10], bool(row[11]), float(row[12]))
