@@ -19,7 +19,8 @@ from edgectl.devices import DeviceRegistry
 from edgectl.mqtt import AccessOps, MqttInterface
 from edgectl.router import Clock, Router, utc_now
 from edgectl.sdnotify import Notifier
-from edgectl.store.credentials import AccessIndex
+from edgectl.site.worker import SiteWorker
+from edgectl.store.access_index import AccessIndex
 from edgectl.store.db import open_store
 from edgectl.store.journal import Journal
 from edgectl.store.retention import Retention
@@ -62,11 +63,17 @@ class Daemon:
             self.sync = SyncClient(cfg, cfg.store.path, journal=self.journal)
             self._background.append(asyncio.create_task(self.sync.run(), name="sync"))
         self.index = AccessIndex.load(open_store(cfg.store.path), cfg)
+        self.site = SiteWorker(cfg, self.journal)  # the one writer of site state
         self.devices = DeviceRegistry(cfg)
         self.router = Router(cfg, self.journal, self.index, self.devices, self.clock)
         if cfg.mqtt.enabled:  # connects in the background; never waits on the broker
             self.mqtt = MqttInterface(
-                cfg, self.journal, self.router, self.devices, AccessOps(self.index), self.clock
+                cfg,
+                self.journal,
+                self.router,
+                self.devices,
+                AccessOps(self.site, self.index),
+                self.clock,
             )
             self.mqtt.start()
         self.supervisor = Supervisor(self.router.emit)
@@ -74,7 +81,7 @@ class Daemon:
         for driver in self.drivers:
             self.router.attach(driver)
             self.supervisor.start(driver)
-        self.control = ControlServer(cfg.site.id, self.router, self.devices)
+        self.control = ControlServer(cfg.site.id, self.router, self.devices, self.site)
         try:
             await self.control.start(cfg.daemon.control_socket)
         except OSError as exc:
@@ -104,6 +111,8 @@ class Daemon:
         for task in self._background:
             task.cancel()
         await asyncio.gather(*self._background, return_exceptions=True)
+        await asyncio.to_thread(self.index.close)  # decision updates still queued reach disk
+        self.site.close()
         await self.journal.close()
         log.info("stopped", at=datetime.now(UTC).isoformat())
 

@@ -23,6 +23,8 @@ import aiohttp
 import structlog
 
 from edgectl.config import Config, Tls
+from edgectl.site.service import SiteService
+from edgectl.site.worker import fan_out
 from edgectl.store import kv
 from edgectl.store.journal import Entry, Journal
 from edgectl.store.worker import DbWorker
@@ -83,6 +85,9 @@ class SyncClient:
         self.site = config.site.id
         self.hub = config.hub
         self._db_worker = DbWorker(db_path, "sync-db")
+        self._site = SiteService(
+            self._db_worker.conn, config, fan_out(journal) if journal is not None else None
+        )
         self._journal = journal
         self._on_applied = on_applied
         self._rnd = rnd
@@ -303,9 +308,7 @@ class SyncClient:
             try:
                 changes = apply.parse_changes(records)
                 if changes or replace or new != cursor:
-                    await self._db(
-                        apply.apply_changes, changes, new, datetime.now(UTC), replace=replace
-                    )
+                    await self._db(self._apply_pulled, changes, new, replace)
             except apply.InvalidRecord as exc:
                 raise SyncFailure(
                     "invalid_pull", f"pulled batch after cursor {cursor} not applied: {exc}"
@@ -317,6 +320,12 @@ class SyncClient:
             cursor = new
             if not doc.get("more"):
                 return
+
+    def _apply_pulled(
+        self, _conn: sqlite3.Connection, changes: list[apply.Change], cursor: int, replace: bool
+    ) -> None:
+        """On the worker thread: through the site service, audited as the hub's change."""
+        self._site.apply_hub_changes(changes, cursor, replace=replace)
 
     async def _notify_applied(self) -> None:
         if self._on_applied is not None:

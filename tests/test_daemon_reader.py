@@ -12,6 +12,8 @@ from drivers.sim.ptys import PtyPair
 from drivers.sim.wiegand_converter import SimWiegandConverter
 from edgectl.config import Config
 from edgectl.daemon import Daemon
+from edgectl.site.actor import SYSTEM
+from edgectl.site.service import SiteService
 from edgectl.store.journal import Entry, read_entries
 from tests.daemon_helpers import running, wait_for
 from tests.site import door_site
@@ -45,8 +47,8 @@ async def test_unknown_and_revoked_cards_are_denied_with_reason(
 ) -> None:
     _, cfg = door_site(tmp_path, {"r1": pty_pair.host})
     async with with_reader(cfg, pty_pair.device) as (daemon, events, reader):
-        daemon.index.add_card("p1", 12, 100)
-        daemon.index.set_status(12, 100, "revoked")
+        await daemon.site.call(SiteService.add_card, "p1", 12, 100, actor=SYSTEM)
+        await daemon.site.call(SiteService.set_card_status, 12, 100, "revoked", actor=SYSTEM)
         await wait_for(events, "device_online")
         reader.present("h10301", 12, 100)
         revoked = await wait_for(events, "access_decided")

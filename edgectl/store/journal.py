@@ -104,6 +104,24 @@ def last_entries(conn: sqlite3.Connection, n: int, kinds: tuple[str, ...] = ()) 
     return [Entry.from_row(r) for r in reversed(rows)]
 
 
+_INSERT = (
+    "INSERT INTO journal (at, kind, cls, source, body, schema_version) "
+    f"VALUES (?, ?, ?, ?, ?, {SCHEMA_VERSION})"
+)
+
+
+def insert_event(conn: sqlite3.Connection, event: Event) -> Entry:
+    """Insert ``event`` inside the caller's open transaction; its entry once that commits.
+
+    Any connection may do this: ``seq`` is AUTOINCREMENT and the journal writer reads the
+    head inside its own write transaction, so the sequence stays monotonic and gap-free.
+    """
+    body = event.body()
+    row = (event.at.isoformat(), event.KIND, str(event.CLASS), event.source, json.dumps(body))
+    cur = conn.execute(_INSERT, row)
+    return Entry(int(cur.lastrowid or 0), event.at, event.KIND, event.CLASS, event.source, body)
+
+
 def head_seq(conn: sqlite3.Connection) -> int:
     row = conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'journal'").fetchone()
     return int(row[0]) if row else 0
@@ -115,7 +133,7 @@ _RETRY_FIRST_S = 0.05
 _RETRY_MAX_S = 2.0
 
 
-def _retryable(exc: sqlite3.Error) -> bool:
+def retryable(exc: sqlite3.Error) -> bool:
     name = getattr(exc, "sqlite_errorname", "") or ""
     return name.startswith(_RETRYABLE) or "disk is full" in str(exc)
 
@@ -172,6 +190,11 @@ class Journal:
     def unsubscribe(self, q: asyncio.Queue[Entry]) -> None:
         if q in self._subscribers:
             self._subscribers.remove(q)
+
+    def publish(self, entries: list[Entry]) -> None:
+        """Fan out entries another connection committed (the site service's audit events)
+        to subscribers, as if this writer had committed them. Call on the loop."""
+        self._deliver([None] * len(entries), entries)
 
     def read(self, after: int = 0, limit: int = 1000) -> list[Entry]:
         return read_entries(self._conn, after, limit)
@@ -239,7 +262,7 @@ class Journal:
                 break
             except sqlite3.Error as exc:
                 self.failures += 1
-                if not _retryable(exc) or self._closing.is_set():
+                if not retryable(exc) or self._closing.is_set():
                     err = StoreError(f"journal commit failed ({len(batch)} events): {exc}")
                     log.error("journal_commit_failed", error=str(exc), events=len(batch))
                     self._loop.call_soon_threadsafe(self._fail, futures, err)
@@ -268,11 +291,7 @@ class Journal:
             self._set_sync("FULL" if durable else "NORMAL")
             conn.execute("BEGIN IMMEDIATE")
             first = head_seq(conn) + 1
-            conn.executemany(
-                "INSERT INTO journal (at, kind, cls, source, body, schema_version) "
-                f"VALUES (?, ?, ?, ?, ?, {SCHEMA_VERSION})",
-                rows,
-            )
+            conn.executemany(_INSERT, rows)
             conn.execute("COMMIT")
         except sqlite3.Error:
             if conn.in_transaction:
