@@ -73,6 +73,12 @@ async def test_hub_card_pulled_granted_then_revoked_and_events_forwarded(
                 hub_cli, ref_hub, "cards", "revoke", str(json.loads(card)["id"])
             )
             await decide_until(daemon, compound, events, "revoked")
+            pulls = [e.body for e in daemon.journal.read(0, 100000) if e.kind == "site_changed"]
+            assert len(pulls) >= 2  # the card's arrival and its revocation, each audited
+            assert {(b["actor"], b["interface"], b["action"]) for b in pulls} == {
+                ("hub", "hub", "hub_changes")
+            }
+            assert pulls[0]["details"]["counts"]["credential_upsert"] == 1
             head = daemon.journal.read(0, 100000)[-1].seq
             async with asyncio.timeout(10):
                 while HubStore(ref_hub.db).acked(ref_hub.site) < head:
