@@ -13,21 +13,13 @@ from drivers.sim.ptys import PtyPair
 from edgectl.control import request
 from edgectl.site.actor import SYSTEM
 from edgectl.site.service import SiteService
-from edgectl.store.journal import Entry, read_entries
 from tests.access_site import access_site
 from tests.cli_helpers import edgectl
 from tests.conftest import SecureBroker
 from tests.daemon_helpers import running, wait_for
 from tests.mqtt_console import console, running_site
 from tests.site import door_site
-
-
-def journal(path: str) -> list[Entry]:
-    conn = sqlite3.connect(path)
-    try:
-        return read_entries(conn, 0, 100000)
-    finally:
-        conn.close()
+from tests.test_daemon_reader import journal
 
 
 def audits(path: str) -> list[tuple[str, str, str, str]]:

@@ -23,7 +23,11 @@ T = TypeVar("T")
 def fan_out(journal: Journal) -> Callable[[Entry], None]:
     """An ``on_commit`` for a service off the loop: publish to the journal's subscribers."""
     loop = asyncio.get_running_loop()
-    return lambda entry: loop.call_soon_threadsafe(journal.publish, [entry])
+
+    def publish(entry: Entry) -> None:
+        loop.call_soon_threadsafe(journal.publish, [entry])
+
+    return publish
 
 
 class SiteWorker:

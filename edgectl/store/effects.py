@@ -19,6 +19,7 @@ from pathlib import Path
 
 import structlog
 
+from edgectl.store.batching import take_batch
 from edgectl.store.credentials import EFFECTS_APPLIED
 from edgectl.store.db import open_store
 from edgectl.store.journal import retryable
@@ -97,26 +98,10 @@ class EffectWriter:
             log.error("access_effects_unsaved", batches=self.pending)
         self._conn.close()
 
-    def _take(self) -> tuple[list[Batch], bool]:
-        first = self._queue.get()
-        if first is _STOP:
-            return [], True
-        batch, stop = [first], False
-        while len(batch) < 1000:
-            try:
-                item = self._queue.get_nowait()
-            except queue.Empty:
-                break
-            if item is _STOP:
-                stop = True
-                break
-            batch.append(item)
-        return batch, stop
-
     def _run(self) -> None:
         stop = False
         while not stop:
-            batches, stop = self._take()
+            batches, stop = take_batch(self._queue, _STOP, 1000)
             if batches and not self._commit(batches):
                 return
 

@@ -32,6 +32,7 @@ from typing import Any
 import structlog
 
 from edgectl.domain import DURABLE_CLASSES, SCHEMA_VERSION, Event, EventClass, StorageFull
+from edgectl.store.batching import take_batch
 from edgectl.store.db import StoreError, open_store
 
 log = structlog.get_logger(__name__)
@@ -208,27 +209,10 @@ class Journal:
 
     # --- writer thread ------------------------------------------------------------
 
-    def _take_batch(self) -> tuple[list[tuple[Event, asyncio.Future[Entry] | None]], bool]:
-        first = self._queue.get()
-        if first is _STOP:
-            return [], True
-        batch = [first]
-        stop = False
-        while len(batch) < self._max_batch:
-            try:
-                item = self._queue.get_nowait()
-            except queue.Empty:
-                break
-            if item is _STOP:
-                stop = True
-                break
-            batch.append(item)
-        return batch, stop
-
     def _writer(self) -> None:
         stop = False
         while not stop:
-            batch, stop = self._take_batch()
+            batch, stop = take_batch(self._queue, _STOP, self._max_batch)
             if batch:
                 self._commit(batch)
         # Anything queued behind the stop (the writer's own recovery alarm) still commits.
