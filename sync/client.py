@@ -327,6 +327,11 @@ class SyncClient:
         """On the worker thread: through the site service, audited as the hub's change."""
         self._site.apply_hub_changes(changes, cursor, replace=replace)
 
+    def _store_orders(
+        self, _conn: sqlite3.Connection, orders: list[dict[str, Any]], cursor: int
+    ) -> None:
+        self._site.store_hub_orders(orders, cursor)
+
     async def _notify_applied(self) -> None:
         if self._on_applied is not None:
             result = self._on_applied()
@@ -360,7 +365,7 @@ class SyncClient:
                     "invalid_pull", f"work orders after {cursor} not applied: {exc}"
                 ) from None
             if orders or new != cursor:
-                await self._db(_store_orders, orders, new)
+                await self._db(self._store_orders, orders, new)
             cursor = new
             if not doc.get("more"):
                 return
@@ -385,14 +390,3 @@ class SyncClient:
                     "sync_status_rejected", order=up.order_id, status=up.status, reason=rejected
                 )
             await self._db(workorders.mark_pushed, up.row_id, datetime.now(UTC), rejected)
-
-
-def _store_orders(conn: sqlite3.Connection, orders: list[dict[str, Any]], cursor: int) -> None:
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        workorders.store_orders(conn, orders)
-        kv.put(conn, kv.WORKORDERS_CURSOR, cursor)
-        conn.execute("COMMIT")
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise

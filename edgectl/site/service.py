@@ -24,7 +24,7 @@ from edgectl.config import ROLES, Config
 from edgectl.domain import Command
 from edgectl.site.actor import HUB, Actor
 from edgectl.site.audit import OnCommit, audited
-from edgectl.store import card_import
+from edgectl.store import card_import, kv
 from edgectl.store.credentials import (
     EMERGENCY,
     INSERT_CREDENTIAL,
@@ -36,6 +36,7 @@ from edgectl.store.credentials import (
     find_card,
 )
 from edgectl.store.db import open_store
+from edgectl.store.tx import transaction
 from rules import modes
 from rules.access import STATUSES
 from rules.policy import SitePolicy
@@ -583,7 +584,12 @@ class SiteService:
         actor: Actor = HUB,
         now: datetime | None = None,
     ) -> None:
-        """A pulled page: every change, the new cursor and one audit event, all or nothing."""
+        """A pulled page: every change, the new cursor and one audit event, all or nothing.
+        A page with no change only moves the cursor (sync bookkeeping: no audit event)."""
+        if not changes and not replace:
+            with transaction(self.conn) as c:
+                kv.put(c, kv.CHANGES_CURSOR, cursor)
+            return
         counts: dict[str, int] = {}
         for ch in changes:
             counts[f"{ch.type}_{ch.op}"] = counts.get(f"{ch.type}_{ch.op}", 0) + 1
@@ -591,6 +597,25 @@ class SiteService:
         now = now or datetime.now(UTC)
         with self.change(actor, "hub_changes", "hub pull", details, now=now, cached=True) as c:
             apply.write_changes(c, changes, cursor, now, replace=replace)
+
+    def store_hub_orders(
+        self,
+        orders: list[dict[str, Any]],
+        cursor: int,
+        *,
+        actor: Actor = HUB,
+        now: datetime | None = None,
+    ) -> None:
+        """Pulled work orders (checked by ``workorders.validate_order``) and the new cursor,
+        with one audit event naming the orders; a page with none only moves the cursor."""
+        if not orders:
+            with transaction(self.conn) as c:
+                kv.put(c, kv.WORKORDERS_CURSOR, cursor)
+            return
+        details = {"cursor": cursor, "orders": [str(o.get("id")) for o in orders]}
+        with self.change(actor, "hub_work_orders", "work orders", details, now=now) as c:
+            workorders.store_orders(c, orders)
+            kv.put(c, kv.WORKORDERS_CURSOR, cursor)
 
 
 class _NothingChanged(Exception):
