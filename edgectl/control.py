@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import os
 import socket
+import sqlite3
 import struct
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -145,6 +146,8 @@ class ControlServer:
             )
         except CredentialError as exc:
             return _error("bad_request", str(exc), 400)
+        except sqlite3.Error as exc:  # the store is locked or failing: nothing changed
+            return _error("store_error", str(exc), 503)
         if not found:
             return _error("not_found", f"no {card_label(facility, number)}", 404)
         return web.json_response({"status": "ok"})
