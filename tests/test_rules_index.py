@@ -5,6 +5,7 @@ Changes go through the site service (``site.admin``, actor ``system``), as in th
 from __future__ import annotations
 
 import csv
+import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -333,3 +334,36 @@ def test_card_without_facility_is_unique_by_number(tmp_path: Path) -> None:
     service.add_credential("a", credential_values("card", number=5), actor=SYSTEM)
     with pytest.raises(CredentialError, match="card 5 is already registered"):
         service.add_credential("b", credential_values("card", number=5), actor=SYSTEM)
+
+
+def test_decision_updates_count_once_while_the_store_is_locked(site: Site) -> None:
+    """Pass uses and anti-passback moves made while another connection holds the write lock
+    apply to the next swipe at once, reach the disk in order once it goes, and are never
+    counted twice (the in-memory overlay and the snapshot never both hold one)."""
+    issued = site.admin.issue_visitor_pass(
+        "Guest", "host-1", T0 + timedelta(hours=2), ["gate-main"], uses=3, now=T0
+    )
+    other = sqlite3.connect(site.cfg.store.path, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+    other.execute("INSERT OR REPLACE INTO kv VALUES ('test.lock', '1')")
+    assert site.present("r-gate-in", pin=issued.code).granted
+    assert site.present("r-gate-in", number=1).granted  # res-1 enters the compound
+    assert site.present("r-gate-in", number=1).reason == "antipassback"
+    assert site.present("r-gate-out", pin=issued.code).granted  # second use
+    assert not site.index.effects.flush(0.3)  # nothing reached the disk yet
+    other.execute("COMMIT")
+    other.close()
+    assert site.index.effects.flush(10)
+    assert site.present("r-gate-in", pin=issued.code).granted  # third: not counted twice
+    assert site.present("r-gate-out", pin=issued.code).reason == "visitor_uses_exhausted"
+    assert site.index.effects.flush(10)
+    assert site.present("r-gate-in", number=1).reason == "antipassback"
+    conn = sqlite3.connect(site.cfg.store.path)
+    try:
+        uses = conn.execute("SELECT uses FROM visitor_passes").fetchone()[0]
+        position = conn.execute(
+            "SELECT state FROM antipassback WHERE person_id = 'res-1' AND scope LIKE 'area:%'"
+        ).fetchone()[0]
+    finally:
+        conn.close()
+    assert (uses, position) == (3, "in")
