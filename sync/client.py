@@ -85,9 +85,9 @@ class SyncClient:
         self.site = config.site.id
         self.hub = config.hub
         self._db_worker = DbWorker(db_path, "sync-db")
-        self._site = SiteService(
-            self._db_worker.conn, config, fan_out(journal) if journal is not None else None
-        )
+        self._config = config
+        self._on_site_commit = fan_out(journal) if journal is not None else None
+        self._site: SiteService | None = None  # on the worker's connection, made on first use
         self._journal = journal
         self._on_applied = on_applied
         self._rnd = rnd
@@ -322,15 +322,21 @@ class SyncClient:
                 return
 
     def _apply_pulled(
-        self, _conn: sqlite3.Connection, changes: list[apply.Change], cursor: int, replace: bool
+        self, conn: sqlite3.Connection, changes: list[apply.Change], cursor: int, replace: bool
     ) -> None:
         """On the worker thread: through the site service, audited as the hub's change."""
-        self._site.apply_hub_changes(changes, cursor, replace=replace)
+        self._site_on(conn).apply_hub_changes(changes, cursor, replace=replace)
 
     def _store_orders(
-        self, _conn: sqlite3.Connection, orders: list[dict[str, Any]], cursor: int
+        self, conn: sqlite3.Connection, orders: list[dict[str, Any]], cursor: int
     ) -> None:
-        self._site.store_hub_orders(orders, cursor)
+        self._site_on(conn).store_hub_orders(orders, cursor)
+
+    def _site_on(self, conn: sqlite3.Connection) -> SiteService:
+        """The site service on the worker's connection (a restarted worker has a new one)."""
+        if self._site is None or self._site.conn is not conn:
+            self._site = SiteService(conn, self._config, self._on_site_commit)
+        return self._site
 
     async def _notify_applied(self) -> None:
         if self._on_applied is not None:

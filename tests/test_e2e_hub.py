@@ -10,6 +10,7 @@ from typing import Any
 
 from edgectl.daemon import Daemon
 from edgectl.simulation import simulated_compound
+from edgectl.store.journal import read_entries
 from sync.hub.store import HubStore
 from tests.cli_helpers import edgectl
 from tests.test_daemon_reader import wait_for
@@ -73,7 +74,11 @@ async def test_hub_card_pulled_granted_then_revoked_and_events_forwarded(
                 hub_cli, ref_hub, "cards", "revoke", str(json.loads(card)["id"])
             )
             await decide_until(daemon, compound, events, "revoked")
-            pulls = [e.body for e in daemon.journal.read(0, 100000) if e.kind == "site_changed"]
+            pulls = [
+                e.body
+                for e in read_entries(daemon.journal.conn, 0, 100000)
+                if e.kind == "site_changed"
+            ]
             assert len(pulls) >= 2  # the card's arrival and its revocation, each audited
             assert {(b["actor"], b["interface"], b["action"]) for b in pulls} == {
                 ("hub", "hub", "hub_changes")

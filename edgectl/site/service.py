@@ -587,8 +587,8 @@ class SiteService:
         """A pulled page: every change, the new cursor and one audit event, all or nothing.
         A page with no change only moves the cursor (sync bookkeeping: no audit event)."""
         if not changes and not replace:
-            with transaction(self.conn) as c:
-                kv.put(c, kv.CHANGES_CURSOR, cursor)
+            with transaction(self.conn):
+                kv.put(self.conn, kv.CHANGES_CURSOR, cursor)
             return
         counts: dict[str, int] = {}
         for ch in changes:
@@ -609,8 +609,8 @@ class SiteService:
         """Pulled work orders (checked by ``workorders.validate_order``) and the new cursor,
         with one audit event naming the orders; a page with none only moves the cursor."""
         if not orders:
-            with transaction(self.conn) as c:
-                kv.put(c, kv.WORKORDERS_CURSOR, cursor)
+            with transaction(self.conn):
+                kv.put(self.conn, kv.WORKORDERS_CURSOR, cursor)
             return
         details = {"cursor": cursor, "orders": [str(o.get("id")) for o in orders]}
         with self.change(actor, "hub_work_orders", "work orders", details, now=now) as c:

@@ -30,6 +30,7 @@ from edgectl.store.credentials import (
     normalize_plate,
 )
 from edgectl.store.effects import EffectWriter
+from edgectl.store.tx import transaction
 from rules.access import (
     AccessState,
     AreaMove,
@@ -93,11 +94,8 @@ class AccessIndex:
     def load(cls, conn: sqlite3.Connection, config: Config) -> AccessIndex:
         """Load the site-sized part (levels, groups, modes); credentials stay in SQLite."""
         index = cls(conn, config, EffectWriter(config.store.path))
-        conn.execute("BEGIN")
-        try:
+        with transaction(conn, immediate=False):
             index._refresh()
-        finally:
-            conn.execute("COMMIT")
         return index
 
     def close(self) -> None:
@@ -144,12 +142,8 @@ class AccessIndex:
 
     def state_for(self, event: CredentialPresented, reader: Reader) -> AccessState:
         """What the rules need; raises sqlite3.Error if the store cannot be read."""
-        self.conn.execute("BEGIN")  # one read snapshot; takes no write lock
-        try:
+        with transaction(self.conn, immediate=False):  # one read snapshot, no write lock
             return self._state_for(event, reader)
-        finally:
-            if self.conn.in_transaction:
-                self.conn.execute("COMMIT")
 
     def _state_for(self, event: CredentialPresented, reader: Reader) -> AccessState:
         self._refresh()

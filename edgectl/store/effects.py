@@ -109,10 +109,10 @@ class EffectWriter:
         delay = _RETRY_FIRST_S
         while True:
             try:
-                with transaction(self._conn) as conn:
+                with transaction(self._conn):
                     for _, updates in batches:
-                        write_updates(conn, updates)
-                    put(conn, EFFECTS_APPLIED, batches[-1][0])
+                        write_updates(self._conn, updates)
+                    put(self._conn, EFFECTS_APPLIED, batches[-1][0])
                 break
             except sqlite3.Error as exc:
                 if not retryable(exc):
