@@ -44,7 +44,8 @@ class VisitorPass:
 
 class AccessOps:
     """Policy operations for operator commands: each a change through the site service
-    (off the loop), audited with the operator as actor and ``mqtt`` as interface."""
+    (off the loop), audited with the operator as actor and ``via`` (the interface the
+    command came through: ``mqtt``, ``control``, ``cli``) as interface."""
 
     def __init__(self, site: SiteWorker, index: AccessIndex) -> None:
         self.site = site
@@ -58,17 +59,23 @@ class AccessOps:
         except (CredentialError, workorders.WorkOrderError) as exc:
             raise Invalid(str(exc)) from None
 
-    async def set_lockdown(self, on: bool, by: str, now: datetime) -> tuple[Command, ...]:
+    async def set_lockdown(
+        self, on: bool, by: str, now: datetime, *, via: str = "mqtt"
+    ) -> tuple[Command, ...]:
         """Enter or leave lockdown; returns the device commands the mode change needs."""
-        return await self._call(SiteService.set_lockdown, on, actor=_mqtt(by), now=now)
+        return await self._call(SiteService.set_lockdown, on, actor=Actor(by, via), now=now)
 
-    async def set_emergency(self, on: bool, by: str, now: datetime) -> tuple[Command, ...]:
+    async def set_emergency(
+        self, on: bool, by: str, now: datetime, *, via: str = "mqtt"
+    ) -> tuple[Command, ...]:
         """Enter or leave emergency; returns the device commands (open gates, release doors)."""
-        return await self._call(SiteService.set_emergency, on, actor=_mqtt(by), now=now)
+        return await self._call(SiteService.set_emergency, on, actor=Actor(by, via), now=now)
 
-    async def forgive_antipassback(self, person_id: str, by: str, now: datetime) -> dict[str, Any]:
+    async def forgive_antipassback(
+        self, person_id: str, by: str, now: datetime, *, via: str = "mqtt"
+    ) -> dict[str, Any]:
         await asyncio.to_thread(self.index.effects.flush, 5.0)  # moves before the forgive
-        forgotten = await self._call(SiteService.forgive, person_id, actor=_mqtt(by), now=now)
+        forgotten = await self._call(SiteService.forgive, person_id, actor=Actor(by, via), now=now)
         self.index.forget(person_id)
         return {"forgotten": forgotten}
 
@@ -80,44 +87,53 @@ class AccessOps:
         gates: tuple[str, ...],
         by: str,
         now: datetime,
+        *,
+        via: str = "mqtt",
     ) -> VisitorPass:
         """One request registers the visitor and returns the code to hand over."""
         issued = await self._call(
-            SiteService.issue_visitor_pass, name, host, until, gates, actor=_mqtt(by), now=now
+            SiteService.issue_visitor_pass, name, host, until, gates, actor=Actor(by, via), now=now
         )
         return VisitorPass(issued.code, issued.person_id, issued.valid_until, gates)
 
-    async def revoke_visitor_pass(self, code: str, by: str, now: datetime) -> None:
-        if not await self._call(SiteService.revoke_visitor_pass, code, actor=_mqtt(by), now=now):
+    async def revoke_visitor_pass(
+        self, code: str, by: str, now: datetime, *, via: str = "mqtt"
+    ) -> None:
+        if not await self._call(
+            SiteService.revoke_visitor_pass, code, actor=Actor(by, via), now=now
+        ):
             raise NotFound("no such visitor pass")
 
     async def set_credential_status(
-        self, facility: int | None, number: int, status: str, by: str, now: datetime
+        self,
+        facility: int | None,
+        number: int,
+        status: str,
+        by: str,
+        now: datetime,
+        *,
+        via: str = "mqtt",
     ) -> None:
         """``status`` is ``suspended`` or ``revoked``."""
         found = await self._call(
-            SiteService.set_card_status, facility, number, status, actor=_mqtt(by), now=now
+            SiteService.set_card_status, facility, number, status, actor=Actor(by, via), now=now
         )
         if not found:
             raise NotFound(f"no card {facility}:{number}")
 
     async def work_order_status(
-        self, order_id: str, status: str, note: str, by: str, now: datetime
+        self, order_id: str, status: str, note: str, by: str, now: datetime, *, via: str = "mqtt"
     ) -> dict[str, Any]:
         """Record a status change; the sync client pushes it to the hub."""
         try:
             update = await self.site.call(
-                SiteService.work_order_status, order_id, status, note, actor=_mqtt(by), now=now
+                SiteService.work_order_status, order_id, status, note, actor=Actor(by, via), now=now
             )
         except workorders.WorkOrderError as exc:
             if str(exc).startswith("no work order"):
                 raise NotFound(str(exc)) from None
             raise Invalid(str(exc)) from None
         return {"order_id": order_id, "status": status, "update": update}
-
-
-def _mqtt(operator: str) -> Actor:
-    return Actor(operator, "mqtt")
 
 
 def arrival_staff(body: dict[str, Any]) -> str | None:
