@@ -124,6 +124,9 @@ class EffectWriter:
                 log.warning("access_effects_retry", error=str(exc), batches=len(batches))
                 self._closing.wait(delay)
                 delay = min(delay * 2, _RETRY_MAX_S)
+            except Exception:  # a bug must not end the writer: log the batch, carry on
+                log.exception("access_effects_dropped", batches=len(batches))
+                break
         with self._done:
             self.persisted = batches[-1][0]
             self._done.notify_all()
