@@ -9,8 +9,8 @@ from pathlib import Path
 
 from edgectl.site.actor import SYSTEM
 from edgectl.site.service import SiteService
+from edgectl.store import workorders
 from edgectl.store.db import open_store
-from sync import workorders
 from tests.conftest import SecureBroker
 from tests.mqtt_console import GATE, READER, console, now_iso, online, running_site
 from tests.test_daemon_reader import wait_for

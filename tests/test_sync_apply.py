@@ -18,8 +18,8 @@ from edgectl.site.service import SiteService
 from edgectl.store import kv
 from edgectl.store.db import open_store
 from edgectl.store.journal import read_entries
+from edgectl.store.workorders import WorkOrderError, validate_order
 from sync.apply import Change, InvalidRecord, parse_changes
-from sync.workorders import WorkOrderError, validate_order
 
 ids = st.text("abcdefgh0123456789-", min_size=1, max_size=6)
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)

@@ -12,10 +12,9 @@ from typer.testing import CliRunner
 from edgectl.cli.hub import app as hub_app
 from edgectl.site.actor import Actor
 from edgectl.site.service import SiteService
-from edgectl.store import kv
+from edgectl.store import kv, workorders
 from edgectl.store.db import open_store
 from edgectl.store.journal import read_entries
-from sync import workorders
 from sync.client import SyncClient
 from sync.hub.store import HubStore
 from tests.conftest import RefHub, site_config

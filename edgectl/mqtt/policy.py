@@ -1,9 +1,9 @@
 """The one adapter between MQTT commands and the access-policy and work-order code.
 
 Every change (lockdown, emergency, visitor passes, credential status, anti-passback,
-work-order status) goes through the site service (``edgectl/site/service.py``). Every call MQTT makes into them goes
-through this module and its two exceptions, so a change of their API touches only the
-method bodies here, never the command table.
+work-order status) goes through the site service (``edgectl/site/service.py``). Every call
+MQTT makes into them goes through this module and its two exceptions, so a change of their
+API touches only the method bodies here, never the command table.
 """
 
 from __future__ import annotations
@@ -18,9 +18,9 @@ from edgectl.domain import Command
 from edgectl.site.actor import Actor
 from edgectl.site.service import SiteService
 from edgectl.site.worker import SiteWorker
+from edgectl.store import workorders
 from edgectl.store.access_index import AccessIndex
 from edgectl.store.credentials import CredentialError
-from sync import workorders
 
 P = ParamSpec("P")
 T = TypeVar("T")

@@ -24,7 +24,7 @@ from edgectl.config import ROLES, Config
 from edgectl.domain import Command
 from edgectl.site.actor import HUB, Actor
 from edgectl.site.audit import OnCommit, audited
-from edgectl.store import card_import, kv
+from edgectl.store import card_import, kv, workorders
 from edgectl.store.credentials import (
     EMERGENCY,
     INSERT_CREDENTIAL,
@@ -40,7 +40,7 @@ from edgectl.store.tx import transaction
 from rules import modes
 from rules.access import STATUSES
 from rules.policy import SitePolicy
-from sync import apply, workorders
+from sync import apply
 
 
 @dataclass(frozen=True, slots=True)
