@@ -19,6 +19,7 @@ from pathlib import Path
 
 import structlog
 
+from edgectl.backoff import Backoff
 from edgectl.store.batching import take_batch
 from edgectl.store.credentials import EFFECTS_APPLIED
 from edgectl.store.db import open_store
@@ -106,7 +107,7 @@ class EffectWriter:
                 return
 
     def _commit(self, batches: list[Batch]) -> bool:
-        delay = _RETRY_FIRST_S
+        backoff = Backoff(_RETRY_FIRST_S, _RETRY_MAX_S)
         while True:
             try:
                 with transaction(self._conn):
@@ -122,8 +123,7 @@ class EffectWriter:
                     return False
                 self.retries += 1
                 log.warning("access_effects_retry", error=str(exc), batches=len(batches))
-                self._closing.wait(delay)
-                delay = min(delay * 2, _RETRY_MAX_S)
+                self._closing.wait(backoff.next())
             except Exception:  # a bug must not end the writer: log the batch, carry on
                 log.exception("access_effects_dropped", batches=len(batches))
                 break
