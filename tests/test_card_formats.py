@@ -11,6 +11,8 @@ import pytest
 from drivers.sim.ptys import PtyPair
 from drivers.wiegand.line import encode_frame
 from edgectl.daemon import Daemon
+from edgectl.site.actor import SYSTEM
+from edgectl.site.service import SiteService
 from tests.access_site import access_site
 from tests.cli_helpers import edgectl
 from tests.site import door_site
@@ -21,7 +23,7 @@ async def enrol(
     daemon: Daemon, person: str, facility: int | None, number: int, fmt: str = "h10301"
 ) -> None:
     """A card with access everywhere, enrolled in the running daemon."""
-    daemon.index.add_card(person, facility, number, fmt=fmt)
+    await daemon.site.call(SiteService.add_card, person, facility, number, fmt=fmt, actor=SYSTEM)
 
 
 def _cards(conf: str) -> list[dict[str, object]]:
@@ -38,6 +40,7 @@ def _cards(conf: str) -> list[dict[str, object]]:
         (("--card", "1:70000"), "number: expected 0 to 65535 (16 bits of h10301), got 70000"),
         (("--card", "1:1", "--format", "raw56"), "facility: format raw56 has no facility code"),
         (("--card", str(1 << 56), "--format", "raw56"), "number: expected 0 to"),
+        (("--card", "1:1", "--level", "no-such-level"), "no-such-level"),
     ],
 )
 def test_cards_add_refuses_what_the_format_cannot_hold_and_saves_nothing(
