@@ -8,7 +8,7 @@ import contextlib
 import os
 import queue
 import threading
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
@@ -16,8 +16,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from drivers.sim.ptys import PtyPair, make_pty_pair
+from drivers.sim.wiegand_converter import SimWiegandConverter
 from drivers.wiegand.line import checksum, encode_frame
 from edgectl.config import Config
+from edgectl.daemon import Daemon
 from edgectl.store.journal import Entry
 from tests.daemon_helpers import running, wait_for
 from tests.line_streams import card_line, is_subsequence, item, stream
@@ -114,9 +116,7 @@ def test_hostile_line_loses_no_valid_frame_and_never_restarts(
 async def test_megabyte_without_a_break_is_one_overlong_read_and_no_restart(
     tmp_path: Path, pty_pair: PtyPair
 ) -> None:
-    _, cfg = door_site(tmp_path, {"r1": pty_pair.host})
-    async with with_reader(cfg, pty_pair.device) as (_daemon, events, reader):
-        await wait_for(events, "device_online")
+    async with online_reader(tmp_path, pty_pair) as (_daemon, events, reader):
         await reader.write_all(b"A" * (1 << 20) + b"\r\n")
         reader.present("h10301", 9, 9)
         seen = []
@@ -128,15 +128,24 @@ async def test_megabyte_without_a_break_is_one_overlong_read_and_no_restart(
         assert seen[-1].body["credential"] == "h10301:9:9"
 
 
+@contextlib.asynccontextmanager
+async def online_reader(
+    tmp_path: Path, pty_pair: PtyPair
+) -> AsyncIterator[tuple[Daemon, asyncio.Queue[Entry], SimWiegandConverter]]:
+    """A door site with reader r1 on ``pty_pair``, its driver online."""
+    _, cfg = door_site(tmp_path, {"r1": pty_pair.host})
+    async with with_reader(cfg, pty_pair.device) as (daemon, events, reader):
+        await wait_for(events, "device_online")
+        yield daemon, events, reader
+
+
 async def wait_for_any(events: asyncio.Queue[Entry], timeout: float) -> Entry:
     async with asyncio.timeout(timeout):
         return await events.get()
 
 
 async def test_frames_ended_by_cr_alone_are_each_decided(tmp_path: Path, pty_pair: PtyPair) -> None:
-    _, cfg = door_site(tmp_path, {"r1": pty_pair.host})
-    async with with_reader(cfg, pty_pair.device) as (_daemon, events, reader):
-        await wait_for(events, "device_online")
+    async with online_reader(tmp_path, pty_pair) as (_daemon, events, reader):
         reader.write(card_line(1, 1)[:-1] + card_line(1, 2)[:-1] + card_line(1, 3))
         got = [(await wait_for(events, "access_decided")).body["credential"] for _ in range(3)]
         assert got == ["h10301:1:1", "h10301:1:2", "h10301:1:3"]
@@ -145,9 +154,7 @@ async def test_frames_ended_by_cr_alone_are_each_decided(tmp_path: Path, pty_pai
 async def test_partial_frame_then_a_pause_costs_only_itself(
     tmp_path: Path, pty_pair: PtyPair
 ) -> None:
-    _, cfg = door_site(tmp_path, {"r1": pty_pair.host})
-    async with with_reader(cfg, pty_pair.device) as (_daemon, events, reader):
-        await wait_for(events, "device_online")
+    async with online_reader(tmp_path, pty_pair) as (_daemon, events, reader):
         reader.write(card_line(1, 1)[:9])
         assert (await wait_for(events, "bad_read")).body["reason"] == "framing"
         reader.present("h10301", 1, 4)
@@ -158,9 +165,7 @@ async def test_partial_frame_then_a_pause_costs_only_itself(
 async def test_signed_or_spaced_hex_is_a_framing_bad_read(
     tmp_path: Path, pty_pair: PtyPair, digits: str
 ) -> None:
-    _, cfg = door_site(tmp_path, {"r1": pty_pair.host})
-    async with with_reader(cfg, pty_pair.device) as (_daemon, events, reader):
-        await wait_for(events, "device_online")
+    async with online_reader(tmp_path, pty_pair) as (_daemon, events, reader):
         payload = f"W26:{digits}".encode()
         reader.write(payload + b"*%02X\r\n" % checksum(payload))
         reader.present("h10301", 2, 2)
@@ -173,9 +178,7 @@ async def test_signed_or_spaced_hex_is_a_framing_bad_read(
 async def test_long_raw_frames_are_decided_and_the_next_card_too(
     tmp_path: Path, pty_pair: PtyPair, bits: int
 ) -> None:
-    _, cfg = door_site(tmp_path, {"r1": pty_pair.host})
-    async with with_reader(cfg, pty_pair.device) as (_daemon, events, reader):
-        await wait_for(events, "device_online")
+    async with online_reader(tmp_path, pty_pair) as (_daemon, events, reader):
         reader.write(encode_frame((1 << bits) - 1, bits))
         reader.present("h10301", 3, 3)
         raw = await wait_for(events, "access_decided")
