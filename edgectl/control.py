@@ -1,7 +1,10 @@
 """The local control API: HTTP over a Unix socket, for the CLI on the same box.
 
 Only local users with access to the socket (mode 0660, group of the service) can use it.
-Every command is journaled as an ``operator_command`` with the caller's uid.
+Commands are the operator command table's (``gate/open``, ...), run by the same pipeline
+as MQTT's: the caller is ``local:<user>`` from the kernel's peer credentials, with a role
+from ``edgectl.commands.local``, and every command is journaled as an ``operator_command``
+with ``interface = "control"``.
 """
 
 from __future__ import annotations
@@ -10,24 +13,29 @@ import contextlib
 import os
 import socket
 import struct
-from collections.abc import Callable
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 from aiohttp import web
 
-from drivers.base import DeviceError
+from edgectl.commands import local
+from edgectl.commands.pipeline import Call, Pipeline
+from edgectl.commands.schema import Refused, check_tree
 from edgectl.devices import DeviceRegistry
-from edgectl.domain import CloseGate, Command, OpenGate, OperatorCommand, PartialOpenGate, StopGate
-from edgectl.router import Router
 
-COMMANDS: dict[str, Callable[[str], Command]] = {
-    "open_gate": lambda t: OpenGate(target=t),
-    "close_gate": lambda t: CloseGate(target=t),
-    "stop_gate": lambda t: StopGate(target=t),
-    "partial_open_gate": lambda t: PartialOpenGate(target=t),
+MAX_BODY = 64 * 1024
+STATUS = {
+    "ok": 200,
+    "bad_json": 400,
+    "bad_request": 400,
+    "unknown_command": 400,
+    "forbidden": 403,
+    "unknown_device": 404,
+    "not_found": 404,
+    "device_error": 502,
+    "device_timeout": 504,
+    "timeout": 504,
 }
 
 
@@ -40,11 +48,12 @@ def _peer_uid(request: web.Request) -> int | None:
 
 
 class ControlServer:
-    def __init__(self, site_id: str, router: Router, devices: DeviceRegistry) -> None:
+    def __init__(self, site_id: str, pipeline: Pipeline, devices: DeviceRegistry) -> None:
         self.site_id = site_id
-        self.router = router
+        self.pipeline = pipeline
+        self.router = pipeline.router
         self.devices = devices
-        self.app = web.Application(client_max_size=64 * 1024)
+        self.app = web.Application(client_max_size=MAX_BODY)
         self.app.router.add_get("/v1/status", self.status)
         self.app.router.add_get("/v1/devices/{id}", self.device)
         self.app.router.add_post("/v1/commands", self.command)
@@ -88,37 +97,29 @@ class ControlServer:
         return web.json_response(view.to_json() | extra)
 
     async def command(self, request: web.Request) -> web.Response:
+        """``{"command": "noun/verb", <fields>}`` -> the pipeline's reply."""
+        uid = _peer_uid(request)
+        operator, role = "local:unknown", None
+        if uid is not None:
+            settings = self.pipeline.config.commands
+            operator, role = local.identity(uid, self.pipeline.roles, settings)
+        name = "?"
         try:
-            body = await request.json()
-            name, target = body["command"], body["target"]
-            make = COMMANDS[name]
-        except (ValueError, KeyError, TypeError):
-            return web.json_response(
-                {
-                    "status": "error",
-                    "code": "bad_request",
-                    "message": f"expected {{command: one of {sorted(COMMANDS)}, target}}",
-                },
-                status=400,
-            )
-        who = f"local:{_peer_uid(request)}"
-        outcome: dict[str, Any] = {"status": "ok"}
-        try:
-            await self.router.execute(make(target))
-        except DeviceError as exc:
-            outcome = {"status": "error", "code": "device_error", "message": str(exc)}
-        await self.router.record(
-            OperatorCommand(
-                source=who,
-                at=datetime.now(UTC),
-                channel="cli",
-                command=name,
-                target=target,
-                outcome=outcome["status"],
-                error=outcome.get("message"),
-            )
-        )
-        return web.json_response(outcome, status=200 if outcome["status"] == "ok" else 502)
+            try:
+                body = await request.json()
+            except (ValueError, UnicodeDecodeError, RecursionError):
+                raise Refused("bad_json", "the body is not a JSON object") from None
+            if not isinstance(body, dict) or not isinstance(body.get("command"), str):
+                raise Refused("bad_request", 'expected {"command": "noun/verb", ...fields}')
+            check_tree(body)
+            name = body.pop("command")[:64]
+        except Refused as exc:
+            call = Call(operator, "control", name, role=role)
+            reply = await self.pipeline.refuse(call, exc)
+        else:
+            reply = await self.pipeline.run(Call(operator, "control", name, body, role=role))
+        reply["command"] = name
+        return web.json_response(reply, status=STATUS.get(reply.get("code", "ok"), 500))
 
 
 async def request(

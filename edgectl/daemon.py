@@ -13,10 +13,12 @@ from aiohttp import web
 from drivers.base import Driver
 from drivers.wiegand.reader import WiegandReaderDriver
 from edgectl import metrics
+from edgectl.commands.ops import AccessOps
+from edgectl.commands.pipeline import Pipeline
 from edgectl.config import Config
 from edgectl.control import ControlServer
 from edgectl.devices import DeviceRegistry
-from edgectl.mqtt import AccessOps, MqttInterface
+from edgectl.mqtt import MqttInterface
 from edgectl.router import Clock, Router, utc_now
 from edgectl.sdnotify import Notifier
 from edgectl.store.credentials import AccessIndex
@@ -64,17 +66,16 @@ class Daemon:
         self.index = AccessIndex.load(open_store(cfg.store.path), cfg)
         self.devices = DeviceRegistry(cfg)
         self.router = Router(cfg, self.journal, self.index, self.devices, self.clock)
-        if cfg.mqtt.enabled:  # connects in the background; never waits on the broker
-            self.mqtt = MqttInterface(
-                cfg, self.journal, self.router, self.devices, AccessOps(self.index), self.clock
-            )
-            self.mqtt.start()
+        self.commands = Pipeline(cfg, self.router, self.devices, AccessOps(self.index), self.clock)
         self.supervisor = Supervisor(self.router.emit)
         self.drivers = build_drivers(cfg)
         for driver in self.drivers:
             self.router.attach(driver)
             self.supervisor.start(driver)
-        self.control = ControlServer(cfg.site.id, self.router, self.devices)
+        if cfg.mqtt.enabled:  # after the drivers; connects in the background, never waits
+            self.mqtt = MqttInterface(cfg, self.journal, self.devices, self.commands, self.clock)
+            self.mqtt.start()
+        self.control = ControlServer(cfg.site.id, self.commands, self.devices)
         try:
             await self.control.start(cfg.daemon.control_socket)
         except OSError as exc:

@@ -280,13 +280,14 @@ class OperatorCommand(Event):
     KIND: ClassVar[str] = "operator_command"
     CLASS: ClassVar[EventClass] = EventClass.AUDIT
 
-    channel: str  # "cli", "mqtt"
-    command: str
+    interface: str  # "mqtt", "control" (the local socket), "cli-direct" (no daemon)
+    command: str  # "noun/verb" from edgectl/commands/table.py
     target: str | None = None
-    params: dict[str, Any] = dataclasses.field(default_factory=dict)
+    params: dict[str, Any] = dataclasses.field(default_factory=dict)  # never a secret field
     outcome: str = "ok"  # "ok" or "error"
     error: str | None = None
-    request: str | None = None  # the request's id (MQTT correlation data or transaction)
+    request: str | None = None  # the request's id (MQTT correlation data)
+    transaction: str | None = None  # the request's ``transaction`` field, if it had one
 
 
 # --- storage --------------------------------------------------------------------------

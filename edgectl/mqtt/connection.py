@@ -1,9 +1,11 @@
-"""Building the broker connection from config, and the reconnect backoff."""
+"""Building the broker connection from config, what the broker accepts, and the reconnect
+backoff."""
 
 from __future__ import annotations
 
 import random
 import socket
+from typing import Any
 
 import aiomqtt
 from aiomqtt import ProtocolVersion, TLSParameters, Will
@@ -11,11 +13,34 @@ from aiomqtt import ProtocolVersion, TLSParameters, Will
 from edgectl.config import Config
 
 CONNECT_TIMEOUT_S = 5.0
+# Without a Maximum Packet Size in CONNACK (MQTT 3.1.1, or a broker that sets none), the
+# daemon still sends nothing bigger than this: mosquitto's shipped max_packet_size.
+FALLBACK_MAX_PACKET = 65536
 # Small request/reply packets: without this, Nagle plus delayed ACK adds ~40 ms a hop.
 NO_DELAY = (socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
 
-def client(config: Config, will: Will) -> aiomqtt.Client:
+class SiteClient(aiomqtt.Client):
+    """An aiomqtt client that keeps what the broker said in CONNACK about packet size.
+
+    aiomqtt 2.5 does not expose CONNACK properties; its ``_on_connect`` hook receives them
+    (the one private hook used, see docs/decisions.md)."""
+
+    max_packet: int = FALLBACK_MAX_PACKET
+
+    def _on_connect(
+        self, client: Any, userdata: Any, flags: Any, reason_code: Any, properties: Any = None
+    ) -> None:
+        size = getattr(properties, "MaximumPacketSize", None)
+        self.max_packet = min(int(size), FALLBACK_MAX_PACKET) if size else FALLBACK_MAX_PACKET
+        super()._on_connect(client, userdata, flags, reason_code, properties)
+
+    def alive(self) -> bool:
+        """The link is up as far as paho knows (its socket open, the state connected)."""
+        return self._client.is_connected() and self._client.socket() is not None
+
+
+def client(config: Config, will: Will, suffix: str = "") -> SiteClient:
     """An unconnected client for ``config.mqtt``; enter it (``async with``) to connect."""
     m = config.mqtt
     tls = None
@@ -25,12 +50,12 @@ def client(config: Config, will: Will) -> aiomqtt.Client:
             certfile=m.tls.cert_file or None,
             keyfile=m.tls.key_file or None,
         )
-    return aiomqtt.Client(
+    return SiteClient(
         m.host,
         m.port,
         username=m.username or None,
         password=m.password or None,
-        identifier=m.client_id or f"edgectl-{config.site.id}",
+        identifier=(m.client_id or f"edgectl-{config.site.id}") + suffix,
         protocol=ProtocolVersion.V5 if m.protocol == "5" else ProtocolVersion.V311,
         will=will,
         keepalive=m.keepalive_s,

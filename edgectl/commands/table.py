@@ -1,7 +1,9 @@
-"""The operator command set: ``noun/verb`` -> role, payload schema and handler.
+"""The operator command set: ``noun/verb`` -> role, field schema, handler and timeout.
 
-To add a device family (cameras, intercoms), add its handlers and entries to ``COMMANDS``;
-topics, authorisation, replay checks, journaling and replies need no change.
+Every interface (MQTT, the control socket) runs these through ``commands.pipeline``. To add
+a command (cameras, intercoms, patrols, work orders), add one entry to ``COMMANDS``: its
+handler, the role it needs and its fields; authorisation, rate limits, journaling, replies
+and the docs' error codes need no change.
 """
 
 from __future__ import annotations
@@ -13,11 +15,10 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 from drivers.base import DeviceError
-from edgectl.config import Config
-from edgectl.devices import DeviceRegistry
-from edgectl.domain import CloseGate, Command, HoldRelay, OpenGate, PulseRelay, StopGate
-from edgectl.mqtt.auth import Role
-from edgectl.mqtt.payloads import (
+from edgectl.commands.events import page_events
+from edgectl.commands.ops import AccessOps, Invalid, NotFound
+from edgectl.commands.roles import Role
+from edgectl.commands.schema import (
     Field,
     Refused,
     Schema,
@@ -27,12 +28,21 @@ from edgectl.mqtt.payloads import (
     text_list,
     timestamp,
 )
-from edgectl.mqtt.policy import AccessOps, Invalid, NotFound
+from edgectl.config import Config
+from edgectl.devices import DeviceRegistry
+from edgectl.domain import (
+    CloseGate,
+    Command,
+    HoldRelay,
+    OpenGate,
+    PartialOpenGate,
+    PulseRelay,
+    StopGate,
+)
 from edgectl.router import Router
-from edgectl.store.db import connect
-from edgectl.store.journal import last_entries
 
 DEVICE_TIMEOUT_S = 5.0
+COMMAND_TIMEOUT_S = 10.0  # the whole handler, device calls included
 T = TypeVar("T")
 MAX_EVENTS = 200
 
@@ -44,7 +54,11 @@ class Context:
     devices: DeviceRegistry
     ops: AccessOps
     operator: str
+    role: Role | None
+    interface: str  # "mqtt", "control", "cli-direct"
     now: datetime
+    reply_budget: int  # bytes a result may take on this interface
+    view: Callable[[dict[str, Any]], dict[str, Any]]  # an entry as this operator may see it
 
 
 Result = dict[str, Any]
@@ -56,6 +70,7 @@ class Spec:
     role: Role
     schema: Schema
     handler: Handler
+    timeout_s: float = COMMAND_TIMEOUT_S
 
 
 # --- devices ---------------------------------------------------------------------------
@@ -180,18 +195,18 @@ async def devices_query(ctx: Context, p: dict[str, Any]) -> Result:
     return {"devices": ctx.devices.snapshot()}
 
 
-def _recent(path: str, limit: int, kinds: tuple[str, ...]) -> list[dict[str, Any]]:
-    conn = connect(path, readonly=True)
-    try:
-        return [e.to_json() for e in last_entries(conn, limit, kinds)]
-    finally:
-        conn.close()
-
-
 async def events_query(ctx: Context, p: dict[str, Any]) -> Result:
-    limit, kinds = p.get("limit", 50), p.get("kinds", ())
-    entries = await asyncio.to_thread(_recent, ctx.config.store.path, limit, kinds)
-    return {"events": entries}
+    """Newest first within ``limit`` and the reply's byte budget, returned oldest first;
+    ``before`` pages back: pass the reply's ``next_before`` for the next page."""
+    return await asyncio.to_thread(
+        page_events,
+        ctx.config.store.path,
+        limit=p.get("limit", 50),
+        kinds=p.get("kinds", ()),
+        before=p.get("before"),
+        budget=ctx.reply_budget,
+        view=ctx.view,
+    )
 
 
 # --- the table -------------------------------------------------------------------------
@@ -204,6 +219,7 @@ COMMANDS: dict[str, Spec] = {
     "gate/open": Spec(Role.GUARD, TARGET, _gate(lambda t: OpenGate(target=t))),
     "gate/close": Spec(Role.GUARD, TARGET, _gate(lambda t: CloseGate(target=t))),
     "gate/stop": Spec(Role.GUARD, TARGET, _gate(lambda t: StopGate(target=t))),
+    "gate/partial_open": Spec(Role.GUARD, TARGET, _gate(lambda t: PartialOpenGate(target=t))),
     "door/unlock": Spec(
         Role.GUARD, {**TARGET, "seconds": Field(number(1, 60), False)}, door_unlock
     ),
@@ -225,7 +241,7 @@ COMMANDS: dict[str, Spec] = {
     ),
     "visitor/revoke": Spec(
         Role.GUARD,
-        {"code": Field(text(16))},
+        {"code": Field(text(16), secret=True)},
         _policy(lambda c, p: c.ops.revoke_visitor_pass(p["code"], c.operator, c.now)),
     ),
     "credential/suspend": Spec(Role.OPERATOR, CARD, _policy(_credential("suspended"))),
@@ -247,7 +263,11 @@ COMMANDS: dict[str, Spec] = {
     "query/devices": Spec(Role.VIEWER, NOTHING, devices_query),
     "query/events": Spec(
         Role.VIEWER,
-        {"kinds": Field(text_list(32), False), "limit": Field(integer(1, MAX_EVENTS), False)},
+        {
+            "kinds": Field(text_list(32), False),
+            "limit": Field(integer(1, MAX_EVENTS), False),
+            "before": Field(integer(1, 2**63), False),
+        },
         events_query,
     ),
 }

@@ -1,8 +1,8 @@
-"""The one adapter between MQTT commands and the access-policy and work-order code.
+"""The one adapter between operator commands and the access-policy and work-order code.
 
 The access policy (lockdown, emergency, visitor passes, credential status, anti-passback)
 belongs to the rules engine's ``AccessIndex`` (``edgectl/store/credentials.py``), work
-orders to the sync engine (``sync/workorders.py``). Every call MQTT makes into them goes
+orders to the sync engine (``sync/workorders.py``). Every call a command makes into them goes
 through this module and its two exceptions, so a change of their API touches only the
 method bodies here, never the command table.
 """
