@@ -1,5 +1,6 @@
-"""A token bucket per operator, sized by role; the first refusal of a burst is reported,
-the rest of that burst is dropped silently (so a flood costs one reply, not one each)."""
+"""A token bucket per operator, sized by role. The first refusal is answered; further
+refusals within ``TELL_EVERY_S`` are dropped silently, so a flood costs one reply every
+few seconds, not one reply (or journal row) each."""
 
 from __future__ import annotations
 
@@ -7,10 +8,13 @@ from dataclasses import dataclass
 from enum import Enum
 
 
+TELL_EVERY_S = 10.0
+
+
 class Admission(Enum):
     ADMIT = "admit"
-    REFUSE_AND_SAY = "refuse_and_say"  # first refusal of a burst: answer ``rate_limited``
-    DROP = "drop"  # already told in this burst
+    REFUSE_AND_SAY = "refuse_and_say"  # answer ``rate_limited`` (not journaled)
+    DROP = "drop"  # told less than TELL_EVERY_S ago
 
 
 @dataclass(slots=True)
@@ -19,18 +23,17 @@ class Bucket:
     burst: float
     tokens: float
     at: float  # monotonic seconds of the last update
-    told: bool = False
+    told_at: float | None = None  # when the last refusal was answered
 
     def take(self, now: float) -> Admission:
         self.tokens = min(self.burst, self.tokens + max(0.0, now - self.at) * self.rate)
         self.at = now
         if self.tokens >= 1.0:
             self.tokens -= 1.0
-            self.told = False
             return Admission.ADMIT
-        if self.told:
+        if self.told_at is not None and now - self.told_at < TELL_EVERY_S:
             return Admission.DROP
-        self.told = True
+        self.told_at = now
         return Admission.REFUSE_AND_SAY
 
 
