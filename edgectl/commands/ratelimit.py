@@ -7,7 +7,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import Enum
 
-
 TELL_EVERY_S = 10.0
 
 
