@@ -6,7 +6,13 @@ written the open coil on the simulated gate (over a pty RS-485 line at ``--baud`
 ``operator_command`` audit row has committed. Throughput: events recorded into the journal
 until a subscriber on ``event/#`` has received them all.
 
-    python bench/mqtt_roundtrip.py [--quick] [--json] [--baud 9600]
+Flood (``--flood``): the same round trip while another broker user (a viewer) publishes
+forbidden commands as fast as the broker takes them, 20,000 at a time with the stock
+``mosquitto_pub -l`` at QoS 1, round after round until the operator is done; the operator
+opens the gate every 250 ms. Reports ``p50_ms_flood``/``p99_ms_flood`` and
+``operator_lost`` (requests with no answer within 5 s; the target is none).
+
+    python bench/mqtt_roundtrip.py [--quick] [--json] [--baud 9600] [--flood]
 """
 
 from __future__ import annotations
@@ -42,13 +48,16 @@ from edgectl.simulation import simulated_compound
 BASE = "edgectl/bench"
 GATE = "main-gate"  # in config.example.toml
 CHUNK = 1000
+FLOOD_BATCH = 20_000
+FLOOD_PERIOD_S = 0.25
 
 
 def start_broker(directory: Path, port: int) -> subprocess.Popen[bytes]:
     conf = directory / "mosquitto.conf"
-    conf.write_text(
+    conf.write_text(  # the shipped docs/mosquitto.conf's limits, without TLS or passwords
         f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n"
-        "set_tcp_nodelay true\n"
+        "set_tcp_nodelay true\nmax_packet_size 65536\n"
+        "max_inflight_messages 20\nmax_queued_messages 1000\n"
     )
     exe = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
     proc = subprocess.Popen([exe, "-c", str(conf)], stderr=subprocess.DEVNULL)
@@ -83,6 +92,60 @@ async def roundtrips(client: aiomqtt.Client, n: int, gate: GateModel) -> list[fl
         assert json.loads(message.payload)["status"] == "ok", message.payload
         assert len(gate.commands) == before + 1  # the coil was written before the response
     return out
+
+
+def flood_rounds(port: int, stop: asyncio.Event, sent: list[int]) -> None:
+    """Blocking (run in a thread): 20,000 forbidden commands per round from the viewer."""
+    body = json.dumps({"issued_at": datetime.now(UTC).isoformat(), "target": GATE})
+    lines = ("\n".join([body] * FLOOD_BATCH) + "\n").encode()
+    exe = shutil.which("mosquitto_pub") or "/usr/bin/mosquitto_pub"
+    while not stop.is_set():
+        subprocess.run(
+            [exe, "-p", str(port), "-V", "5", "-q", "1", "-i", f"flood-{uuid.uuid4().hex[:6]}",
+             "-t", f"{BASE}/cmd/viewer/gate/open", "-l"],
+            input=lines, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        sent[0] += FLOOD_BATCH
+
+
+async def flooded_roundtrips(
+    client: aiomqtt.Client, port: int, n: int, gate: GateModel
+) -> tuple[list[float], int, int, float]:
+    """The operator's round trips while the viewer floods. Returns (latencies, lost,
+    flood commands sent, flood seconds)."""
+    reply_topic = f"{BASE}/reply/ops/flood"
+    await client.subscribe(reply_topic, qos=1)
+    stop, sent = asyncio.Event(), [0]
+    loop = asyncio.get_running_loop()
+    t_flood = time.perf_counter()
+    flooding = loop.run_in_executor(None, flood_rounds, port, stop, sent)
+    await asyncio.sleep(0.3)  # the flood is under way
+    out: list[float] = []
+    lost = 0
+    messages = aiter(client.messages)
+    try:
+        for _ in range(n):
+            props = Properties(PacketTypes.PUBLISH)
+            props.ResponseTopic = reply_topic
+            props.CorrelationData = uuid.uuid4().bytes
+            body = json.dumps({"issued_at": datetime.now(UTC).isoformat(), "target": GATE})
+            before = len(gate.commands)
+            t0 = time.perf_counter()
+            await client.publish(f"{BASE}/cmd/ops/gate/open", body, qos=1, properties=props)
+            try:
+                message = await asyncio.wait_for(anext(messages), 5)
+            except TimeoutError:
+                lost += 1
+                continue
+            out.append((time.perf_counter() - t0) * 1000)
+            assert isinstance(message.payload, bytes)
+            assert json.loads(message.payload)["status"] == "ok", message.payload
+            assert len(gate.commands) > before  # the coil was written before the response
+            await asyncio.sleep(max(0.0, FLOOD_PERIOD_S - (time.perf_counter() - t0)))
+    finally:
+        stop.set()
+        await flooding
+    return out, lost, sent[0], time.perf_counter() - t_flood
 
 
 async def throughput(daemon: Daemon, client: aiomqtt.Client, n: int) -> tuple[float, int]:
@@ -122,7 +185,7 @@ async def throughput(daemon: Daemon, client: aiomqtt.Client, n: int) -> tuple[fl
     return received / (time.perf_counter() - t0), n - received
 
 
-async def main(quick: bool, baud: int) -> dict[str, Any]:
+async def main(quick: bool, baud: int, flood: bool) -> dict[str, Any]:
     structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(40))
     requests, events = (300, 3000) if quick else (3000, 30000)
     with tempfile.TemporaryDirectory() as tmp:
@@ -133,8 +196,11 @@ async def main(quick: bool, baud: int) -> dict[str, Any]:
             "site": {"id": "bench"},
             "buses": [{"id": "rs485-1", "port": str(directory / "bus-host"), "baud": baud}],
             "mqtt": {"enabled": True, "host": "127.0.0.1", "port": port},
-            "operators": [{"id": "ops", "role": "operator"}],
+            "operators": [{"id": "ops", "role": "operator"}, {"id": "viewer", "role": "viewer"}],
+            # back-to-back requests measure the pipeline, not the operator's rate limit
+            "commands": {"operator": {"rate_per_s": 10000.0, "burst": 10000}},
         }
+        flooded: tuple[list[float], int, int, float] | None = None
         try:
             async with simulated_compound(directory, overrides) as compound:
                 daemon = Daemon(compound.config)
@@ -150,6 +216,10 @@ async def main(quick: bool, baud: int) -> dict[str, Any]:
                     ) as client:
                         gate = compound.gates.gates[1].model
                         latencies = await roundtrips(client, requests, gate)
+                        if flood:
+                            flooded = await flooded_roundtrips(
+                                client, port, 40 if quick else 200, gate
+                            )
                     async with aiomqtt.Client("127.0.0.1", port) as client:
                         rate, lost = await throughput(daemon, client, events)
                 finally:
@@ -158,7 +228,7 @@ async def main(quick: bool, baud: int) -> dict[str, Any]:
             broker.terminate()
             broker.wait()
     q = statistics.quantiles(latencies, n=100)
-    return {
+    figures = {
         "baud": baud,
         "requests": requests,
         "p50_ms": round(statistics.median(latencies), 3),
@@ -169,6 +239,19 @@ async def main(quick: bool, baud: int) -> dict[str, Any]:
         "publish_per_s": round(rate),
         "events_lost": lost,
     }
+    if flooded is not None:
+        during, operator_lost, flood_sent, flood_s = flooded
+        qf = statistics.quantiles(during, n=100)
+        figures |= {
+            "flood_commands": flood_sent,
+            "flood_per_s": round(flood_sent / flood_s),
+            "operator_requests": len(during) + operator_lost,
+            "p50_ms_flood": round(statistics.median(during), 3),
+            "p99_ms_flood": round(qf[98], 3),
+            "max_ms_flood": round(max(during), 3),
+            "operator_lost": operator_lost,
+        }
+    return figures
 
 
 if __name__ == "__main__":
@@ -176,8 +259,9 @@ if __name__ == "__main__":
     parser.add_argument("--quick", action="store_true", help="a short run")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON last")
     parser.add_argument("--baud", type=int, default=9600, help="the simulated RS-485 bus speed")
+    parser.add_argument("--flood", action="store_true", help="also: round trips under a flood")
     args = parser.parse_args()
-    figures = asyncio.run(main(args.quick, args.baud))
+    figures = asyncio.run(main(args.quick, args.baud, args.flood))
     if args.json:
         print(json.dumps(figures))
     else:

@@ -26,6 +26,7 @@ from paho.mqtt.properties import Properties as PahoProperties
 from edgectl.commands.ops import arrival_staff
 from edgectl.commands.pipeline import Call, Pipeline
 from edgectl.commands.privacy import View
+from edgectl.commands.roles import Role
 from edgectl.commands.schema import Refused, decode
 from edgectl.commands.table import Spec
 from edgectl.config import Config
@@ -49,6 +50,7 @@ PUMP_RETRY_S = 1.0
 LIVENESS_S = 0.5  # how often a session checks that paho still has its link
 ENTER_TIMEOUT_S = 15.0  # connect + TLS + CONNACK, however the link misbehaves
 EXIT_TIMEOUT_S = 2.0
+BULK_PACE = 500.0  # commands a second taken from users below guard (and unknown ids)
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,7 +83,9 @@ class MqttInterface:
             pipeline.roles, config.commands, self._handle, self._rate_limited
         )
         self.connected = asyncio.Event()
+        self.bulk_connected = asyncio.Event()
         self.window_loaded = asyncio.Event()
+        self._staff = frozenset(pipeline.roles.ids(Role.GUARD))
         self._v5 = config.mqtt.protocol == "5"
         self._events = journal.subscribe()
         self._dirty: dict[str, DeviceView] = {}
@@ -122,33 +126,50 @@ class MqttInterface:
     async def _run(self) -> None:
         await self._load_window()
         self._stream = await self.pipeline.view_for(None)
+        await asyncio.gather(self._lane(True), self._lane(False))
+
+    async def _lane(self, main: bool) -> None:
+        """One connection, kept up for ever. The main one carries availability, state,
+        events, replies and the staff's commands; the bulk one (``-bulk``) everybody
+        else's, paced, so a flood there never delays or drops a staff command."""
         backoff = connection.Backoff()
         m = self.config.mqtt
         while True:
             try:
-                await self._connect_once(backoff)
+                await self._connect_once(backoff, main)
             except aiomqtt.MqttError as exc:
-                log.warning("mqtt_disconnected", host=m.host, port=m.port, error=str(exc))
+                log.warning("mqtt_disconnected", main=main, port=m.port, error=str(exc))
             except (OSError, TimeoutError) as exc:
-                log.warning("mqtt_disconnected", host=m.host, port=m.port, error=repr(exc))
+                log.warning("mqtt_disconnected", main=main, port=m.port, error=repr(exc))
             except Exception:
-                log.exception("mqtt_session_failed")
+                log.exception("mqtt_session_failed", main=main)
             await asyncio.sleep(backoff.next())
 
-    async def _connect_once(self, backoff: connection.Backoff) -> None:
+    async def _connect_once(self, backoff: connection.Backoff, main: bool) -> None:
         """One connection, from CONNECT to its loss; every exit path closes it, bounded."""
-        will = Will(self.topics.availability, b"offline", qos=1, retain=True)
-        client = connection.client(self.config, will)
+        if main:
+            will = Will(self.topics.availability, b"offline", qos=1, retain=True)
+            client = connection.client(self.config, will, self._take_staff)
+        else:
+            client = connection.client(
+                self.config, None, self._take_others, suffix="-bulk", pace=BULK_PACE
+            )
         async with asyncio.timeout(ENTER_TIMEOUT_S):
             await client.__aenter__()
         try:
-            self._client = client
             backoff.reset()
-            log.info("mqtt_connected", base=self.topics.base, max_packet=client.max_packet)
-            await self._session(client)
+            log.info("mqtt_connected", main=main, max_packet=client.max_packet)
+            if main:
+                self._client = client
+                await self._session(client)
+            else:
+                await self._bulk_session(client)
         finally:  # before the client's exit, which may wait to disconnect
-            self._client = None
-            self.connected.clear()
+            if main:
+                self._client = None
+                self.connected.clear()
+            else:
+                self.bulk_connected.clear()
             try:
                 async with asyncio.timeout(EXIT_TIMEOUT_S):
                     await client.__aexit__(None, None, None)
@@ -169,8 +190,31 @@ class MqttInterface:
         self.window_loaded.set()
         log.info("mqtt_replay_window_loaded", ids=len(self.window))
 
-    async def _session(self, client: connection.SiteClient) -> None:
+    async def _bulk_session(self, client: connection.SiteClient) -> None:
         await client.subscribe(self.topics.commands, qos=1)
+        parts = [
+            asyncio.create_task(self._receive(client)),
+            asyncio.create_task(self._alive(client)),
+            asyncio.create_task(client.acks()),
+        ]
+        self.bulk_connected.set()
+        await self._until_one_ends(parts)
+
+    async def _until_one_ends(self, parts: list[asyncio.Task[None]]) -> None:
+        """The first part to end (a lost link) ends the session."""
+        try:
+            done, _ = await asyncio.wait(parts, return_when=asyncio.FIRST_COMPLETED)
+            for part in done:
+                part.result()
+            raise aiomqtt.MqttError("session ended")
+        finally:
+            for part in parts:
+                part.cancel()
+            await asyncio.gather(*parts, return_exceptions=True)
+
+    async def _session(self, client: connection.SiteClient) -> None:
+        for operator in self._staff:
+            await client.subscribe(self.topics.staff_commands(operator), qos=1)
         await self._publish(client, self.topics.availability, b"online", qos=1, retain=True)
         if self.config.mqtt.ha_discovery:
             for topic, payload in ha.discovery(self.config, self.topics):
@@ -184,15 +228,7 @@ class MqttInterface:
             asyncio.create_task(self._keep(self._pump_events, client)),
         ]
         self.connected.set()
-        try:  # the first part to end (a lost link) ends the session
-            done, _ = await asyncio.wait(parts, return_when=asyncio.FIRST_COMPLETED)
-            for part in done:
-                part.result()
-            raise aiomqtt.MqttError("session ended")
-        finally:
-            for part in parts:
-                part.cancel()
-            await asyncio.gather(*parts, return_exceptions=True)
+        await self._until_one_ends(parts)
 
     async def _alive(self, client: connection.SiteClient) -> None:
         """Ends the session when paho has lost its link, even if aiomqtt was not told."""
@@ -269,12 +305,19 @@ class MqttInterface:
     # --- commands in -----------------------------------------------------------------------
 
     async def _receive(self, client: connection.SiteClient) -> None:
-        async for message in client.messages:
-            self._take(message)
+        """Ends with the link: messages themselves go to ``_take`` as paho reads them."""
+        async for _ in client.messages:
+            pass
 
-    def _take(self, message: aiomqtt.Message) -> None:
-        """Parse the topic and pass the command to the intake: cheap, never blocks."""
-        topic = str(message.topic)
+    def _take_staff(self, topic: str, payload: bytes, props: Any) -> None:
+        self._take(topic, payload, props, staff=True)
+
+    def _take_others(self, topic: str, payload: bytes, props: Any) -> None:
+        self._take(topic, payload, props, staff=False)
+
+    def _take(self, topic: str, payload: bytes, props: Any, *, staff: bool) -> None:
+        """Parse the topic and pass the command to the intake: cheap, never blocks. Each
+        command is taken from one connection: the staff's from the main one."""
         parsed = self.topics.parse_command(topic)
         if parsed is None:
             log.warning(
@@ -284,10 +327,9 @@ class MqttInterface:
             )
             return
         operator, name = parsed
-        payload = message.payload if isinstance(message.payload, bytes) else b""
-        incoming = Incoming(
-            topic, operator, name, properties(message.properties), payload, time.monotonic()
-        )
+        if (operator in self._staff) != staff:
+            return
+        incoming = Incoming(topic, operator, name, properties(props), payload, time.monotonic())
         self.intake.offer(operator, incoming)
 
     def _reply_to(self, incoming: Incoming) -> tuple[str, Refused | None]:
