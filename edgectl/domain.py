@@ -93,13 +93,14 @@ class CredentialPresented(Event):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class BadRead(Event):
-    """A reader received a frame that failed parity, length or framing checks."""
+    """A reader received a frame that failed parity, length or framing checks. Only the
+    reason and the line's length: a damaged keypad line holds PIN or visitor-code digits."""
 
     KIND: ClassVar[str] = "bad_read"
     CLASS: ClassVar[EventClass] = EventClass.ACCESS
 
     reason: str
-    raw: str
+    length: int  # bytes in the line as received
 
 
 # --- decisions ------------------------------------------------------------------------

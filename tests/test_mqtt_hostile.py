@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sqlite3
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -13,6 +14,7 @@ from typing import Any
 import aiomqtt
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
+from structlog.testing import capture_logs
 
 from edgectl.domain import AccessDecided, Arrival, OperatorCommand
 from edgectl.store.journal import Journal
@@ -379,3 +381,49 @@ async def test_hostile_payloads_get_stable_codes(
         path = site.compound.config.store.path
     rows = await journaled(path, 4)
     assert all("internal" not in (r.body["error"] or "") for r in rows)
+
+
+# --- 7 (and 6 for keypad lines): no PIN or code digits anywhere ----------------------------
+
+
+async def test_a_damaged_keypad_line_is_reason_and_length_only(
+    tmp_path: Path, secure_broker: SecureBroker
+) -> None:
+    digits = "19412467"
+    damaged = [
+        f"K{digits}#*00\r\n".encode(),  # checksum wrong
+        _with_valid_checksum(f"K{digits}x#"),  # framing wrong
+    ]
+    async with (
+        running_site(tmp_path, secure_broker) as site,
+        console(secure_broker, "victor", subscribe=(f"{BASE}/event/bad_read",)) as victor,
+        console(secure_broker, "alice") as alice,
+    ):
+        events = site.daemon.journal.subscribe()
+        with capture_logs() as logs:
+            for line in damaged:
+                site.compound.reader.write(line)
+                while (entry := await asyncio.wait_for(events.get(), 5)).kind != "bad_read":
+                    pass
+                assert set(entry.body) == {"reason", "length"}
+                assert entry.body["length"] == len(line.rstrip(b"\r\n"))
+        live = await collect(victor.client, 0.5)
+        queried = await alice.request("query/events", {"kinds": ["bad_read"]})
+        path = site.compound.config.store.path
+    assert len(live) == 2 and len(queried["result"]["events"]) == 2
+    seen = [
+        json.dumps(logs, default=str),
+        *(m.payload.decode() for m in live),
+        json.dumps(queried, default=str),
+    ]  # type: ignore[union-attr]
+    conn = sqlite3.connect(path)
+    seen += [row[0] for row in conn.execute("SELECT body FROM journal")]
+    conn.close()
+    assert not [text for text in seen if digits in text]
+
+
+def _with_valid_checksum(payload: str) -> bytes:
+    from drivers.wiegand.line import checksum
+
+    data = payload.encode()
+    return data + b"*%02X\r\n" % checksum(data)
