@@ -63,6 +63,15 @@ def seed(compound: Compound, count: int) -> None:
     path.unlink()
 
 
+def start_daemon(compound: Compound) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "edgectl", "run", "--config", str(compound.config_path)],
+        cwd=REPO,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+        stderr=subprocess.DEVNULL,
+    )
+
+
 def opens(compound: Compound) -> list[float]:
     return [t for t, name in compound.gates.gates[1].model.commands if name == "open"]
 
@@ -85,12 +94,7 @@ async def measure(credentials: int, presentations: int) -> dict[str, float]:
     with tempfile.TemporaryDirectory(prefix="edgectl-bench-") as tmp:
         async with simulated_compound(Path(tmp)) as compound:
             seed(compound, credentials)
-            proc = subprocess.Popen(
-                [sys.executable, "-m", "edgectl", "run", "--config", str(compound.config_path)],
-                cwd=REPO,
-                env={**os.environ, "PYTHONPATH": str(REPO)},
-                stderr=subprocess.DEVNULL,
-            )
+            proc = start_daemon(compound)
             try:
                 await wait_ready(compound, proc)
                 rng = random.Random(1)
@@ -163,12 +167,7 @@ async def first_decision_after_flood(commands: int) -> float:
                 seed(compound, 1000)
                 await _journal_flood(compound.config.store.path, commands)
                 started = time.monotonic()
-                proc = subprocess.Popen(
-                    [sys.executable, "-m", "edgectl", "run", "--config", str(compound.config_path)],
-                    cwd=REPO,
-                    env={**os.environ, "PYTHONPATH": str(REPO)},
-                    stderr=subprocess.DEVNULL,
-                )
+                proc = start_daemon(compound)
                 try:
                     async with asyncio.timeout(60):
                         while not opens(compound):
