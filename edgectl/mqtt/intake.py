@@ -51,10 +51,12 @@ class Intake(Generic[T]):
         self._order = itertools.count()
         self._side: set[asyncio.Task[None]] = set()
         self.inflight: set[asyncio.Task[None]] = set()
+        self.offered = 0  # commands taken off the broker connections
         self.shed = 0  # commands dropped over the limit without a reply
 
     def offer(self, operator: str, item: T) -> Admission:
         """Take one command from ``operator``; never blocks."""
+        self.offered += 1
         role = self.roles.role(operator)
         policy = self.settings.policy((role or Role.VIEWER).name.lower())
         key = operator if role is not None else UNKNOWN
