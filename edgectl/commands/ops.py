@@ -69,7 +69,7 @@ class AccessOps:
 
     def revoke_visitor_pass(self, code: str, by: str, now: datetime) -> None:
         if not self.index.revoke_visitor_pass(code, now=now):
-            raise NotFound(f"no visitor pass {code!r}")
+            raise NotFound("no live visitor pass with that code")  # never echo a code
 
     def set_credential_status(
         self, facility: int | None, number: int, status: str, by: str, now: datetime
