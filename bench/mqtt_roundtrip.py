@@ -227,6 +227,8 @@ async def main(quick: bool, baud: int, flood: bool) -> dict[str, Any]:
                     ) as client:
                         gate = compound.gates.gates[1].model
                         latencies = await roundtrips(client, requests, gate)
+                        plain_errors = dict(ERRORS)
+                        ERRORS.clear()
                         if flood:
                             flooded = await flooded_roundtrips(
                                 client, port, 40 if quick else 200, gate
@@ -250,7 +252,7 @@ async def main(quick: bool, baud: int, flood: bool) -> dict[str, Any]:
         "events": events,
         "publish_per_s": round(rate),
         "events_lost": lost,
-        "error_replies": dict(ERRORS),
+        "error_replies": plain_errors,
     }
     if flooded is not None:
         during, operator_lost, flood_sent, flood_s = flooded
@@ -263,6 +265,7 @@ async def main(quick: bool, baud: int, flood: bool) -> dict[str, Any]:
             "p99_ms_flood": round(ranked[math.ceil(0.99 * len(ranked)) - 1], 3),
             "max_ms_flood": round(max(during), 3),
             "operator_lost": operator_lost,
+            "error_replies_flood": dict(ERRORS),
             "flood_taken": flood_taken - requests - len(during) - operator_lost,
         }
     return figures
