@@ -83,13 +83,17 @@ async def open_once(
     other than ``ok`` (the gate did not reply in time) is counted in ``ERRORS``."""
     props = Properties(PacketTypes.PUBLISH)
     props.ResponseTopic = reply_topic
-    props.CorrelationData = uuid.uuid4().bytes
+    props.CorrelationData = correlation = uuid.uuid4().bytes
     body = json.dumps({"issued_at": datetime.now(UTC).isoformat(), "target": GATE})
     before = len(gate.commands)
     t0 = time.perf_counter()
     await client.publish(f"{BASE}/cmd/ops/gate/open", body, qos=1, properties=props)
     try:
-        message = await asyncio.wait_for(anext(messages), timeout)
+        async with asyncio.timeout(timeout):
+            while True:  # a late answer to an earlier, timed-out request is skipped
+                message = await anext(messages)
+                if getattr(message.properties, "CorrelationData", None) == correlation:
+                    break
     except TimeoutError:
         return None
     took = (time.perf_counter() - t0) * 1000
