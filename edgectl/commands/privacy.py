@@ -23,6 +23,7 @@ SECRET = frozenset({"code", "pin", "raw", "password"})
 PERSONAL_IDS = frozenset({"person_id", "host", "butler_id", "resident_id"})
 PERSONAL_TEXT = frozenset({"person_name", "name", "note", "phone", "plate"})
 CREDENTIALS = frozenset({"credential", "number"})
+LABELS = frozenset({"subject"})  # an audit event's "card 12:345", "person p1"
 KEY_NAME = "commands.pseudonym_key"
 
 
@@ -75,6 +76,8 @@ class View:
             if key in PERSONAL_IDS and not self.personal and value is not None:
                 value = self.pseudonyms.of(value)
             elif key in CREDENTIALS and not self.clear_credentials and value is not None:
+                value = self.pseudonyms.of(value)
+            elif key in LABELS and not (self.personal and self.clear_credentials):
                 value = self.pseudonyms.of(value)
             elif key == "facility" and not self.clear_credentials:
                 continue
