@@ -12,10 +12,12 @@ from pathlib import Path
 from typing import Any
 
 import aiomqtt
+import pytest
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from structlog.testing import capture_logs
 
+from edgectl.daemon import Daemon
 from edgectl.domain import AccessDecided, Arrival, OperatorCommand
 from edgectl.store.journal import Journal
 from tests.conftest import DOCS, SecureBroker, secure_broker_in, wait_port
@@ -238,7 +240,7 @@ async def _seed(path: str, n: int, at: datetime, source: str = "alice") -> None:
 
 
 async def test_restart_after_a_flood_decides_cards_at_once_and_keeps_the_window(
-    tmp_path: Path, secure_broker: SecureBroker
+    tmp_path: Path, secure_broker: SecureBroker, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     async with running_site(tmp_path, secure_broker, command_window_s=900) as site:
         async with console(secure_broker, "alice") as alice:
@@ -252,7 +254,17 @@ async def test_restart_after_a_flood_decides_cards_at_once_and_keeps_the_window(
             assert again["code"] == "replay"
         path = site.compound.config.store.path
     await _seed(path, 10_500, datetime.now(UTC))
+    starts: list[float] = []
+    start = Daemon.start
+
+    async def timed_start(self: Daemon) -> None:
+        t0 = time.perf_counter()
+        await start(self)
+        starts.append(time.perf_counter() - t0)
+
+    monkeypatch.setattr(Daemon, "start", timed_start)
     async with running_site(tmp_path, secure_broker, connected=False, command_window_s=900) as site:
+        assert starts[0] < 1.0  # the 10,500 journaled ids are not read before the drivers
         started = time.perf_counter()
         events = site.daemon.journal.subscribe()
         site.daemon.index.add_card("p1", 1, 1)
