@@ -9,6 +9,8 @@ outcome before answering. Refusals are answered and journaled the same way.
 from __future__ import annotations
 
 import asyncio
+import secrets
+import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -72,8 +74,14 @@ class Pipeline:
         self._pseudonyms: Pseudonyms | None = None
 
     async def pseudonyms(self) -> Pseudonyms:
+        """The site's key, from the store; if the store cannot give it now (locked,
+        failing), a key for this process's life, so that nothing waits or fails on it."""
         if self._pseudonyms is None:
-            self._pseudonyms = await asyncio.to_thread(load_key, self.config.store.path)
+            try:
+                self._pseudonyms = await asyncio.to_thread(load_key, self.config.store.path)
+            except sqlite3.Error as exc:
+                log.warning("pseudonym_key_unavailable", error=str(exc))
+                self._pseudonyms = Pseudonyms(secrets.token_bytes(32))
         return self._pseudonyms
 
     async def view_for(self, role: Role | None) -> View:
