@@ -118,14 +118,14 @@ async def roundtrips(client: aiomqtt.Client, n: int, gate: GateModel) -> list[fl
     return out
 
 
-def flood_rounds(port: int, stop: asyncio.Event, sent: list[int]) -> None:
+def flood_rounds(port: int, qos: int, stop: asyncio.Event, sent: list[int]) -> None:
     """Blocking (run in a thread): 20,000 forbidden commands per round from the viewer."""
     body = json.dumps({"issued_at": datetime.now(UTC).isoformat(), "target": GATE})
     lines = ("\n".join([body] * FLOOD_BATCH) + "\n").encode()
     exe = shutil.which("mosquitto_pub") or "/usr/bin/mosquitto_pub"
     while not stop.is_set():
         subprocess.run(  # niced: the flooder is a remote client, not on the site's box
-            ["nice", "-n", "19", exe, "-p", str(port), "-V", "5", "-q", "1", "-i", f"flood-{uuid.uuid4().hex[:6]}",
+            ["nice", "-n", "19", exe, "-p", str(port), "-V", "5", "-q", str(qos), "-i", f"flood-{uuid.uuid4().hex[:6]}",
              "-t", f"{BASE}/cmd/viewer/gate/open", "-l"],
             input=lines, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )  # fmt: skip
@@ -133,7 +133,7 @@ def flood_rounds(port: int, stop: asyncio.Event, sent: list[int]) -> None:
 
 
 async def flooded_roundtrips(
-    client: aiomqtt.Client, port: int, n: int, gate: GateModel
+    client: aiomqtt.Client, port: int, qos: int, n: int, gate: GateModel
 ) -> tuple[list[float], int, int, float]:
     """The operator's round trips while the viewer floods. Returns (latencies, lost,
     flood commands sent, flood seconds)."""
@@ -142,7 +142,7 @@ async def flooded_roundtrips(
     stop, sent = asyncio.Event(), [0]
     loop = asyncio.get_running_loop()
     t_flood = time.perf_counter()
-    flooding = loop.run_in_executor(None, flood_rounds, port, stop, sent)
+    flooding = loop.run_in_executor(None, flood_rounds, port, qos, stop, sent)
     await asyncio.sleep(0.3)  # the flood is under way
     out: list[float] = []
     lost = 0
@@ -199,7 +199,7 @@ async def throughput(daemon: Daemon, client: aiomqtt.Client, n: int) -> tuple[fl
     return received / (time.perf_counter() - t0), n - received
 
 
-async def main(quick: bool, baud: int, flood: bool) -> dict[str, Any]:
+async def main(quick: bool, baud: int, flood: bool, flood_qos: int) -> dict[str, Any]:
     structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(40))
     requests, events = (300, 3000) if quick else (3000, 30000)
     with tempfile.TemporaryDirectory() as tmp:
@@ -235,7 +235,7 @@ async def main(quick: bool, baud: int, flood: bool) -> dict[str, Any]:
                         ERRORS.clear()
                         if flood:
                             flooded = await flooded_roundtrips(
-                                client, port, 40 if quick else 200, gate
+                                client, port, flood_qos, 40 if quick else 200, gate
                             )
                             flood_taken = daemon.mqtt.intake.offered
                     async with aiomqtt.Client("127.0.0.1", port) as client:
@@ -262,6 +262,7 @@ async def main(quick: bool, baud: int, flood: bool) -> dict[str, Any]:
         during, operator_lost, flood_sent, flood_s = flooded
         ranked = sorted(during)  # nearest rank: with 200 samples p99 is the 2nd worst
         figures |= {
+            "flood_qos": flood_qos,
             "flood_commands": flood_sent,
             "flood_per_s": round(flood_sent / flood_s),
             "operator_requests": len(during) + operator_lost,
@@ -281,8 +282,9 @@ if __name__ == "__main__":
     parser.add_argument("--json", action="store_true", help="print the figures as JSON last")
     parser.add_argument("--baud", type=int, default=9600, help="the simulated RS-485 bus speed")
     parser.add_argument("--flood", action="store_true", help="also: round trips under a flood")
+    parser.add_argument("--flood-qos", type=int, choices=(0, 1), default=1, help="the flood's QoS")
     args = parser.parse_args()
-    figures = asyncio.run(main(args.quick, args.baud, args.flood))
+    figures = asyncio.run(main(args.quick, args.baud, args.flood, args.flood_qos))
     if args.json:
         print(json.dumps(figures))
     else:
