@@ -1,11 +1,9 @@
-"""Building the broker connection from config, what the broker accepts, and the reconnect
-backoff."""
+"""Building the broker connection from config, and what the broker accepts."""
 
 from __future__ import annotations
 
 import asyncio
 import collections
-import random
 import socket
 from collections.abc import Callable
 from typing import Any
@@ -117,19 +115,3 @@ def client(
     if pace is not None:
         made._client.manual_ack_set(True)
     return made
-
-
-class Backoff:
-    """Exponential backoff with full jitter: 0.25 s, 0.5 s, ... capped at ``cap`` s."""
-
-    def __init__(self, first: float = 0.25, cap: float = 15.0) -> None:
-        self.first, self.cap = first, cap
-        self.attempt = 0
-
-    def reset(self) -> None:
-        self.attempt = 0
-
-    def next(self) -> float:
-        ceiling = min(self.cap, self.first * 2**self.attempt)
-        self.attempt += 1
-        return random.uniform(ceiling / 2, ceiling)

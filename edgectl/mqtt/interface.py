@@ -23,6 +23,7 @@ from aiomqtt import Will
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties as PahoProperties
 
+from edgectl.backoff import Backoff
 from edgectl.commands.ops import arrival_staff
 from edgectl.commands.pipeline import Call, Pipeline
 from edgectl.commands.privacy import View
@@ -45,11 +46,19 @@ log = structlog.get_logger(__name__)
 
 EVENT_QOS = 0
 STOP_TIMEOUT_S = 5.0
+RECONNECT_FIRST_S = 0.25  # reconnect backoff: 0.25 s, 0.5 s, ... capped at 15 s
+RECONNECT_MAX_S = 15.0
+
+Spawn = Callable[[str, Callable[[], Awaitable[None]]], "asyncio.Task[None]"]
 REPLY_TIMEOUT_S = 2.0
 PUMP_RETRY_S = 1.0
 LIVENESS_S = 0.5  # how often a session checks that paho still has its link
 ENTER_TIMEOUT_S = 15.0  # connect + TLS + CONNACK, however the link misbehaves
 EXIT_TIMEOUT_S = 2.0
+RECONNECT_FIRST_S = 0.25  # reconnect backoff: 0.25 s, 0.5 s, ... capped at 15 s
+RECONNECT_MAX_S = 15.0
+
+Spawn = Callable[[str, Callable[[], Awaitable[None]]], "asyncio.Task[None]"]
 BULK_PACE = 500.0  # commands a second taken from users below guard (and unknown ids)
 
 
@@ -93,16 +102,17 @@ class MqttInterface:
         self._client: connection.SiteClient | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._stream: View | None = None
+        self._readying = asyncio.Lock()
         devices.listen(self._on_device)
 
     # --- lifecycle ---------------------------------------------------------------------
 
-    def start(self) -> None:
-        """Start in the background; returns at once."""
-        loop = asyncio.get_running_loop()
+    def start(self, spawn: Spawn) -> None:
+        """Start in the background, as supervised tasks; returns at once."""
         self._tasks = [
-            loop.create_task(self._run(), name="mqtt"),
-            loop.create_task(self.intake.run(), name="mqtt-commands"),
+            spawn("mqtt", lambda: self._lane(True)),
+            spawn("mqtt-bulk", lambda: self._lane(False)),
+            spawn("mqtt-commands", self.intake.run),  # last: stop() ends it first
         ]
 
     async def stop(self) -> None:
@@ -123,29 +133,31 @@ class MqttInterface:
             log.warning("mqtt_stop_timed_out", after_s=STOP_TIMEOUT_S)
         self.journal.unsubscribe(self._events)
 
-    async def _run(self) -> None:
-        await self._load_window()
-        self._stream = await self.pipeline.view_for(None)
-        await asyncio.gather(self._lane(True), self._lane(False))
+    async def _ready(self) -> None:
+        """Before the first connection: the replay window and the stream's view, once."""
+        async with self._readying:
+            if not self.window_loaded.is_set():
+                await self._load_window()
+            if self._stream is None:
+                self._stream = await self.pipeline.view_for(None)
 
     async def _lane(self, main: bool) -> None:
         """One connection, kept up for ever. The main one carries availability, state,
         events, replies and the staff's commands; the bulk one (``-bulk``) everybody
         else's, paced, so a flood there never delays or drops a staff command."""
-        backoff = connection.Backoff()
+        await self._ready()
+        backoff = Backoff(RECONNECT_FIRST_S, RECONNECT_MAX_S)
         m = self.config.mqtt
-        while True:
+        while True:  # a lost link is normal; anything else is a crash for the supervisor
             try:
                 await self._connect_once(backoff, main)
             except aiomqtt.MqttError as exc:
                 log.warning("mqtt_disconnected", main=main, port=m.port, error=str(exc))
             except (OSError, TimeoutError) as exc:
                 log.warning("mqtt_disconnected", main=main, port=m.port, error=repr(exc))
-            except Exception:
-                log.exception("mqtt_session_failed", main=main)
             await asyncio.sleep(backoff.next())
 
-    async def _connect_once(self, backoff: connection.Backoff, main: bool) -> None:
+    async def _connect_once(self, backoff: Backoff, main: bool) -> None:
         """One connection, from CONNECT to its loss; every exit path closes it, bounded."""
         if main:
             will = Will(self.topics.availability, b"offline", qos=1, retain=True)
@@ -180,11 +192,8 @@ class MqttInterface:
         """Request ids journaled within the replay horizon stay refused across a restart.
         Read in a thread, newest first until the horizon, so only the window is read."""
         since = self.clock() - self.window.horizon
-        try:
-            seen = await asyncio.to_thread(_journaled_requests, self.journal.path, since)
-        except Exception:
-            log.exception("mqtt_replay_window_unread")
-            seen = []
+        # a failure here is the supervisor's: no command is taken before the window is read
+        seen = await asyncio.to_thread(_journaled_requests, self.journal.path, since)
         for operator, keys, at in seen:
             self.window.remember(operator, keys, at)
         self.window_loaded.set()
