@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import shutil
 import sqlite3
 import time
 from datetime import UTC, datetime, timedelta
@@ -190,16 +191,15 @@ async def test_viewer_flood_is_shed_and_the_operator_is_answered_first(
         console(secure_broker, "victor") as victor,
         console(secure_broker, "alice") as alice,
     ):
-        body = json.dumps({"issued_at": now_iso(), "target": GATE}).encode()
-
-        async def flood() -> None:
-            for i in range(5000):
-                p = props(ResponseTopic=victor.reply_topic, CorrelationData=i.to_bytes(4, "big"))
-                await victor.client.publish(
-                    f"{BASE}/cmd/victor/gate/open", body, qos=0, properties=p
-                )
-
-        flooding = asyncio.create_task(flood())
+        body = json.dumps({"issued_at": now_iso(), "target": GATE})
+        flooder = await asyncio.create_subprocess_exec(  # a stock client, as fast as it can
+            "nice", "-n", "19", shutil.which("mosquitto_pub") or "mosquitto_pub",
+            "-p", str(secure_broker.port), "-u", "victor", "-P", secure_broker.users["victor"],
+            "-V", "5", "-q", "1", "-t", f"{BASE}/cmd/victor/gate/open", "-l",
+            stdin=asyncio.subprocess.PIPE,
+        )  # fmt: skip
+        flooding = asyncio.create_task(flooder.communicate(("\n".join([body] * 20_000)).encode()))
+        await asyncio.sleep(0.2)
         latencies = []
         for _ in range(10):
             t0 = time.perf_counter()
@@ -207,12 +207,14 @@ async def test_viewer_flood_is_shed_and_the_operator_is_answered_first(
             latencies.append(time.perf_counter() - t0)
             assert reply["status"] == "ok", reply
             await asyncio.sleep(0.05)
+        assert not flooding.done()  # alice was answered while the flood went on
         await flooding
-        assert max(latencies) < 1.0, latencies
+        assert flooder.returncode == 0
+        assert max(latencies) < 2.0, latencies
         answers = await collect(victor.client, 1.0)
         codes = [json.loads(m.payload)["code"] for m in answers if isinstance(m.payload, bytes)]
-        assert codes.count("rate_limited") <= 3 and len(codes) < 100, codes[:20]
-        assert "rate_limited" in codes and site.mqtt.intake.shed > 4000
+        assert 1 <= codes.count("rate_limited") <= 3 and len(codes) < 100, codes[:20]
+        assert site.mqtt.intake.offered < 20_000  # the bulk connection is paced
         path = site.compound.config.store.path
     rows = operator_commands(path)
     assert sum(r.source == "alice" for r in rows) == 10
