@@ -22,6 +22,7 @@ from aiohttp import web
 
 from edgectl.commands import local
 from edgectl.commands.pipeline import Call, Pipeline
+from edgectl.commands.roles import Role
 from edgectl.commands.schema import Refused, check_tree
 from edgectl.devices import DeviceRegistry
 
@@ -37,7 +38,9 @@ STATUS = {
     "device_error": 502,
     "device_timeout": 504,
     "timeout": 504,
+    "store_error": 503,
 }
+CARD_STATUS = {"suspended": "suspend", "revoked": "revoke", "active": "reactivate"}
 
 
 def _peer_uid(request: web.Request) -> int | None:
@@ -58,6 +61,7 @@ class ControlServer:
         self.app.router.add_get("/v1/status", self.status)
         self.app.router.add_get("/v1/devices/{id}", self.device)
         self.app.router.add_post("/v1/commands", self.command)
+        self.app.router.add_post("/v1/credentials/status", self.credential_status)
         self._runner: web.AppRunner | None = None
         self._path = ""
         # drivers' own health, task restarts, watchdog problems (the daemon sets it)
@@ -101,13 +105,16 @@ class ControlServer:
         extra = detail(device_id) if callable(detail) and view.kind == "gate" else {}
         return web.json_response(view.to_json() | extra)
 
+    def _caller(self, request: web.Request) -> tuple[str, Role | None]:
+        """``local:<user>`` and its role, from the kernel's peer credentials."""
+        uid = _peer_uid(request)
+        if uid is None:
+            return "local:unknown", None
+        return local.identity(uid, self.pipeline.roles, self.pipeline.config.commands)
+
     async def command(self, request: web.Request) -> web.Response:
         """``{"command": "noun/verb", <fields>}`` -> the pipeline's reply."""
-        uid = _peer_uid(request)
-        operator, role = "local:unknown", None
-        if uid is not None:
-            settings = self.pipeline.config.commands
-            operator, role = local.identity(uid, self.pipeline.roles, settings)
+        operator, role = self._caller(request)
         name = "?"
         try:
             try:
@@ -125,6 +132,28 @@ class ControlServer:
             reply = await self.pipeline.run(Call(operator, "control", name, body, role=role))
         reply["command"] = name
         return web.json_response(reply, status=STATUS.get(reply.get("code", "ok"), 500))
+
+    async def credential_status(self, request: web.Request) -> web.Response:
+        """``{"facility", "number", "status"}`` (the ``cards`` CLI): the table's
+        ``credential/suspend``, ``credential/revoke`` or ``credential/reactivate``."""
+        try:
+            body = await request.json()
+            check_tree(body)
+            verb = CARD_STATUS[body.pop("status")]
+        except (ValueError, KeyError, TypeError, AttributeError, RecursionError, Refused):
+            statuses = ", ".join(CARD_STATUS)
+            return _error("bad_request", f"status: expected one of {statuses}", 400)
+        operator, role = self._caller(request)
+        call = Call(operator, "control", f"credential/{verb}", body, role=role)
+        reply = await self.pipeline.run(call)
+        status = STATUS.get(reply.get("code", "ok"), 500)
+        if reply["status"] == "ok":
+            return web.json_response({"status": "ok"}, status=status)
+        return _error(reply["code"], reply["message"], status)
+
+
+def _error(code: str, message: str, status: int) -> web.Response:
+    return web.json_response({"status": "error", "code": code, "message": message}, status=status)
 
 
 async def request(

@@ -20,7 +20,8 @@ from edgectl.devices import DeviceRegistry
 from edgectl.mqtt import MqttInterface
 from edgectl.router import Clock, Router, utc_now
 from edgectl.sdnotify import Notifier
-from edgectl.store.credentials import AccessIndex
+from edgectl.site.worker import SiteWorker
+from edgectl.store.access_index import AccessIndex
 from edgectl.store.db import open_store
 from edgectl.store.journal import Journal
 from edgectl.store.retention import Retention
@@ -63,9 +64,13 @@ class Daemon:
         self.journal = Journal(cfg.store.path)
         stack.push_async_callback(self.journal.close)
         self.index = AccessIndex.load(open_store(cfg.store.path), cfg)
+        stack.push_async_callback(asyncio.to_thread, self.index.close)  # queued updates land
+        self.site = SiteWorker(cfg, self.journal)  # the one writer of site state
+        stack.callback(self.site.close)
         self.devices = DeviceRegistry(cfg)
         self.router = Router(cfg, self.journal, self.index, self.devices, self.clock)
-        self.commands = Pipeline(cfg, self.router, self.devices, AccessOps(self.index), self.clock)
+        ops = AccessOps(self.site, self.index)
+        self.commands = Pipeline(cfg, self.router, self.devices, ops, self.clock)
         stack.push_async_callback(self.router.drain)
         stack.callback(self.router.doors.stop)
         # Background work: journaled and restarted when it fails, never critical to access.

@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 
 from drivers.base import DeviceError
 from edgectl.commands.events import page_events
-from edgectl.commands.ops import AccessOps, Invalid, NotFound
+from edgectl.commands.ops import AccessOps, Invalid, NotFound, Unavailable
 from edgectl.commands.roles import Role
 from edgectl.commands.schema import (
     Field,
@@ -121,31 +121,33 @@ def _door_hold(on: bool) -> Handler:
 # --- access policy ---------------------------------------------------------------------
 
 
-def _policy_call(call: Callable[[], T]) -> T:
+async def _policy_call(call: Callable[[], Awaitable[T]]) -> T:
     try:
-        return call()
+        return await call()
     except NotFound as exc:
         raise Refused("not_found", str(exc)) from None
     except Invalid as exc:
         raise Refused("bad_request", str(exc)) from None
+    except Unavailable as exc:
+        raise Refused("store_error", str(exc)) from None
 
 
-def _policy(call: Callable[[Context, dict[str, Any]], Result | None]) -> Handler:
+def _policy(call: Callable[[Context, dict[str, Any]], Awaitable[Result | None]]) -> Handler:
     async def handle(ctx: Context, p: dict[str, Any]) -> Result:
-        return _policy_call(lambda: call(ctx, p)) or {}
+        return await _policy_call(lambda: call(ctx, p)) or {}
 
     return handle
 
 
-ModeChange = Callable[[bool, str, datetime], tuple[Command, ...]]
+ModeChange = Callable[[AccessOps, Context], Awaitable[tuple[Command, ...]]]
 
 
-def _mode(change: Callable[[AccessOps], ModeChange], on: bool) -> Handler:
+def _mode(change: ModeChange) -> Handler:
     """Lockdown or emergency: change the mode, then carry out the commands it implies, all
     at once; devices that fail are listed, the mode change itself stands."""
 
     async def handle(ctx: Context, p: dict[str, Any]) -> Result:
-        commands = _policy_call(lambda: change(ctx.ops)(on, ctx.operator, ctx.now))
+        commands = await _policy_call(lambda: change(ctx.ops, ctx))
         outcomes = await asyncio.gather(
             *(_actuate(ctx, c) for c in commands), return_exceptions=True
         )
@@ -165,13 +167,21 @@ def _mode(change: Callable[[AccessOps], ModeChange], on: bool) -> Handler:
     return handle
 
 
-def _visitor_issue(ctx: Context, p: dict[str, Any]) -> Result:
+def _lockdown(on: bool) -> Handler:
+    return _mode(lambda o, c: o.set_lockdown(on, c.operator, c.now, via=c.interface))
+
+
+def _emergency(on: bool) -> Handler:
+    return _mode(lambda o, c: o.set_emergency(on, c.operator, c.now, via=c.interface))
+
+
+async def _visitor_issue(ctx: Context, p: dict[str, Any]) -> Result:
     for gate in p["gates"]:
         _device(ctx, gate, "gate")
     if p["until"] <= ctx.now:
         raise Refused("bad_request", "until: must be in the future")
-    issued = ctx.ops.issue_visitor_pass(
-        p["name"], p["host"], p["until"], p["gates"], ctx.operator, ctx.now
+    issued = await ctx.ops.issue_visitor_pass(
+        p["name"], p["host"], p["until"], p["gates"], ctx.operator, ctx.now, via=ctx.interface
     )
     return {
         "code": issued.code,
@@ -181,9 +191,11 @@ def _visitor_issue(ctx: Context, p: dict[str, Any]) -> Result:
     }
 
 
-def _credential(status: str) -> Callable[[Context, dict[str, Any]], None]:
-    def call(ctx: Context, p: dict[str, Any]) -> None:
-        ctx.ops.set_credential_status(p.get("facility"), p["number"], status, ctx.operator, ctx.now)
+def _credential(status: str) -> Callable[[Context, dict[str, Any]], Awaitable[None]]:
+    async def call(ctx: Context, p: dict[str, Any]) -> None:
+        await ctx.ops.set_credential_status(
+            p.get("facility"), p["number"], status, ctx.operator, ctx.now, via=ctx.interface
+        )
 
     return call
 
@@ -225,10 +237,10 @@ COMMANDS: dict[str, Spec] = {
     ),
     "door/hold": Spec(Role.OPERATOR, TARGET, _door_hold(True)),
     "door/lock": Spec(Role.GUARD, TARGET, _door_hold(False)),
-    "lockdown/on": Spec(Role.GUARD, NOTHING, _mode(lambda o: o.set_lockdown, True)),
-    "lockdown/off": Spec(Role.OPERATOR, NOTHING, _mode(lambda o: o.set_lockdown, False)),
-    "emergency/on": Spec(Role.GUARD, NOTHING, _mode(lambda o: o.set_emergency, True)),
-    "emergency/off": Spec(Role.ADMIN, NOTHING, _mode(lambda o: o.set_emergency, False)),
+    "lockdown/on": Spec(Role.GUARD, NOTHING, _lockdown(True)),
+    "lockdown/off": Spec(Role.OPERATOR, NOTHING, _lockdown(False)),
+    "emergency/on": Spec(Role.GUARD, NOTHING, _emergency(True)),
+    "emergency/off": Spec(Role.ADMIN, NOTHING, _emergency(False)),
     "visitor/issue": Spec(
         Role.GUARD,
         {
@@ -242,21 +254,28 @@ COMMANDS: dict[str, Spec] = {
     "visitor/revoke": Spec(
         Role.GUARD,
         {"code": Field(text(16), secret=True)},
-        _policy(lambda c, p: c.ops.revoke_visitor_pass(p["code"], c.operator, c.now)),
+        _policy(
+            lambda c, p: c.ops.revoke_visitor_pass(p["code"], c.operator, c.now, via=c.interface)
+        ),
     ),
     "credential/suspend": Spec(Role.OPERATOR, CARD, _policy(_credential("suspended"))),
     "credential/revoke": Spec(Role.ADMIN, CARD, _policy(_credential("revoked"))),
+    "credential/reactivate": Spec(Role.OPERATOR, CARD, _policy(_credential("active"))),
     "antipassback/forgive": Spec(
         Role.OPERATOR,
         {"person_id": Field(text(64))},
-        _policy(lambda c, p: c.ops.forgive_antipassback(p["person_id"], c.operator, c.now)),
+        _policy(
+            lambda c, p: c.ops.forgive_antipassback(
+                p["person_id"], c.operator, c.now, via=c.interface
+            )
+        ),
     ),
     "workorder/status": Spec(
         Role.GUARD,
         {"order_id": Field(text(64)), "status": Field(text(32)), "note": Field(text(1000), False)},
         _policy(
             lambda c, p: c.ops.work_order_status(
-                p["order_id"], p["status"], p.get("note", ""), c.operator, c.now
+                p["order_id"], p["status"], p.get("note", ""), c.operator, c.now, via=c.interface
             )
         ),
     ),
