@@ -20,6 +20,8 @@ from structlog.testing import capture_logs
 
 from edgectl.daemon import Daemon
 from edgectl.domain import AccessDecided, Arrival, OperatorCommand
+from edgectl.site.actor import SYSTEM
+from edgectl.site.service import SiteService
 from edgectl.store.journal import Journal
 from tests.conftest import DOCS, SecureBroker, secure_broker_in, wait_port
 from tests.mqtt_console import BASE, GATE, READER, console, now_iso, running_site
@@ -269,7 +271,7 @@ async def test_restart_after_a_flood_decides_cards_at_once_and_keeps_the_window(
         assert starts[0] < 1.0  # the 10,500 journaled ids are not read before the drivers
         started = time.perf_counter()
         events = site.daemon.journal.subscribe()
-        site.daemon.index.add_card("p1", 1, 1)
+        await site.daemon.site.call(SiteService.add_card, "p1", 1, 1, actor=SYSTEM)
         for _ in range(200):
             if site.daemon.devices.views[READER].online:
                 break
