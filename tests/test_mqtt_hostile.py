@@ -443,3 +443,46 @@ def _with_valid_checksum(payload: str) -> bytes:
 
     data = payload.encode()
     return data + b"*%02X\r\n" % checksum(data)
+
+
+# --- 6: a visitor code goes to the guard who issued it, and nowhere else -------------------
+
+
+async def test_a_visitor_code_is_in_no_event_log_journal_or_other_reply(
+    tmp_path: Path, secure_broker: SecureBroker
+) -> None:
+    until = (datetime.now(UTC) + timedelta(hours=2)).isoformat()
+    async with (
+        running_site(tmp_path, secure_broker) as site,
+        console(secure_broker, "gina") as gina,
+        console(secure_broker, "alice") as alice,
+        console(secure_broker, "victor", subscribe=(f"{BASE}/event/#",)) as victor,
+    ):
+        await site.daemon.site.call(
+            SiteService.upsert_person, "res-12-3", name="Mr Chen", actor=SYSTEM
+        )
+        events = site.daemon.journal.subscribe()
+        with capture_logs() as logs:
+            body = {"name": "Wang Wei", "host": "res-12-3", "until": until, "gates": [GATE]}
+            issued = await gina.request("visitor/issue", body)
+            code = issued["result"]["code"]  # the one place it is sent: the issuer's reply
+            site.compound.reader.keys(code)
+            while (entry := await asyncio.wait_for(events.get(), 5)).kind != "access_decided":
+                pass
+            assert entry.body["granted"] is True, entry.body
+            revoked = await gina.request("visitor/revoke", {"code": code})
+            assert revoked["status"] == "ok"
+        live = await collect(victor.client, 0.5)
+        staff_view = await alice.request("query/events", {"limit": 100})
+        path = site.compound.config.store.path
+    assert code not in entry.body["person_id"]
+    seen = [
+        json.dumps(logs, default=str),
+        json.dumps(staff_view, default=str),
+        json.dumps(revoked, default=str),
+    ]
+    seen += [m.payload.decode() for m in live]  # type: ignore[union-attr]
+    conn = sqlite3.connect(path)
+    seen += [row[0] for row in conn.execute("SELECT body FROM journal")]
+    conn.close()
+    assert not [text for text in seen if code in text]
