@@ -20,10 +20,19 @@ from structlog.testing import capture_logs
 
 from edgectl.daemon import Daemon
 from edgectl.domain import AccessDecided, Arrival, OperatorCommand
+from edgectl.simulation import simulated_compound
 from edgectl.site.actor import SYSTEM
 from edgectl.site.service import SiteService
 from edgectl.store.journal import Journal
-from tests.conftest import DOCS, SecureBroker, secure_broker_in, wait_port
+from tests.conftest import (
+    DOCS,
+    Broker,
+    SecureBroker,
+    free_port,
+    secure_broker_in,
+    wait_port,
+    write_broker_conf,
+)
 from tests.mqtt_console import BASE, GATE, READER, console, now_iso, running_site
 from tests.tcp_proxy import Proxy
 from tests.test_mqtt_commands import journaled, operator_commands
@@ -486,3 +495,45 @@ async def test_a_visitor_code_is_in_no_event_log_journal_or_other_reply(
     seen += [row[0] for row in conn.execute("SELECT body FROM journal")]
     conn.close()
     assert not [text for text in seen if code in text]
+
+
+async def test_the_brokers_packet_size_from_connack_bounds_every_publish(tmp_path: Path) -> None:
+    port = free_port()
+    conf = write_broker_conf(tmp_path / "small.conf", port, "max_packet_size 4096\n")
+    broker = Broker("127.0.0.1", port, conf)
+    broker.start()
+    overrides = {
+        "site": {"id": "riverside"},
+        "mqtt": {"enabled": True, "host": "127.0.0.1", "port": port},
+        "operators": [{"id": "alice", "role": "operator"}],
+    }
+    try:
+        async with simulated_compound(tmp_path / "site", overrides) as compound:
+            daemon = Daemon(compound.config)
+            await daemon.start()
+            try:
+                assert daemon.mqtt is not None
+                await asyncio.wait_for(daemon.mqtt.connected.wait(), 10)
+                assert daemon.mqtt._client is not None
+                assert daemon.mqtt._client.max_packet == 4096  # what mosquitto announced
+                note = {"note": "n" * 6000}  # one event bigger than a packet
+                await daemon.router.record(
+                    OperatorCommand(source="alice", at=datetime.now(UTC), interface="mqtt",
+                                    command="workorder/status", params=note)
+                )  # fmt: skip
+                async with aiomqtt.Client(
+                    "127.0.0.1", port, protocol=aiomqtt.ProtocolVersion.V5
+                ) as client:
+                    await client.subscribe(f"{BASE}/reply/alice/#", qos=1)
+                    p = props(ResponseTopic=f"{BASE}/reply/alice", CorrelationData=b"q")
+                    body = json.dumps({"issued_at": now_iso(), "kinds": ["operator_command"]})
+                    await client.publish(f"{BASE}/cmd/alice/query/events", body, 1, properties=p)
+                    message = await asyncio.wait_for(anext(aiter(client.messages)), 5)
+                assert isinstance(message.payload, bytes) and len(message.payload) < 4096
+                page = json.loads(message.payload)["result"]["events"]
+                assert page[-1]["truncated"] is True  # the entry is in the journal, whole
+                assert daemon.mqtt.connected.is_set()
+            finally:
+                await daemon.stop()
+    finally:
+        broker.stop()
