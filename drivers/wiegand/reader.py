@@ -109,9 +109,10 @@ class WiegandReaderDriver:
                 return
             card = codec.decode(msg.value, msg.bits, self.formats)
         except codec.BadFrame as exc:
-            log.warning("bad_read", reader=self.id, reason=exc.reason, error=str(exc))
-            raw = line.sample if isinstance(line, Discarded) else line
-            emit(BadRead(source=self.id, at=at, reason=exc.reason, raw=raw.hex()))
+            # never the line or the parser's message: a keypad line carries digits
+            size = len(line.sample) if isinstance(line, Discarded) else len(line)
+            log.warning("bad_read", reader=self.id, reason=exc.reason, length=size)
+            emit(BadRead(source=self.id, at=at, reason=exc.reason, length=size))
             return
         emit(
             CredentialPresented(
