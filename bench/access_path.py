@@ -61,7 +61,9 @@ FLOOD_COMMANDS = 10_000
 def seed(compound: Compound, count: int) -> None:
     site = SiteService.open(compound.config)
     site.define_level("all", ["*"], actor=SYSTEM)
-    path = write_cards_csv(compound.directory / "cards.csv", count, FACILITY, level="all")
+    path = write_cards_csv(
+        compound.directory / "cards.csv", count, FACILITY, level="all", fmt="c1000"
+    )
     result = site.import_cards(path, actor=SYSTEM)
     assert not result.errors and result.imported == count, result.errors[:3]
     site.close()

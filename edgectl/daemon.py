@@ -17,6 +17,7 @@ from edgectl.commands.pipeline import Pipeline
 from edgectl.config import Config
 from edgectl.control import ControlServer
 from edgectl.devices import DeviceRegistry
+from edgectl.locks import StoreLock
 from edgectl.mqtt import MqttInterface
 from edgectl.router import Clock, Router, utc_now
 from edgectl.sdnotify import Notifier
@@ -24,6 +25,7 @@ from edgectl.site.worker import SiteWorker
 from edgectl.store.access_index import AccessIndex
 from edgectl.store.db import open_store
 from edgectl.store.journal import Journal
+from edgectl.store.recover import ensure_intact
 from edgectl.store.retention import Retention
 from edgectl.supervisor import Supervisor
 from sync.client import SyncClient
@@ -61,6 +63,10 @@ class Daemon:
     async def start(self) -> None:
         cfg = self.config
         stack = self._exit
+        store_lock = StoreLock(cfg.store.path)  # one daemon per store: raises Busy naming it
+        store_lock.acquire()
+        stack.callback(store_lock.release)
+        ensure_intact(cfg.store.path)  # a damaged store is refused, naming `db recover`
         self.journal = Journal(cfg.store.path)
         stack.push_async_callback(self.journal.close)
         self.index = AccessIndex.load(open_store(cfg.store.path), cfg)
@@ -129,7 +135,10 @@ class Daemon:
             h = driver.health()
             restarts = self.supervisor.restarts.get(driver.id, 0)
             drivers[driver.id] = {"online": h.online, "detail": h.detail, "restarts": restarts}
+        store_error = self.journal.store_error  # commits failing for good: health is red
         return {
+            "health": "red" if store_error else "green",
+            "store_error": store_error or None,
             "drivers": drivers,
             "tasks": {"restarts": self.supervisor.restarts | self.background.restarts},
             "problems": self.problems(),

@@ -368,3 +368,21 @@ class Invalid(ValueError):
         self.key = key
         self.problem = problem
         super().__init__(f"{key}: {problem}")
+
+
+# --- damaged storage (issue 10) ---------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StoreFailed(Event):
+    """A journal commit failed for a reason other than a full disk or a lock (a damaged or
+    read-only store): those events are lost. ``active`` is published the moment it happens
+    (not journaled, seq 0, as the journal cannot take it); ``active = false`` is journaled
+    when commits work again, with the count of events lost meanwhile."""
+
+    KIND: ClassVar[str] = "store_failed"
+    CLASS: ClassVar[EventClass] = EventClass.ALARM
+
+    active: bool
+    error: str
+    lost_events: int

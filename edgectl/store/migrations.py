@@ -134,4 +134,9 @@ MIGRATIONS: list[str] = [
     CREATE UNIQUE INDEX credentials_card_no_facility ON credentials (number)
         WHERE facility IS NULL AND kind IN ('card', 'card_pin');
     """,
+    # 5 (issue 10): a card matches on its format; cards stored before with no format are
+    # the default format they were enrolled with.
+    """
+    UPDATE credentials SET format = 'h10301' WHERE format = '' AND kind IN ('card', 'card_pin');
+    """,
 ]
