@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from drivers.onvif.settings import Cameras
 from edgectl.confload import ConfigError, Invalid, build
 from rules.schedule import DAYS, MAX_SEGMENTS, parse_segment
 
@@ -96,6 +97,7 @@ class Gate:
     poll_interval_s: float = 1.0
     auto_close_s: float = 0.0  # 0 leaves closing to the gate itself
     open_pulse_s: float = 5.0
+    camera: str = ""  # a camera id: evidence frames on access decisions here
 
     def validate(self) -> None:
         if not 1 <= self.unit <= 247:
@@ -140,6 +142,7 @@ class Door:
     egress: bool = False
     relay: Relay | None = None
     contact: Contact | None = None
+    camera: str = ""  # a camera id: evidence frames on access decisions and alarms here
 
 
 @dataclass(frozen=True, slots=True)
@@ -391,6 +394,7 @@ class Config:
     operators: tuple[Operator, ...] = ()
     hub: Hub = field(default_factory=Hub)
     access: Access = field(default_factory=Access)
+    cameras: Cameras = field(default_factory=Cameras)
 
     def validate(self) -> None:
         seen: dict[str, str] = {}
@@ -433,6 +437,22 @@ class Config:
                     f"access.points[{i}].target",
                     f"expected a door or gate id {sorted(targets)}, got {point.target!r}",
                 )
+        camera_ids = [c.id for c in self.cameras.devices]
+        for i, cam_id in enumerate(camera_ids):
+            if cam_id in seen:
+                raise Invalid(
+                    f"cameras.devices[{i}].id",
+                    f"duplicate device id {cam_id!r} (also {seen[cam_id]})",
+                )
+        for section in ("gates", "doors"):
+            for i, item in enumerate(getattr(self, section)):
+                if item.camera and item.camera not in camera_ids:
+                    raise Invalid(
+                        f"{section}[{i}].camera",
+                        f"expected one of {camera_ids}, got {item.camera!r}",
+                    )
+        schedules = {"always", "never", *(s.id for s in self.access.schedules)}
+        self.cameras.check_refs(targets, schedules)
         ops = Counter(o.id for o in self.operators)
         for i, op in enumerate(self.operators):
             if ops[op.id] > 1:
