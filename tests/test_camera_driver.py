@@ -10,10 +10,12 @@ import pytest
 
 from drivers.base import DeviceError
 from drivers.onvif.metrics import FRAMES
+from drivers.onvif.settings import HealthSettings
 from drivers.sim.camera import SimCamera
 from edgectl.domain import (
     CameraAuthFailed,
     CameraEvent,
+    CameraFault,
     CameraIdentified,
     CaptureEvidence,
     DeviceOffline,
@@ -184,3 +186,22 @@ async def test_offline_camera_refuses_commands_clearly(tmp_path: Path) -> None:
         await rig.wait(CameraAuthFailed)
         with pytest.raises(DeviceError, match="offline"):
             await rig.driver.execute(capture())
+
+
+async def test_health_checks_raise_and_clear_camera_faults(tmp_path: Path) -> None:
+    checks = HealthSettings(interval_s=0.05, frozen_s=0.5, confirm=2)
+    async with camera_rig(tmp_path, health=checks) as rig:
+        await rig.wait(DeviceOnline)
+        await until(lambda: (tmp_path / "evidence" / "reference-cam1.npy").exists())
+        rig.sim.frames.mode = "black"
+        black = await rig.wait(CameraFault, lambda e: e.fault == "black")
+        assert black.active and black.measure < black.threshold
+        rig.sim.frames.mode = "normal"
+        await rig.wait(CameraFault, lambda e: e.fault == "black" and not e.active)
+        rig.sim.frames.mode = "frozen"
+        frozen = await rig.wait(CameraFault, lambda e: e.fault == "frozen")
+        assert frozen.active and frozen.measure >= 0.5
+        rig.sim.frames.mode = "moved"
+        moved = await rig.wait(CameraFault, lambda e: e.fault == "moved")
+        assert moved.active and moved.measure > moved.threshold
+        assert "moved" in rig.driver.faults
