@@ -12,7 +12,7 @@ from aiohttp import web
 
 from drivers.base import Driver
 from drivers.wiegand.reader import WiegandReaderDriver
-from edgectl import metrics
+from edgectl import cameras, metrics
 from edgectl.config import Config
 from edgectl.control import ControlServer
 from edgectl.devices import DeviceRegistry
@@ -71,6 +71,10 @@ class Daemon:
             self.mqtt.start()
         self.supervisor = Supervisor(self.router.emit)
         self.drivers = build_drivers(cfg)
+        self.evidence, camera_drivers = cameras.build(cfg, self.clock)
+        self.drivers += camera_drivers
+        self.cameras = cameras.CameraSite(cfg, self.router, lambda: self.index.policy, self.clock)
+        self.router.watch(self.cameras.observe)
         for driver in self.drivers:
             self.router.attach(driver)
             self.supervisor.start(driver)
