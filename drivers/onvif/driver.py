@@ -316,6 +316,19 @@ class CameraDriver:
             raise DeviceError(f"{self.id}: offline or has no PTZ")
         return self._ptz
 
+    async def presets(self) -> list[dict[str, str]]:
+        try:
+            return await self.ptz().presets()
+        except CameraError as exc:
+            raise DeviceError(f"{self.id}: {exc}") from None
+
+    async def set_preset(self, name: str, preset: str = "") -> str:
+        """Store the dome's current position as preset ``name``; returns its token."""
+        try:
+            return await self.ptz().set_preset(name, preset)
+        except CameraError as exc:
+            raise DeviceError(f"{self.id}: {exc}") from None
+
     async def execute(self, command: Command) -> None:
         if self._session is None:
             raise DeviceError(f"{self.id}: camera offline ({self._health.detail})")
