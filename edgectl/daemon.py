@@ -25,6 +25,7 @@ from edgectl.store.journal import Journal
 from edgectl.store.retention import Retention
 from edgectl.supervisor import Supervisor
 from sync.client import SyncClient
+from sync.evidence import EvidenceUploader
 
 log = structlog.get_logger(__name__)
 
@@ -75,6 +76,10 @@ class Daemon:
         self.drivers += camera_drivers
         self.cameras = cameras.CameraSite(cfg, self.router, lambda: self.index.policy, self.clock)
         self.router.watch(self.cameras.observe)
+        if cfg.hub.enabled and self.evidence is not None:  # thumbnails follow their events
+            uploader = EvidenceUploader(cfg, self.evidence)
+            self.router.watch(uploader.observe)
+            self._background.append(asyncio.create_task(uploader.run(), name="evidence-upload"))
         for driver in self.drivers:
             self.router.attach(driver)
             self.supervisor.start(driver)

@@ -16,6 +16,7 @@ import cv2
 import numpy as np
 
 from drivers.onvif.session import describe
+from edgectl.store.evidence import is_jpeg
 
 Refusal = Literal["not_jpeg", "too_large", "http_error", "auth", "timeout", "unreachable"]
 
@@ -24,11 +25,6 @@ class FrameRefused(Exception):
     def __init__(self, reason: Refusal, detail: str) -> None:
         super().__init__(f"{reason}: {detail}")
         self.reason = reason
-
-
-def is_jpeg(data: bytes) -> bool:
-    """Start-of-image marker at the start, end-of-image within the last bytes."""
-    return len(data) > 4 and data[:3] == b"\xff\xd8\xff" and b"\xff\xd9" in data[-16:]
 
 
 class SnapshotClient:

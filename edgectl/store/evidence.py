@@ -16,9 +16,12 @@ from collections import OrderedDict
 from datetime import datetime
 from pathlib import Path
 
-from drivers.onvif.frames import is_jpeg
-
 ID = re.compile(r"^\d{8}T\d{12}Z-[A-Za-z0-9_-]{1,64}-[0-9a-f]{6}$")
+
+
+def is_jpeg(data: bytes) -> bool:
+    """Start-of-image marker at the start, end-of-image within the last bytes."""
+    return len(data) > 4 and data[:3] == b"\xff\xd8\xff" and b"\xff\xd9" in data[-16:]
 
 
 def new_id(camera: str, at: datetime) -> str:
