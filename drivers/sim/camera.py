@@ -123,7 +123,9 @@ class SimCamera:
         app.router.add_post("/onvif/subscription/{sid}", self._soap)
         app.router.add_get("/snapshot.jpg", self._snapshot)
         app.router.add_get("/mjpeg", self._mjpeg)
-        self._runner = web.AppRunner(app, handle_signals=False, shutdown_timeout=0.5)
+        self._runner = web.AppRunner(
+            app, handle_signals=False, shutdown_timeout=0.5, access_log=None
+        )
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", port)
         await site.start()
