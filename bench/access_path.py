@@ -21,6 +21,8 @@ import json
 import os
 import platform
 import random
+import shutil
+import sqlite3
 import statistics
 import subprocess
 import sys
@@ -31,7 +33,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from edgectl.simulation import Compound, simulated_compound  # noqa: E402
+from edgectl.simulation import Compound, simulated_compound, with_cameras  # noqa: E402
 from edgectl.store.card_import import import_csv  # noqa: E402
 from edgectl.store.credentials import AccessIndex  # noqa: E402
 from edgectl.store.db import open_store  # noqa: E402
@@ -70,9 +72,37 @@ async def wait_ready(compound: Compound, proc: subprocess.Popen[bytes]) -> None:
     raise TimeoutError("daemon never opened the gate")
 
 
-async def measure(credentials: int, presentations: int) -> dict[str, float]:
+async def cameras_online(store: str, count: int) -> None:
+    """Until the daemon has connected ``count`` cameras (their first health checks run)."""
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        conn = sqlite3.connect(f"file:{store}?mode=ro", uri=True)
+        try:
+            (n,) = conn.execute(
+                "SELECT COUNT(DISTINCT source) FROM journal WHERE kind = 'camera_identified'"
+            ).fetchone()
+        except sqlite3.OperationalError:
+            n = 0
+        finally:
+            conn.close()
+        if n >= count:
+            await asyncio.sleep(3)  # past the connect burst: health checks in steady state
+            return
+        await asyncio.sleep(0.5)
+    raise TimeoutError(f"the daemon did not connect {count} cameras")
+
+
+async def measure(
+    credentials: int,
+    presentations: int,
+    camera_ports: tuple[int, ...] = (),
+    keep: Path | None = None,
+) -> dict[str, float]:
+    """Cameras already serving on ``camera_ports`` join the compound (bench/cameras.py runs
+    them in another process); the journal is copied to ``keep`` if given."""
     with tempfile.TemporaryDirectory(prefix="edgectl-bench-") as tmp:
-        async with simulated_compound(Path(tmp)) as compound:
+        overrides = with_cameras(Path(tmp), None, list(camera_ports)) if camera_ports else None
+        async with simulated_compound(Path(tmp), overrides) as compound:
             seed(compound, credentials)
             proc = subprocess.Popen(
                 [sys.executable, "-m", "edgectl", "run", "--config", str(compound.config_path)],
@@ -82,6 +112,8 @@ async def measure(credentials: int, presentations: int) -> dict[str, float]:
             )
             try:
                 await wait_ready(compound, proc)
+                if camera_ports:
+                    await cameras_online(compound.config.store.path, len(camera_ports))
                 rng = random.Random(1)
                 latencies: list[float] = []
                 for _ in range(presentations):
@@ -96,6 +128,10 @@ async def measure(credentials: int, presentations: int) -> dict[str, float]:
             finally:
                 proc.terminate()
                 proc.wait(10)
+            if keep is not None:
+                for suffix in ("", "-wal"):
+                    if Path(compound.config.store.path + suffix).exists():
+                        shutil.copy(compound.config.store.path + suffix, str(keep) + suffix)
     latencies.sort()
     return {
         "p50_ms": round(statistics.median(latencies), 3),

@@ -11,9 +11,11 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 
 from drivers.onvif.driver import CameraDriver
+from drivers.onvif.offloop import CameraLoop, OffLoopDriver
 from edgectl.config import Config
 from edgectl.domain import (
     AccessAlarm,
@@ -80,12 +82,21 @@ class CameraSite:
         return evidence_id
 
 
-def build(
-    config: Config, clock: Callable[[], datetime]
-) -> tuple[EvidenceStore | None, list[CameraDriver]]:
-    """The evidence store and one driver per configured camera (none without cameras)."""
+@dataclass
+class Cameras:
+    """The evidence store, the cameras' own loop, and one driver per camera."""
+
+    store: EvidenceStore
+    loop: CameraLoop
+    drivers: list[OffLoopDriver]
+
+
+def build(config: Config, clock: Callable[[], datetime]) -> Cameras | None:
+    """None without cameras; else their drivers, started on a loop of their own."""
     cams = config.cameras
     if not cams.devices:
-        return None, []
+        return None
     store = EvidenceStore(cams.store_path, int(cams.store_mb * MB), int(cams.max_frame_mb * MB))
-    return store, [CameraDriver(c, store, clock=clock) for c in cams.devices]
+    loop = CameraLoop()
+    drivers = [OffLoopDriver(CameraDriver(c, store, clock=clock), loop) for c in cams.devices]
+    return Cameras(store, loop, drivers)

@@ -53,6 +53,7 @@ class Daemon:
         self._metrics: web.AppRunner | None = None
         self.mqtt: MqttInterface | None = None
         self.sync: SyncClient | None = None
+        self.cameras: cameras.Cameras | None = None
 
     async def start(self) -> None:
         cfg = self.config
@@ -72,12 +73,13 @@ class Daemon:
             self.mqtt.start()
         self.supervisor = Supervisor(self.router.emit)
         self.drivers = build_drivers(cfg)
-        self.evidence, camera_drivers = cameras.build(cfg, self.clock)
-        self.drivers += camera_drivers
-        self.cameras = cameras.CameraSite(cfg, self.router, lambda: self.index.policy, self.clock)
-        self.router.watch(self.cameras.observe)
-        if cfg.hub.enabled and self.evidence is not None:  # thumbnails follow their events
-            uploader = EvidenceUploader(cfg, self.evidence)
+        self.cameras = cameras.build(cfg, self.clock)  # on a loop of their own
+        if self.cameras is not None:
+            self.drivers += self.cameras.drivers
+            site = cameras.CameraSite(cfg, self.router, lambda: self.index.policy, self.clock)
+            self.router.watch(site.observe)
+        if cfg.hub.enabled and self.cameras is not None:  # thumbnails follow their events
+            uploader = EvidenceUploader(cfg, self.cameras.store)
             self.router.watch(uploader.observe)
             self._background.append(asyncio.create_task(uploader.run(), name="evidence-upload"))
         for driver in self.drivers:
@@ -103,6 +105,8 @@ class Daemon:
         self.notifier.send("STOPPING=1")
         log.info("stopping")
         await self.supervisor.stop()
+        if self.cameras is not None:
+            await asyncio.to_thread(self.cameras.loop.stop)
         self.router.doors.stop()
         await self.router.drain()
         await self.control.stop()

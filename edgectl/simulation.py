@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from drivers.sim.camera import SimCamera
+from drivers.sim.camera import SIM_PASSWORD, SIM_USER, SimCamera
 from drivers.sim.gate import SimGates, start_sim_gates
 from drivers.sim.io_module import SimIoModule
 from drivers.sim.ptys import PtyPair, make_pty_pair
@@ -57,7 +57,7 @@ class Compound:
 
 
 def with_cameras(
-    directory: Path, overrides: dict[str, Any] | None, sims: list[SimCamera]
+    directory: Path, overrides: dict[str, Any] | None, ports: list[int]
 ) -> dict[str, Any]:
     """``overrides`` plus the simulated cameras: the first (a dome) watches the gate, and
     its preset 2 is bound to the lobby door, so a forced door turns it."""
@@ -69,12 +69,12 @@ def with_cameras(
         {
             "id": "gate-cam" if i == 0 else f"cam-{i + 1}",
             "host": "127.0.0.1",
-            "port": sim.port,
-            "username": sim.user,
-            "password": sim.password,
+            "port": port,
+            "username": SIM_USER,
+            "password": SIM_PASSWORD,
             "name": "Main gate dome" if i == 0 else f"Simulated camera {i + 1}",
         }
-        for i, sim in enumerate(sims)
+        for i, port in enumerate(ports)
     ]
     door = example["doors"][0]["id"]
     devices[0]["presets"] = [{"target": door, "preset": "2", "alarms": ["forced_open"]}]
@@ -93,7 +93,7 @@ async def simulated_compound(
     for sim in sims:
         await sim.start()
     if sims:
-        overrides = with_cameras(directory, overrides, sims)
+        overrides = with_cameras(directory, overrides, [s.port for s in sims])
     bus = make_pty_pair(directory, "bus")
     reader_link = make_pty_pair(directory, "reader")
     # The example config names the host ends bus-host and reader-host in its directory.

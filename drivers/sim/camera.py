@@ -55,6 +55,7 @@ TOPICS: dict[EventKind, tuple[str, tuple[str, str], str]] = {
 }
 HUGE_BYTES = 50 * 1024 * 1024
 REALM = "edgectl-sim-camera"
+SIM_USER, SIM_PASSWORD = "admin", "secret"
 
 
 @dataclass
@@ -80,8 +81,8 @@ class SimCamera:
     def __init__(
         self,
         *,
-        user: str = "admin",
-        password: str = "secret",
+        user: str = SIM_USER,
+        password: str = SIM_PASSWORD,
         skew_s: float = 0.0,
         ptz: bool = True,
         model: str = "SimDome 360",

@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 from drivers.base import DeviceError
-from drivers.onvif.driver import CameraDriver
+from drivers.onvif.offloop import OffLoopDriver
 from edgectl.config import Config
 from edgectl.devices import DeviceRegistry
 from edgectl.domain import (
@@ -156,9 +156,9 @@ def _ptz(make: Callable[[str, dict[str, Any]], Command]) -> Handler:
     return handle
 
 
-def _camera_driver(ctx: Context, target: str) -> CameraDriver:
+def _camera_driver(ctx: Context, target: str) -> OffLoopDriver:
     driver = ctx.router.owner(_device(ctx, target, "camera"))
-    if not isinstance(driver, CameraDriver):
+    if not isinstance(driver, OffLoopDriver):
         raise Refused("unknown_device", f"{target!r} is not a camera")
     return driver
 
