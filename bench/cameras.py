@@ -139,23 +139,25 @@ async def health_share(ports: list[int], window_s: float, directory: Path) -> di
 
 
 def decision_to_frame_ms(db: Path) -> list[float]:
-    """From the daemon's journal: access_decided.at -> the gate camera's evidence_captured.at."""
+    """From the daemon's journal: decision -> frame stored, for each access frame.
+
+    The evidence id starts with the time the frame was asked for, which the site does as it
+    records the decision; ``evidence_captured.at`` is taken after the frame is stored.
+    """
     conn = sqlite3.connect(db)
     try:
         rows = conn.execute(
-            "SELECT kind, at, body FROM journal WHERE kind IN ('access_decided', 'evidence_captured')"
-            " ORDER BY seq"
+            "SELECT at, body FROM journal WHERE kind = 'evidence_captured'"
         ).fetchall()
     finally:
         conn.close()
-    decided: list[datetime] = []
     out = []
-    for kind, at, body in rows:
-        when = datetime.fromisoformat(at)
-        if kind == "access_decided":
-            decided.append(when)
-        elif json.loads(body).get("trigger") == "access" and decided:
-            out.append((when - decided.pop(0)).total_seconds() * 1000)
+    for at, body in rows:
+        doc = json.loads(body)
+        if doc.get("trigger") == "access":
+            asked = datetime.strptime(doc["evidence_id"][:22], "%Y%m%dT%H%M%S%fZ")
+            stored = datetime.fromisoformat(at)
+            out.append((stored - asked.replace(tzinfo=UTC)).total_seconds() * 1000)
     return out
 
 

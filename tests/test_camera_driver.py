@@ -185,7 +185,9 @@ async def test_offline_camera_refuses_commands_clearly(tmp_path: Path) -> None:
     async with camera_rig(tmp_path, sim) as rig:
         await rig.wait(CameraAuthFailed)
         with pytest.raises(DeviceError, match="offline"):
-            await rig.driver.execute(capture())
+            await rig.driver.execute(capture(trigger="access"))
+        missing = await rig.wait(EvidenceFailed)
+        assert missing.trigger == "access" and "offline" in missing.error
 
 
 async def test_health_checks_raise_and_clear_camera_faults(tmp_path: Path) -> None:
@@ -205,3 +207,20 @@ async def test_health_checks_raise_and_clear_camera_faults(tmp_path: Path) -> No
         moved = await rig.wait(CameraFault, lambda e: e.fault == "moved")
         assert moved.active and moved.measure > moved.threshold
         assert "moved" in rig.driver.faults
+
+
+async def test_a_short_subscription_is_renewed_before_it_expires(tmp_path: Path) -> None:
+    sim = SimCamera()
+    sim.max_subscription_s = 6.0  # renewed at 80%: after ~5 s
+    await sim.start()
+    async with camera_rig(tmp_path, sim) as rig:
+        await rig.wait(DeviceOnline)
+        await until(lambda: sim.subscriptions)
+        first, created = set(sim.subscriptions), time.monotonic()
+        await until(lambda: "Renew" in sim.requests, timeout=15)
+        await until(lambda: time.monotonic() - created > 7, timeout=15)  # past the first grant
+        sim.inject("line", "17")
+        crossed = await rig.wait(CameraEvent)
+        assert crossed.kind == "line"
+        assert set(sim.subscriptions) == first  # the same subscription, kept alive
+        assert sim.requests.count("CreatePullPointSubscription") == 1

@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable, Coroutine
+from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -213,14 +214,7 @@ class CameraDriver:
                     for message in batch:
                         for parsed in await parse(self.id, message):
                             self._emit(
-                                CameraEvent(
-                                    source=self.id,
-                                    at=self.clock(),
-                                    kind=parsed.kind,
-                                    name=parsed.name,
-                                    topic=parsed.topic,
-                                    active=parsed.active,
-                                )
+                                CameraEvent(source=self.id, at=self.clock(), **asdict(parsed))
                             )
             except CameraAuthError:
                 raise
@@ -299,16 +293,7 @@ class CameraDriver:
                     await asyncio.to_thread(np.save, self._reference_path(), state.reference)
                 self.faults = state.active
                 for change in changes:
-                    self._emit(
-                        CameraFault(
-                            source=self.id,
-                            at=self.clock(),
-                            fault=change.fault,
-                            active=change.active,
-                            measure=change.measure,
-                            threshold=change.threshold,
-                        )
-                    )
+                    self._emit(CameraFault(source=self.id, at=self.clock(), **asdict(change)))
             await asyncio.sleep(max(0.0, cfg.interval_s - (time.monotonic() - started)))
 
     # --- commands --------------------------------------------------------------------
@@ -333,7 +318,18 @@ class CameraDriver:
 
     async def execute(self, command: Command) -> None:
         if self._session is None:
-            raise DeviceError(f"{self.id}: camera offline ({self._health.detail})")
+            error = f"camera offline ({self._health.detail})"
+            if isinstance(command, CaptureEvidence):  # the missing frame is on record
+                self._emit(
+                    EvidenceFailed(
+                        source=self.id,
+                        at=self.clock(),
+                        trigger=command.trigger,
+                        ref=command.ref,
+                        error=error,
+                    )
+                )
+            raise DeviceError(f"{self.id}: {error}")
         try:
             if isinstance(command, CaptureEvidence):
                 await self.capture(command)

@@ -38,10 +38,15 @@ class CameraLoop:
         return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(coro, self.loop))
 
     async def _shutdown(self) -> None:
+        """Let cancelled drivers finish closing their sessions, then cancel what is left."""
         tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
-        for task in tasks:
+        if not tasks:
+            return
+        _, pending = await asyncio.wait(tasks, timeout=3)
+        for task in pending:
             task.cancel()
-        await asyncio.wait(tasks, timeout=4) if tasks else None
+        if pending:
+            await asyncio.wait(pending, timeout=1)
 
     def stop(self) -> None:
         """Cancel what still runs there (bounded), then stop the loop and its thread."""

@@ -100,6 +100,7 @@ class SimCamera:
         self.ptz = Ptz()
         self.subscriptions: dict[str, Subscription] = {}
         self.pullpoint = True
+        self.max_subscription_s = 3600.0  # cameras cap the life they grant a subscription
         self.snapshot_fault: SnapshotFault = None
         self.soap_delay_s = 0.0
         self.soap_faults: set[str] = set()
@@ -264,13 +265,14 @@ class SimCamera:
     ) -> str | None:
         if not self.pullpoint:
             return None
-        sub = Subscription(
-            secrets.token_hex(6),
-            soap.termination(soap.find_text(req.body, "InitialTerminationTime"), now, 60),
-        )
+        sub = Subscription(secrets.token_hex(6), self._until(req, "InitialTerminationTime", now))
         self.subscriptions[sub.id] = sub
         address = f"{self.base}/onvif/subscription/{sub.id}"
         return soap.subscription("CreatePullPointSubscription", address, now, sub.until)
+
+    def _until(self, req: soap.Request, element: str, now: datetime) -> datetime:
+        asked = soap.termination(soap.find_text(req.body, element), now, 60)
+        return min(asked, now + timedelta(seconds=self.max_subscription_s))
 
     def _live(self, sid: str | None, now: datetime) -> Subscription | None:
         sub = self.subscriptions.get(sid or "")
@@ -303,7 +305,7 @@ class SimCamera:
         sub = self._live(sid, now)
         if sub is None:
             return None
-        sub.until = soap.termination(soap.find_text(req.body, "TerminationTime"), now, 60)
+        sub.until = self._until(req, "TerminationTime", now)
         return soap.renewed(now, sub.until)
 
     async def _op_Unsubscribe(
