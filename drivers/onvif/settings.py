@@ -6,11 +6,23 @@ Owned here, composed by ``edgectl/config.py``; see ``config.example.toml`` for e
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Collection
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, Protocol
 
 from edgectl.confload import Invalid
+
+
+class Watched(Protocol):
+    """A gate or door: it may name the camera that watches it."""
+
+    @property
+    def camera(self) -> str: ...
+
+
+class Named(Protocol):
+    @property
+    def id(self) -> str: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,13 +119,34 @@ class Cameras:
     def camera(self, camera_id: str) -> Camera | None:
         return next((c for c in self.devices if c.id == camera_id), None)
 
-    def check_refs(self, targets: Collection[str], schedules: Collection[str]) -> None:
-        """Bindings name doors or gates, armed schedules name schedules (raise Invalid)."""
+    def check_refs(
+        self,
+        devices: Mapping[str, str],
+        watched: Mapping[str, Sequence[Watched]],
+        targets: Collection[str],
+        schedules: Sequence[Named],
+    ) -> None:
+        """Camera ids are new device ids; ``gates[].camera``/``doors[].camera`` name cameras;
+        bindings name doors or gates; armed schedules name schedules (raise Invalid)."""
         for i, cam in enumerate(self.devices):
-            if cam.armed_schedule not in schedules:
+            if cam.id in devices:
+                raise Invalid(
+                    f"cameras.devices[{i}].id",
+                    f"duplicate device id {cam.id!r} (also {devices[cam.id]})",
+                )
+        ids = [c.id for c in self.devices]
+        for section, items in watched.items():
+            for i, item in enumerate(items):
+                if item.camera and item.camera not in ids:
+                    raise Invalid(
+                        f"{section}[{i}].camera", f"expected one of {ids}, got {item.camera!r}"
+                    )
+        known = {"always", "never", *(s.id for s in schedules)}
+        for i, cam in enumerate(self.devices):
+            if cam.armed_schedule not in known:
                 raise Invalid(
                     f"cameras.devices[{i}].armed_schedule",
-                    f"expected one of {sorted(schedules)}, got {cam.armed_schedule!r}",
+                    f"expected one of {sorted(known)}, got {cam.armed_schedule!r}",
                 )
             for j, binding in enumerate(cam.presets):
                 if binding.target not in targets:
