@@ -45,7 +45,8 @@ class CameraSite:
         self.router = router
         self.policy = policy
         self.clock = clock
-        self.camera_at = {t.id: t.camera for t in (*config.gates, *config.doors) if t.camera}
+        self.camera_at = {g.id: g.camera for g in config.gates if g.camera}
+        self.camera_at.update({d.id: d.camera for d in config.doors if d.camera})
         self.armed_schedule = {c.id: c.armed_schedule for c in config.cameras.devices}
         self.bindings: dict[tuple[str, str], list[tuple[str, str]]] = defaultdict(list)
         for cam in config.cameras.devices:

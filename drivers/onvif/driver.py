@@ -25,7 +25,7 @@ import numpy as np
 import structlog
 
 from drivers.base import DeviceError, Emit, Health
-from drivers.onvif import health
+from drivers.onvif import health as picture
 from drivers.onvif.events import PullPoint, parse
 from drivers.onvif.frames import FrameRefused, SnapshotClient, WarmStream
 from drivers.onvif.metrics import FRAMES
@@ -58,13 +58,13 @@ def _drop(_: Event) -> None:
     return None
 
 
-def decode_and_measure(jpeg: bytes) -> health.Measures:
+def decode_and_measure(jpeg: bytes) -> picture.Measures:
     """Decoded at half size by libjpeg itself (a quarter of the work): the measures are
     judged against the camera's own baseline and reference, so the scale does not matter."""
     grey = cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_REDUCED_GRAYSCALE_2)
     if grey is None:
         raise FrameRefused("not_jpeg", "the frame does not decode")
-    return health.measure(grey)
+    return picture.measure(grey.astype(np.uint8, copy=False))
 
 
 class CameraDriver:
@@ -269,16 +269,16 @@ class CameraDriver:
     def _reference_path(self) -> Path:
         return self.store.path / f"reference-{self.id}.npy"
 
-    def _load_reference(self) -> health.Thumb | None:
+    def _load_reference(self) -> picture.Thumb | None:
         try:
             ref = np.load(self._reference_path())
         except (OSError, ValueError):
             return None
-        return ref.astype(np.float32) if ref.shape == health.THUMB[::-1] else None
+        return ref.astype(np.float32) if ref.shape == picture.THUMB[::-1] else None
 
     async def _health_checks(self) -> None:
         cfg = self.settings.health
-        state = health.HealthState(reference=await asyncio.to_thread(self._load_reference))
+        state = picture.HealthState(reference=await asyncio.to_thread(self._load_reference))
         while True:
             started = time.monotonic()
             try:
@@ -288,7 +288,7 @@ class CameraDriver:
                 log.debug("camera_health_no_frame", camera=self.id, error=str(exc))
             else:
                 had_reference = state.reference is not None
-                state, changes = health.check(state, measures, time.monotonic(), cfg)
+                state, changes = picture.check(state, measures, time.monotonic(), cfg)
                 if not had_reference and state.reference is not None:
                     await asyncio.to_thread(np.save, self._reference_path(), state.reference)
                 self.faults = state.active

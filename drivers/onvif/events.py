@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import onvif_parsers
@@ -71,10 +72,12 @@ async def parse(camera_id: str, message: Any) -> list[Parsed]:
 def renew_in(reply: Any) -> float:
     """Seconds until renewal: 80% of the life the camera granted (by its own clock)."""
     current, until = getattr(reply, "CurrentTime", None), getattr(reply, "TerminationTime", None)
-    try:
-        life = (until - current).total_seconds()
-    except (TypeError, AttributeError):
-        life = LIFETIME_S
+    life = float(LIFETIME_S)
+    if isinstance(current, datetime) and isinstance(until, datetime):
+        try:
+            life = (until - current).total_seconds()
+        except TypeError:  # one naive, one aware
+            pass
     return max(5.0, min(life, 3600.0) * RENEW_AT)
 
 

@@ -41,10 +41,11 @@ def render(base: Image, mode: FrameMode, counter: int) -> Image:
     cv2.rectangle(img, (x, 8), (x + 40, 28), (0, 255, 255), -1)
     cv2.putText(img, str(counter), (width - 140, 40), cv2.FONT_HERSHEY_SIMPLEX, 1.0, (0, 0, 0), 2)
     if mode == "defocused":
-        return cv2.GaussianBlur(img, (0, 0), 9)
+        return np.asarray(cv2.GaussianBlur(img, (0, 0), 9), dtype=np.uint8)
     if mode == "moved":
-        shift = np.float32([[1, 0, width // 4], [0, 1, height // 5]])  # type: ignore[arg-type]
-        return cv2.warpAffine(img, shift, (width, height), borderMode=cv2.BORDER_WRAP)
+        shift = np.array([[1, 0, width // 4], [0, 1, height // 5]], dtype=np.float32)
+        moved = cv2.warpAffine(img, shift, (width, height), borderMode=cv2.BORDER_WRAP)
+        return np.asarray(moved, dtype=np.uint8)
     return img
 
 
