@@ -128,10 +128,10 @@ async def measure(
             finally:
                 proc.terminate()
                 proc.wait(10)
-            if keep is not None:
-                for suffix in ("", "-wal"):
-                    if Path(compound.config.store.path + suffix).exists():
-                        shutil.copy(compound.config.store.path + suffix, str(keep) + suffix)
+                if keep is not None:  # also when a swipe failed: the journal says why
+                    for suffix in ("", "-wal"):
+                        if Path(compound.config.store.path + suffix).exists():
+                            shutil.copy(compound.config.store.path + suffix, str(keep) + suffix)
     latencies.sort()
     return {
         "p50_ms": round(statistics.median(latencies), 3),

@@ -12,6 +12,7 @@ but the daemon's loop now waits at most a switch interval, not a whole SOAP pars
 from __future__ import annotations
 
 import asyncio
+import sys
 import threading
 from collections.abc import Coroutine
 from typing import Any, TypeVar
@@ -23,8 +24,14 @@ from edgectl.domain import Command, Event
 T = TypeVar("T")
 
 
+SWITCH_INTERVAL_S = 0.001
+
+
 class CameraLoop:
     def __init__(self) -> None:
+        # The cameras' thread holds the GIL in stretches of Python (zeep, aiohttp); the
+        # daemon's loop gets it back after at most this (the interpreter's default: 5 ms).
+        sys.setswitchinterval(min(sys.getswitchinterval(), SWITCH_INTERVAL_S))
         self.loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._run, name="cameras", daemon=True)
         self._thread.start()
