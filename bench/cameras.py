@@ -178,7 +178,7 @@ async def measure(quick: bool) -> dict[str, Any]:
         db = directory / "access.db"
         with camera_process(16) as ports:
             access = await access_path.measure(
-                10_000 if quick else 100_000, 200 if quick else 1000, tuple(ports), keep=db
+                10_000 if quick else 100_000, 200 if quick else 1000, 0.0, tuple(ports), keep=db
             )
         figures["access_p50_ms_with_cameras"] = access["p50_ms"]
         figures["access_p99_ms_with_cameras"] = access["p99_ms"]
