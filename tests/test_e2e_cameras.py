@@ -9,6 +9,8 @@ from pathlib import Path
 from edgectl import tomlw
 from edgectl.config import parse
 from edgectl.simulation import EXAMPLE, Compound, simulated_compound
+from edgectl.site.actor import SYSTEM
+from edgectl.site.service import SiteService
 from edgectl.store.evidence import EvidenceStore
 from tests.camera_rig import until
 from tests.daemon_helpers import running, wait_for
@@ -21,7 +23,7 @@ def open_commands(compound: Compound) -> list[float]:
 async def test_a_swipe_at_the_gate_stores_an_evidence_frame(tmp_path: Path) -> None:
     async with simulated_compound(tmp_path, cameras=1) as compound:
         async with running(compound.config) as (daemon, events):
-            daemon.index.add_card("res-1", 12, 1001)
+            await daemon.site.call(SiteService.add_card, "res-1", 12, 1001, actor=SYSTEM)
             ident = await wait_for(events, "camera_identified")
             assert ident.source == "gate-cam" and ident.body["model"] == "SimDome 360"
             compound.reader.present("h10301", 12, 1001)
@@ -38,7 +40,7 @@ async def test_a_swipe_at_the_gate_stores_an_evidence_frame(tmp_path: Path) -> N
 async def test_a_camera_that_hangs_never_delays_the_gate(tmp_path: Path) -> None:
     async with simulated_compound(tmp_path, cameras=1) as compound:
         async with running(compound.config) as (daemon, events):
-            daemon.index.add_card("res-1", 12, 1001)
+            await daemon.site.call(SiteService.add_card, "res-1", 12, 1001, actor=SYSTEM)
             await wait_for(events, "gate_state")
             await until(lambda: compound.cameras[0].subscriptions)  # connected, subscribed
             compound.cameras[0].snapshot_fault = "slow"  # the snapshot never comes (30 s)
