@@ -23,6 +23,7 @@ from edgectl.domain import (
     EvidenceCaptured,
     EvidenceFailed,
     PtzGotoPreset,
+    PtzHome,
     PtzMove,
     PtzStop,
 )
@@ -224,3 +225,15 @@ async def test_a_short_subscription_is_renewed_before_it_expires(tmp_path: Path)
         assert crossed.kind == "line"
         assert set(sim.subscriptions) == first  # the same subscription, kept alive
         assert sim.requests.count("CreatePullPointSubscription") == 1
+
+
+async def test_a_camera_without_snapshots_gives_frames_from_a_warm_stream(tmp_path: Path) -> None:
+    async with camera_rig(tmp_path, grab="stream") as rig:
+        await rig.wait(DeviceOnline)
+        await rig.driver.execute(capture())
+        done = await rig.wait(EvidenceCaptured)
+        assert done.path == "stream"
+        assert (rig.store.get(done.evidence_id) or b"")[:2] == b"\xff\xd8"
+        assert rig.sim.snapshots == 0  # the snapshot URI was never used
+        await rig.driver.execute(PtzHome(target="cam1"))
+        assert rig.sim.ptz.moves[-1] == "home"

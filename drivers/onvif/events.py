@@ -17,7 +17,7 @@ import onvif_parsers
 import structlog
 from onvif_parsers.errors import UnknownTopicError
 
-from drivers.onvif.session import PULLPOINT_NS, CameraError, OnvifSession
+from drivers.onvif.session import PULLPOINT_NS, SETUP_S, CameraError, OnvifSession
 
 log = structlog.get_logger(__name__)
 LIFETIME_S = 60
@@ -93,7 +93,7 @@ class PullPoint:
 
     async def subscribe(self) -> None:
         cam = self.session.camera
-        events = await self.session.call("events service", cam.create_events_service())
+        events = await self.session.call("events service", cam.create_events_service(), SETUP_S)
         made = await self.session.call(
             "CreatePullPointSubscription",
             events.CreatePullPointSubscription({"InitialTerminationTime": f"PT{LIFETIME_S}S"}),
@@ -102,9 +102,9 @@ class PullPoint:
         if not address:
             raise CameraError("CreatePullPointSubscription: no subscription address")
         cam.xaddrs[PULLPOINT_NS] = cam.rewrite_url(address)
-        self._pull = await self.session.call("pullpoint", cam.create_pullpoint_service())
+        self._pull = await self.session.call("pullpoint", cam.create_pullpoint_service(), SETUP_S)
         self._sub = await self.session.call(
-            "subscription", cam.create_subscription_service("PullPointSubscription")
+            "subscription", cam.create_subscription_service("PullPointSubscription"), SETUP_S
         )
         self._renew_at = time.monotonic() + renew_in(made)
 

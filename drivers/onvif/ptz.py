@@ -14,7 +14,7 @@ from typing import Any
 
 import structlog
 
-from drivers.onvif.session import CameraError, OnvifSession
+from drivers.onvif.session import SETUP_S, CameraError, OnvifSession
 
 log = structlog.get_logger(__name__)
 
@@ -30,7 +30,7 @@ class Ptz:
     async def _ptz(self) -> Any:
         if self._service is None:
             self._service = await self.session.call(
-                "ptz service", self.session.camera.create_ptz_service()
+                "ptz service", self.session.camera.create_ptz_service(), SETUP_S
             )
         return self._service
 

@@ -38,6 +38,9 @@ DEFAULT_SETTINGS.forbid_entities = True
 DEFAULT_SETTINGS.forbid_external = True
 
 T = TypeVar("T")
+# Making a service client parses its WSDL (local files, CPU only; the first time in a
+# process takes seconds on a busy box), so it gets a bound of its own, not the camera's.
+SETUP_S = 60.0
 PULLPOINT_NS = "http://www.onvif.org/ver10/events/wsdl/PullPointSubscription"
 
 
@@ -121,19 +124,19 @@ class OnvifSession:
 
     async def connect(self) -> CameraInfo:
         cam = self.camera
-        device = await self.call("device service", cam.create_devicemgmt_service())
+        device = await self.call("device service", cam.create_devicemgmt_service(), SETUP_S)
         reply = await self.call("GetSystemDateAndTime", device.authless_GetSystemDateAndTime())
         skew = camera_skew(reply, datetime.now(UTC))
         cam.dt_diff = skew  # sign every token with the camera's clock
         await device.close()
         cam.services.pop(device.binding_key, None)
-        device = await self.call("device service", cam.create_devicemgmt_service())
+        device = await self.call("device service", cam.create_devicemgmt_service(), SETUP_S)
         info = await self.call("GetDeviceInformation", device.GetDeviceInformation())
         if not getattr(info, "Model", None):
             raise CameraError("GetDeviceInformation: malformed reply (no Model)")
         caps = await self.call("GetCapabilities", cam.get_capabilities()) or {}
         events = caps.get("Events") or {}
-        media = await self.call("media service", cam.create_media_service())
+        media = await self.call("media service", cam.create_media_service(), SETUP_S)
         profiles = await self.call("GetProfiles", media.GetProfiles())
         if not profiles:
             raise CameraError("GetProfiles: the camera has no media profile")
@@ -143,6 +146,9 @@ class OnvifSession:
             raise CameraError(f"no media profile {wanted!r}; has {[p.token for p in profiles]}")
         snapshot = await self.call("GetSnapshotUri", cam.get_snapshot_uri(profile.token))
         stream = await self._stream_uri(media, profile.token)
+        ptz = bool(caps.get("PTZ")) and getattr(profile, "PTZConfiguration", None) is not None
+        if ptz:  # its WSDL is parsed now, not on an operator's first move
+            await self.call("ptz service", cam.create_ptz_service(), SETUP_S)
         self.info = CameraInfo(
             manufacturer=str(info.Manufacturer or ""),
             model=str(info.Model),
@@ -152,7 +158,7 @@ class OnvifSession:
             profile=profile.token,
             snapshot_uri=snapshot,
             stream_uri=stream,
-            ptz=bool(caps.get("PTZ")) and getattr(profile, "PTZConfiguration", None) is not None,
+            ptz=ptz,
             pullpoint=bool(events.get("WSPullPointSupport")),
         )
         return self.info
@@ -172,7 +178,7 @@ class OnvifSession:
 
     async def alive(self) -> None:
         """A cheap authenticated call: raises if the camera is gone or refuses us now."""
-        device = await self.call("device service", self.camera.create_devicemgmt_service())
+        device = await self.call("device service", self.camera.create_devicemgmt_service(), SETUP_S)
         await self.call("GetDeviceInformation", device.GetDeviceInformation())
 
     async def close(self) -> None:
