@@ -56,9 +56,13 @@ async def test_a_camera_that_hangs_never_delays_the_gate(tmp_path: Path) -> None
             assert "timeout" in failed.body["error"]
 
 
-async def test_a_forced_door_turns_the_dome_to_its_preset(tmp_path: Path) -> None:
+async def test_a_forced_door_turns_the_dome_and_takes_a_frame(tmp_path: Path) -> None:
     async with simulated_compound(tmp_path, cameras=1) as compound:
-        async with running(compound.config) as (daemon, events):
+        data = tomllib.loads(compound.config_path.read_text())
+        data["doors"][0]["camera"] = "gate-cam"  # the dome watches the lobby door too
+        compound.config_path.write_text(tomlw.dumps(data))
+        config = parse(compound.config_path.read_text(), compound.config_path)
+        async with running(config) as (daemon, events):
             await until(lambda: daemon.devices.views["gate-cam"].online)
             await until(lambda: daemon.devices.views["main-gate"].online)
             compound.gates.io[2].set_input(0, True)  # the lobby door opens with no grant
@@ -67,6 +71,8 @@ async def test_a_forced_door_turns_the_dome_to_its_preset(tmp_path: Path) -> Non
             dome = compound.cameras[0]
             await until(lambda: "goto:2" in dome.ptz.moves)
             assert (dome.ptz.pan, dome.ptz.tilt) == (0.5, -0.2)
+            evidence = await wait_for(events, "evidence_captured")
+            assert (evidence.body["trigger"], evidence.body["ref"]) == ("alarm", "lobby-a")
 
 
 async def test_an_input_in_the_armed_period_is_a_camera_alarm_with_a_frame(tmp_path: Path) -> None:
