@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from drivers.modbus.settings import Bus, Contact, Door, Gate, Relay, check_wiring
+from drivers.onvif.settings import Cameras
 from drivers.wiegand.settings import Reader, check_card_format
 from edgectl.commands.settings import CommandSettings
 from edgectl.config_paths import check_paths
@@ -40,6 +41,7 @@ __all__ = [
     "Antipassback",
     "Area",
     "Bus",
+    "Cameras",
     "Config",
     "ConfigError",
     "Contact",
@@ -216,6 +218,7 @@ class Config:
     commands: CommandSettings = field(default_factory=CommandSettings)
     hub: Hub = field(default_factory=Hub)
     access: Access = field(default_factory=Access)
+    cameras: Cameras = field(default_factory=Cameras)
 
     def validate(self) -> None:
         seen: dict[str, str] = {}
@@ -258,6 +261,9 @@ class Config:
                     f"access.points[{i}].target",
                     f"expected a door or gate id {sorted(targets)}, got {point.target!r}",
                 )
+        self.cameras.check_refs(
+            seen, {"gates": self.gates, "doors": self.doors}, targets, self.access.schedules
+        )
         ops = Counter(o.id for o in self.operators)
         for i, op in enumerate(self.operators):
             if ops[op.id] > 1:

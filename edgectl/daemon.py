@@ -11,7 +11,7 @@ import structlog
 
 from drivers.base import Driver
 from drivers.wiegand.reader import WiegandReaderDriver
-from edgectl import metrics
+from edgectl import cameras, metrics
 from edgectl.commands.ops import AccessOps
 from edgectl.commands.pipeline import Pipeline
 from edgectl.config import Config
@@ -29,6 +29,7 @@ from edgectl.store.recover import ensure_intact
 from edgectl.store.retention import Retention
 from edgectl.supervisor import Supervisor
 from sync.client import SyncClient
+from sync.evidence import EvidenceUploader
 
 log = structlog.get_logger(__name__)
 
@@ -59,6 +60,7 @@ class Daemon:
         self._exit = contextlib.AsyncExitStack()
         self.mqtt: MqttInterface | None = None
         self.sync: SyncClient | None = None
+        self.cameras: cameras.Cameras | None = None
 
     async def start(self) -> None:
         cfg = self.config
@@ -88,9 +90,20 @@ class Daemon:
         if cfg.hub.enabled:  # a consumer of the journal only: access never waits on it
             self.sync = SyncClient(cfg, cfg.store.path, journal=self.journal)
             self.background.spawn("sync", self.sync.run)
+        self.cameras = cameras.build(cfg, self.clock)  # camera drivers: on a loop of their own
+        if self.cameras is not None:
+            stack.push_async_callback(asyncio.to_thread, self.cameras.loop.stop)  # after drivers
+            site = cameras.CameraSite(cfg, self.router, lambda: self.index.policy, self.clock)
+            self.router.watch(site.observe)
+            if cfg.hub.enabled:  # thumbnails follow their events
+                uploader = EvidenceUploader(cfg, self.cameras.store)
+                self.router.watch(uploader.observe)
+                self.background.spawn("evidence-upload", uploader.run)
         self.supervisor = Supervisor(self.router.emit)
         stack.push_async_callback(self.supervisor.stop)
         self.drivers = build_drivers(cfg)
+        if self.cameras is not None:
+            self.drivers.extend(self.cameras.drivers)
         for driver in self.drivers:
             self.router.attach(driver)
             # A device fault stays that device's fault: the supervisor keeps retrying it,

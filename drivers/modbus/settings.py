@@ -78,6 +78,7 @@ class Gate:
     poll_interval_s: float = 1.0
     auto_close_s: float = 0.0  # 0 leaves closing to the gate itself
     open_pulse_s: float = 5.0
+    camera: str = ""  # a camera id ([cameras]): evidence frames on access decisions here
 
     def validate(self) -> None:
         _check_unit(self.unit)
@@ -129,6 +130,7 @@ class Door:
     egress: bool = False
     relay: Relay | None = None
     contact: Contact | None = None
+    camera: str = ""  # a camera id ([cameras]): evidence frames on decisions and alarms here
 
 
 def check_wiring(gates: Sequence[Gate], doors: Sequence[Door]) -> None:

@@ -10,7 +10,7 @@ from pathlib import Path
 import typer
 
 from edgectl import logs
-from edgectl.cli import cards, db, doctor, gate, modbus, service
+from edgectl.cli import camera, cards, db, doctor, gate, modbus, service
 from edgectl.cli import hub as hub_cli
 from edgectl.cli import sync as sync_cli
 from edgectl.cli.common import ConfigOption, console, load_or_exit
@@ -34,6 +34,8 @@ app.add_typer(modbus.scan_app, name="scan")
 app.add_typer(service.app, name="service")
 app.add_typer(hub_cli.app, name="hub")
 app.add_typer(sync_cli.app, name="sync")
+app.add_typer(camera.app, name="camera")
+app.add_typer(camera.discover_app, name="discover")
 app.command("doctor")(doctor.doctor)
 
 
