@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from drivers.intercom.settings import Intercom
 from edgectl.confload import ConfigError, Invalid, build
 from rules.schedule import DAYS, MAX_SEGMENTS, parse_segment
 
@@ -391,10 +392,11 @@ class Config:
     operators: tuple[Operator, ...] = ()
     hub: Hub = field(default_factory=Hub)
     access: Access = field(default_factory=Access)
+    intercoms: tuple[Intercom, ...] = ()
 
     def validate(self) -> None:
         seen: dict[str, str] = {}
-        for section in ("buses", "gates", "doors", "readers"):
+        for section in ("buses", "gates", "doors", "readers", "intercoms"):
             for i, item in enumerate(getattr(self, section)):
                 key = f"{section}[{i}].id"
                 if item.id in seen:
@@ -433,10 +435,35 @@ class Config:
                     f"access.points[{i}].target",
                     f"expected a door or gate id {sorted(targets)}, got {point.target!r}",
                 )
+        self._validate_intercoms(gate_ids, door_ids)
         ops = Counter(o.id for o in self.operators)
         for i, op in enumerate(self.operators):
             if ops[op.id] > 1:
                 raise Invalid(f"operators[{i}].id", f"duplicate operator id {op.id!r}")
+
+    def _validate_intercoms(self, gate_ids: list[str], door_ids: list[str]) -> None:
+        doors = {d.id: d for d in self.doors}
+        driven: dict[str, str] = {}
+        for i, ic in enumerate(self.intercoms):
+            if ic.gate and ic.gate not in gate_ids:
+                raise Invalid(
+                    f"intercoms[{i}].gate", f"expected one of {gate_ids}, got {ic.gate!r}"
+                )
+            if ic.door and ic.door not in door_ids:
+                raise Invalid(
+                    f"intercoms[{i}].door", f"expected one of {door_ids}, got {ic.door!r}"
+                )
+            if ic.drives_door:
+                if doors[ic.door].relay is not None:
+                    raise Invalid(
+                        f"intercoms[{i}].relay",
+                        f"door {ic.door!r} already has a strike relay on a bus; set relay = 0",
+                    )
+                if ic.door in driven:
+                    raise Invalid(
+                        f"intercoms[{i}].door", f"door {ic.door!r} is driven by {driven[ic.door]}"
+                    )
+                driven[ic.door] = ic.id
 
     @property
     def base_topic(self) -> str:

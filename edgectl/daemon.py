@@ -11,6 +11,7 @@ import structlog
 from aiohttp import web
 
 from drivers.base import Driver
+from drivers.intercom.driver import IntercomDriver
 from drivers.wiegand.reader import WiegandReaderDriver
 from edgectl import metrics
 from edgectl.config import Config
@@ -30,8 +31,9 @@ log = structlog.get_logger(__name__)
 
 
 def build_drivers(config: Config) -> list[Driver]:
-    """One driver per link: each reader's converter port, each bus."""
+    """One driver per link: each reader's converter port, each intercom, each bus."""
     drivers: list[Driver] = [WiegandReaderDriver(r) for r in config.readers]
+    drivers += [IntercomDriver(ic) for ic in config.intercoms]
     if config.buses:
         from drivers import modbus
 
@@ -95,6 +97,7 @@ class Daemon:
         log.info("stopping")
         await self.supervisor.stop()
         self.router.doors.stop()
+        self.router.intercoms.stop()
         await self.router.drain()
         await self.control.stop()
         if self.mqtt:

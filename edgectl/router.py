@@ -16,7 +16,7 @@ import structlog
 
 from drivers.base import DeviceError, Driver
 from edgectl import metrics
-from edgectl.config import Config
+from edgectl.config import Config, Reader
 from edgectl.devices import DeviceRegistry
 from edgectl.domain import (
     AccessDecided,
@@ -25,8 +25,10 @@ from edgectl.domain import (
     CredentialPresented,
     DoorContact,
     Event,
+    IntercomSignal,
 )
 from edgectl.doors import DoorManager
+from edgectl.intercoms import EvidenceHook, IntercomManager
 from edgectl.store.credentials import AccessIndex
 from edgectl.store.journal import Journal
 from rules import access
@@ -56,6 +58,7 @@ class Router:
         index: AccessIndex,
         devices: DeviceRegistry,
         clock: Clock = utc_now,
+        evidence: EvidenceHook | None = None,
     ) -> None:
         self.config = config
         self.journal = journal
@@ -63,9 +66,14 @@ class Router:
         self.devices = devices
         self.clock = clock
         self._readers = {r.id: r for r in config.readers}
+        for ic in config.intercoms:  # an intercom is a reader for cards and codes too
+            self._readers[ic.id] = Reader(
+                ic.id, "", door=ic.door, gate=ic.gate, direction=ic.direction
+            )
         self._owners: dict[str, Driver] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self.doors = DoorManager(index.policy, clock, self.apply)
+        self.intercoms = IntercomManager(config.intercoms, clock, self.apply, evidence)
 
     def attach(self, driver: Driver) -> None:
         for device in driver.devices:
@@ -77,6 +85,9 @@ class Router:
         """Take an event from a driver or the supervisor. Never blocks."""
         if isinstance(event, CredentialPresented):
             self._decide(event)
+            return
+        if isinstance(event, IntercomSignal):
+            self.intercoms.signal(event.source, event.state)  # journals the IntercomCall
             return
         if isinstance(event, BadRead):
             metrics.BAD_READS.labels(event.source, event.reason).inc()

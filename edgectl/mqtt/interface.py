@@ -42,7 +42,12 @@ EVENT_QOS = 0
 STOP_TIMEOUT_S = 5.0
 REPLY_TIMEOUT_S = 2.0
 PUMP_RETRY_S = 1.0
-REPLAY_SEED_MAX = 10000  # newest operator commands read back at start for replay checks
+REPLAY_SEED_MAX = 10000
+# journal kinds that carry a butler_id, and the butler topic's last level for each
+BUTLER_NOTICES = {
+    "arrival": "arrival",
+    "intercom_call": "missed_call",
+}  # newest operator commands read back at start for replay checks
 
 
 class MqttInterface:
@@ -190,8 +195,9 @@ class MqttInterface:
     async def _publish_entry(self, client: aiomqtt.Client, entry: Entry) -> None:
         payload = json.dumps(entry.to_json())
         await client.publish(self.topics.event(entry.kind), payload, qos=EVENT_QOS)
-        if entry.kind == "arrival" and (staff := arrival_staff(entry.body)):
-            await client.publish(self.topics.butler(staff), payload, qos=1)
+        notice = BUTLER_NOTICES.get(entry.kind)
+        if notice and (staff := arrival_staff(entry.body)):
+            await client.publish(self.topics.butler(staff, notice), payload, qos=1)
 
     # --- commands in -----------------------------------------------------------------------
 
