@@ -51,7 +51,17 @@ def _event(state: CallState, now: datetime, what: str, **extra: str | None) -> I
 def signal(
     state: CallState, what: str, now: datetime, by: str | None = None
 ) -> tuple[CallState, Effects]:
-    """The device (or an operator, ``by``) says a call is ``ringing``/``answered``/``ended``."""
+    """The device (or an operator, ``by``) says a call is ``ringing``/``answered``/``ended``.
+
+    A call whose deadline has passed is missed first, however late its timer runs."""
+    state, missed = tick(state, now)
+    state, effects = _signal(state, what, now, by)
+    return state, missed + effects
+
+
+def _signal(
+    state: CallState, what: str, now: datetime, by: str | None
+) -> tuple[CallState, Effects]:
     if what == RINGING:
         if state.phase != IDLE:
             return state, ()

@@ -141,6 +141,8 @@ class MultipartParser:
                 self._start_discard("too_large", 0)
                 return True
             return False
+        if self._buf.find(b"\n", at + len(self._delim)) < 0:
+            return False  # the delimiter line is not complete yet
         body = bytes(self._buf[:at]).removesuffix(b"\r")
         if len(body) > self.max_part:
             out.append(Skipped("too_large", len(body)))
@@ -160,6 +162,8 @@ class MultipartParser:
             drop = max(0, len(self._buf) - keep)
             self._skipped += drop
             del self._buf[:drop]
+            return False
+        if self._buf.find(b"\n", at + len(self._delim)) < 0:
             return False
         out.append(Skipped(self._skip_reason, self._skipped + at))
         return self._after_delimiter(at + len(self._delim))
