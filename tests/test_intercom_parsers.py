@@ -4,6 +4,7 @@ however the stream is cut into chunks."""
 
 from __future__ import annotations
 
+import itertools
 import json
 
 from hypothesis import given
@@ -31,7 +32,7 @@ def encode(boundary: str, bodies: list[bytes], with_length: bool) -> bytes:
 def chunked(data: bytes, cuts: list[int]) -> list[bytes]:
     points = sorted({c % (len(data) + 1) for c in cuts})
     edges = [0, *points, len(data)]
-    return [data[a:b] for a, b in zip(edges, edges[1:], strict=False)]
+    return [data[a:b] for a, b in itertools.pairwise(edges)]
 
 
 def feed_all(parser: MultipartParser, chunks: list[bytes]) -> list[Part | Skipped]:

@@ -36,7 +36,7 @@ class Intercom:
     camera: str = ""  # camera watching the intercom, for an evidence frame of each call
     ca_file: str = ""  # HTTPS: trust this CA (PEM) instead of the system's
     fingerprint: str = ""  # HTTPS: or pin the device certificate's SHA-256 (hex)
-    timeout_s: float = 5.0  # per request, and how long an open may wait for its confirmation
+    timeout_s: float = 3.0  # per request, and how long an open may wait for its confirmation
     stall_s: float = 30.0  # an event stream silent this long (no heartbeat) is reconnected
     backoff_base_s: float = 1.0
     backoff_max_s: float = 60.0
