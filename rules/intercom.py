@@ -44,7 +44,7 @@ def _event(state: CallState, now: datetime, what: str, **extra: str | None) -> I
         state=what,
         target=state.target,
         answered_by=state.answered_by,
-        **extra,  # type: ignore[arg-type]
+        **extra,
     )
 
 

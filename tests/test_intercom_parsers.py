@@ -11,6 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from drivers.intercom import dahua, hikvision, twon
+from drivers.intercom.http import StreamLost
 from drivers.intercom.multipart import MultipartParser, Part, Skipped, boundary_of
 from drivers.intercom.observations import Call, Card, Unknown
 
@@ -102,7 +103,7 @@ def test_2n_pull_decoder_never_raises_except_for_a_lost_channel(doc: object) -> 
     body = json.dumps(doc).encode()
     try:
         twon.decode_pull(body)
-    except twon.StreamLost:
+    except StreamLost:
         assert not (isinstance(doc, dict) and doc.get("success") is True)
 
 

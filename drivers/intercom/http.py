@@ -37,7 +37,7 @@ def ssl_option(settings: Intercom) -> ssl.SSLContext | aiohttp.Fingerprint | boo
 
 def session(settings: Intercom) -> aiohttp.ClientSession:
     """A session that answers digest challenges (RFC 7616) with the intercom's account."""
-    middlewares = ()
+    middlewares: tuple[aiohttp.DigestAuthMiddleware, ...] = ()
     if settings.username:
         middlewares = (aiohttp.DigestAuthMiddleware(settings.username, settings.password),)
     connector = aiohttp.TCPConnector(ssl=ssl_option(settings), limit=4)
