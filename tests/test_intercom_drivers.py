@@ -108,3 +108,13 @@ async def test_wrong_credentials_back_off_and_never_lock_the_account(vendor: str
             assert sim.guard.bad_attempts == 1
             assert not sim.guard.locked
             assert rig.count("intercom_auth_failed") == 1
+
+
+async def test_an_event_arrives_at_once_not_with_the_next_heartbeat(vendor: str) -> None:
+    async with sim_device(vendor, heartbeat_s=5.0) as sim:
+        async with driven(sim, settings_for(vendor, sim.url, stall_s=30.0)) as rig:
+            await rig.wait("device_online")
+            started = time.monotonic()
+            sim.press_button()
+            await rig.wait("intercom_signal", state="ringing")
+            assert time.monotonic() - started < 1.0

@@ -49,7 +49,8 @@ async def test_a_10_mb_part_is_skipped_without_buffering_it(vendor: str) -> None
         rig.sim.raw(part(boundary, ctype, b"y" * TEN_MB, length=0))  # a lying length too
         rig.sim.card(100)
         await rig.wait("credential_presented", number=100, within_s=15)
-        assert rig.driver.unknown["part_too_large"] == 2
+        assert rig.driver.unknown["part_too_large"] == 1
+        assert sum(rig.driver.unknown.values()) >= 2  # the empty part the lie announced
         assert rig.count("device_offline") == 0
 
 

@@ -126,3 +126,13 @@ def test_dahua_card_and_call_round_trip(number: int, action: str) -> None:
 def test_hikvision_xml_is_parsed_with_defusedxml() -> None:
     bomb = b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY a "aaaa">]><EventNotificationAlert><eventType>&a;</eventType></EventNotificationAlert>'
     assert hikvision.decode_part(Part({}, bomb)) == [Unknown("alert", malformed=True)]
+
+
+@given(BOUNDARIES, BODIES.filter(lambda b: len(b) <= MAX_PART), st.lists(st.integers(0, 999)))
+def test_a_part_with_a_length_is_handed_over_at_its_last_byte(
+    boundary: str, body: bytes, cuts: list[int]
+) -> None:
+    """Not when the next delimiter arrives: on an idle stream that is the next heartbeat."""
+    head = f"--{boundary}\r\nContent-Length: {len(body)}\r\n\r\n".encode()
+    parts = feed_all(MultipartParser(boundary, MAX_PART), chunked(head + body, cuts))
+    assert parts == [Part({"content-length": str(len(body))}, body)]

@@ -6,9 +6,11 @@ never holds more than one part (``max_part`` bytes) plus one header block: a par
 past ``max_part`` is skipped while it streams past (reported as ``Skipped``), so a 10 MB part
 or a body without any boundary cannot exhaust memory or stall the events behind it.
 
-Parts are found by their delimiter line (``--boundary`` at the start of a line), not by
-``Content-Length``: devices send wrong lengths, and a truncated part must not swallow the
-next one. A declared length over ``max_part`` skips the part at once.
+A part ends at its ``Content-Length`` when it declares one (so it is handed over as soon as
+its last byte arrives, not when the next part's delimiter does, which on an idle stream is
+the next heartbeat, seconds later), or else at the next delimiter line (``--boundary`` at
+the start of a line). A declared length never swallows a delimiter: a truncated part ends
+where the next one begins. A declared length over ``max_part`` skips the part at once.
 """
 
 from __future__ import annotations
@@ -68,6 +70,7 @@ class MultipartParser:
         self._buf = bytearray()
         self._state = _State.PREAMBLE
         self._headers: dict[str, str] = {}
+        self._length: int | None = None
         self._skipped = 0
         self._skip_reason = ""
 
@@ -128,7 +131,8 @@ class MultipartParser:
         del self._buf[: end + sep]
         self._headers = headers
         declared = headers.get("content-length", "")
-        if declared.isdigit() and int(declared) > self.max_part:
+        self._length = int(declared) if declared.isdigit() else None
+        if self._length is not None and self._length > self.max_part:
             self._start_discard("too_large", 0)
         else:
             self._state = _State.BODY
@@ -136,6 +140,12 @@ class MultipartParser:
 
     def _read_body(self, out: list[Part | Skipped]) -> bool:
         at = self._buf.find(self._delim)
+        n = self._length
+        if n is not None and len(self._buf) >= n and not 0 <= at < n:
+            out.append(Part(self._headers, bytes(self._buf[:n])))
+            del self._buf[:n]
+            self._state = _State.PREAMBLE  # the CRLF and the next delimiter line follow
+            return True
         if at < 0:
             if len(self._buf) > self.max_part + len(self._delim):
                 self._start_discard("too_large", 0)
