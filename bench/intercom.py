@@ -20,11 +20,8 @@ import asyncio
 import json
 import os
 import resource
-import shutil
-import socket
 import sqlite3
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -40,6 +37,7 @@ from paho.mqtt.properties import Properties
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.mqtt_roundtrip import free_port, start_broker
 from edgectl import tomlw
 from edgectl.config import load
 from edgectl.daemon import Daemon
@@ -49,24 +47,6 @@ from edgectl.simulation import SIM_INTERCOMS, simulated_compound
 BASE = "edgectl/bench"
 IC, DOOR = "ped-intercom", "ped-door"  # in config.example.toml
 VENDORS = ("2n", "hikvision", "dahua")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def start_broker(directory: Path, port: int) -> subprocess.Popen[bytes]:
-    conf = directory / "mosquitto.conf"
-    conf.write_text(
-        f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n"
-        "set_tcp_nodelay true\n"
-    )
-    exe = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
-    proc = subprocess.Popen([exe, "-c", str(conf)], stderr=subprocess.DEVNULL)
-    time.sleep(0.3)
-    return proc
 
 
 def quantiles(samples: list[float]) -> dict[str, float]:

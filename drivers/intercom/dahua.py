@@ -10,11 +10,11 @@ from typing import Any
 
 import aiohttp
 
-from drivers.intercom.http import AuthFailed, Refused, StreamLost, check_auth, read_bounded
+from drivers.intercom.http import Refused, check_auth, read_bounded
 from drivers.intercom.multipart import Part
 from drivers.intercom.observations import Call, Card, Heartbeat, Observation, Tamper, Unknown
 from drivers.intercom.settings import Intercom
-from drivers.intercom.stream import multipart_events
+from drivers.intercom.stream import multipart_stream
 
 HEARTBEAT_S = 5
 CALLS = {
@@ -76,24 +76,19 @@ class Dahua:
     def __init__(self, settings: Intercom) -> None:
         self.settings = settings
 
-    async def events(self, http: aiohttp.ClientSession) -> AsyncIterator[Observation]:
-        path = f"/cgi-bin/eventManager.cgi?action=attach&codes=[All]&heartbeat={HEARTBEAT_S}"
-        async with http.get(path) as response:
-            check_auth(response)
-            if response.status != 200:
-                raise StreamLost(f"eventManager: HTTP {response.status}")
-            yield Heartbeat()  # connected: the device is online
-            async for observation in multipart_events(response, self.settings, decode_part):
-                yield observation
+    def events(self, http: aiohttp.ClientSession) -> AsyncIterator[Observation]:
+        return multipart_stream(
+            http,
+            f"/cgi-bin/eventManager.cgi?action=attach&codes=[All]&heartbeat={HEARTBEAT_S}",
+            self.settings,
+            decode_part,
+        )
 
     async def open(self, http: aiohttp.ClientSession, relay: int) -> None:
         path = f"/cgi-bin/accessControl.cgi?action=openDoor&channel={relay}"
         timeout = aiohttp.ClientTimeout(total=self.settings.timeout_s)
         async with http.get(path, timeout=timeout) as response:
-            try:
-                check_auth(response)
-            except AuthFailed as exc:
-                raise Refused(str(exc)) from None
+            check_auth(response, Refused)
             body = await read_bounded(response, 4096) or b""
         if response.status != 200 or body.strip() != b"OK":
             raise Refused(f"openDoor: HTTP {response.status}: {body[:80]!r}")

@@ -13,11 +13,11 @@ from typing import Any
 import aiohttp
 import defusedxml.ElementTree as SafeET
 
-from drivers.intercom.http import AuthFailed, Refused, StreamLost, check_auth, read_bounded
+from drivers.intercom.http import Refused, check_auth, read_bounded
 from drivers.intercom.multipart import Part
 from drivers.intercom.observations import Call, Card, Heartbeat, Observation, Tamper, Unknown
 from drivers.intercom.settings import Intercom
-from drivers.intercom.stream import multipart_events
+from drivers.intercom.stream import multipart_stream
 
 # VoiceTalkEvent.cmdType -> call state
 CALL_CMDS = {
@@ -108,24 +108,17 @@ class Hikvision:
     def __init__(self, settings: Intercom) -> None:
         self.settings = settings
 
-    async def events(self, http: aiohttp.ClientSession) -> AsyncIterator[Observation]:
-        async with http.get("/ISAPI/Event/notification/alertStream") as response:
-            check_auth(response)
-            if response.status != 200:
-                raise StreamLost(f"alertStream: HTTP {response.status}")
-            yield Heartbeat()  # connected: the device is online
-            async for observation in multipart_events(response, self.settings, decode_part):
-                yield observation
+    def events(self, http: aiohttp.ClientSession) -> AsyncIterator[Observation]:
+        return multipart_stream(
+            http, "/ISAPI/Event/notification/alertStream", self.settings, decode_part
+        )
 
     async def open(self, http: aiohttp.ClientSession, relay: int) -> None:
         path = f"/ISAPI/AccessControl/RemoteControl/door/{relay}"
         timeout = aiohttp.ClientTimeout(total=self.settings.timeout_s)
         headers = {"Content-Type": "application/xml"}
         async with http.put(path, data=open_body(), headers=headers, timeout=timeout) as response:
-            try:
-                check_auth(response)
-            except AuthFailed as exc:
-                raise Refused(str(exc)) from None
+            check_auth(response, Refused)
             body = await read_bounded(response, self.settings.max_part_bytes) or b""
         code, text = status_of(body)
         if response.status != 200 or code != 1:

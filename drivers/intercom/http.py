@@ -49,9 +49,10 @@ def session(settings: Intercom) -> aiohttp.ClientSession:
     )
 
 
-def check_auth(response: aiohttp.ClientResponse) -> None:
+def check_auth(response: aiohttp.ClientResponse, error: type[Exception] = AuthFailed) -> None:
+    """Raise ``error`` (AuthFailed; Refused for an open) on a 401 after the digest exchange."""
     if response.status == 401:
-        raise AuthFailed(f"{response.method} {response.url.path}: 401 Unauthorized")
+        raise error(f"{response.method} {response.url.path}: 401 Unauthorized")
 
 
 async def read_bounded(response: aiohttp.ClientResponse, limit: int) -> bytes | None:

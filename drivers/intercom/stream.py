@@ -9,9 +9,9 @@ from collections.abc import AsyncIterator, Callable
 
 import aiohttp
 
-from drivers.intercom.http import StreamLost
+from drivers.intercom.http import StreamLost, check_auth
 from drivers.intercom.multipart import MultipartParser, Part, boundary_of
-from drivers.intercom.observations import Observation, Unknown
+from drivers.intercom.observations import Heartbeat, Observation, Unknown
 from drivers.intercom.settings import Intercom
 
 Decode = Callable[[Part], list[Observation]]
@@ -38,3 +38,16 @@ async def multipart_events(
                     yield observation
             else:
                 yield Unknown(f"part_{item.reason}", malformed=True)
+
+
+async def multipart_stream(
+    http: aiohttp.ClientSession, path: str, settings: Intercom, decode: Decode
+) -> AsyncIterator[Observation]:
+    """GET ``path``, then its parts' observations; a Heartbeat first once connected."""
+    async with http.get(path) as response:
+        check_auth(response)
+        if response.status != 200:
+            raise StreamLost(f"{path.split('?')[0]}: HTTP {response.status}")
+        yield Heartbeat()  # connected: the device is online
+        async for observation in multipart_events(response, settings, decode):
+            yield observation

@@ -111,10 +111,14 @@ class TwoN:
         self.pull_s = max(1, int(settings.stall_s / 2))
 
     async def _json(
-        self, http: aiohttp.ClientSession, path: str, timeout: float
+        self,
+        http: aiohttp.ClientSession,
+        path: str,
+        timeout: float,
+        unauthorised: type[Exception] = AuthFailed,
     ) -> tuple[bytes | None, dict[str, Any]]:
         async with http.get(path, timeout=aiohttp.ClientTimeout(total=timeout)) as response:
-            check_auth(response)
+            check_auth(response, unauthorised)
             body = await read_bounded(response, self.settings.max_part_bytes)
         if body is None:
             return None, {}
@@ -146,9 +150,6 @@ class TwoN:
 
     async def open(self, http: aiohttp.ClientSession, relay: int) -> None:
         path = f"/api/switch/ctrl?switch={relay}&action=trigger"
-        try:
-            _, doc = await self._json(http, path, self.settings.timeout_s)
-        except AuthFailed as exc:
-            raise Refused(str(exc)) from None
+        _, doc = await self._json(http, path, self.settings.timeout_s, Refused)
         if doc.get("success") is not True:
             raise Refused(error_text(doc))
