@@ -8,10 +8,10 @@ the same sink. Time is read once per step, here, and passed into the rules.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
 from datetime import datetime
 
+from edgectl.deadlines import Deadlines
 from edgectl.domain import Command, Event, HoldRelay, PulseRelay
 from rules import door as machine
 from rules.policy import SitePolicy
@@ -27,7 +27,7 @@ class DoorManager:
         self.states = {
             t.id: machine.DoorState(door=t) for t in policy.targets.values() if t.kind == "door"
         }
-        self._timers: dict[str, asyncio.TimerHandle] = {}
+        self._deadlines = Deadlines(clock, self._tick)
 
     def commanded(self, command: Command) -> None:
         """A command was sent to a door's strike: a grant's pulse, a hold, a relock."""
@@ -49,19 +49,10 @@ class DoorManager:
             self.sink(effects)
 
     def _set(self, state: machine.DoorState) -> None:
-        door_id = state.door.id
-        self.states[door_id] = state
-        timer = self._timers.pop(door_id, None)
-        if timer:
-            timer.cancel()
-        when = machine.deadline(state)
-        if when is not None:
-            delay = max(0.0, (when - self.clock()).total_seconds())
-            loop = asyncio.get_running_loop()
-            self._timers[door_id] = loop.call_later(delay, self._tick, door_id)
+        self.states[state.door.id] = state
+        self._deadlines.arm(state.door.id, machine.deadline(state))
 
     def _tick(self, door_id: str) -> None:
-        self._timers.pop(door_id, None)
         new, effects = machine.tick(self.states[door_id], self.clock())
         self._set(new)
         if effects:
@@ -71,6 +62,4 @@ class DoorManager:
         return {door_id: s.phase for door_id, s in self.states.items()}
 
     def stop(self) -> None:
-        for timer in self._timers.values():
-            timer.cancel()
-        self._timers.clear()
+        self._deadlines.stop()

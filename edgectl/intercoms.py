@@ -12,12 +12,12 @@ id at once and grabs the frame in the background (issue 14's evidence store).
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 from collections.abc import Callable
 from datetime import datetime
 
 from drivers.intercom.settings import Intercom
+from edgectl.deadlines import Deadlines
 from edgectl.domain import Command, Event, IntercomCall
 from rules import intercom as machine
 
@@ -41,7 +41,7 @@ class IntercomManager:
             ic.id: machine.CallState(ic.id, ic.target, ic.answer_s, ic.butler or None)
             for ic in intercoms
         }
-        self._timers: dict[str, asyncio.TimerHandle] = {}
+        self._deadlines = Deadlines(clock, self._tick)
 
     def signal(self, intercom: str, what: str, by: str | None = None) -> IntercomCall | None:
         """A call signal from the device (or ``by`` an operator); returns the call event."""
@@ -58,14 +58,7 @@ class IntercomManager:
         self, state: machine.CallState, effects: tuple[IntercomCall, ...]
     ) -> IntercomCall | None:
         self.states[state.intercom] = state
-        timer = self._timers.pop(state.intercom, None)
-        if timer:
-            timer.cancel()
-        when = machine.deadline(state)
-        if when is not None:
-            delay = max(0.0, (when - self.clock()).total_seconds())
-            loop = asyncio.get_running_loop()
-            self._timers[state.intercom] = loop.call_later(delay, self._tick, state.intercom)
+        self._deadlines.arm(state.intercom, machine.deadline(state))
         effects = tuple(self._with_evidence(e) for e in effects)
         if effects:
             self.sink(effects)
@@ -78,11 +71,8 @@ class IntercomManager:
         return dataclasses.replace(call, evidence_frame=self.evidence(camera, call.at))
 
     def _tick(self, intercom: str) -> None:
-        self._timers.pop(intercom, None)
         new, effects = machine.tick(self.states[intercom], self.clock())
         self._set(new, effects)
 
     def stop(self) -> None:
-        for timer in self._timers.values():
-            timer.cancel()
-        self._timers.clear()
+        self._deadlines.stop()
