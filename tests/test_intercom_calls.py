@@ -187,3 +187,28 @@ async def test_card_at_the_intercom_is_decided_and_opens_through_the_same_path(
             "res-1",
         )
         await wait_until(lambda: sim.opens == [1])
+
+
+async def test_a_failed_open_while_answering_revokes_the_pass_it_issued(
+    tmp_path: Path, secure_broker: SecureBroker
+) -> None:
+    async with (
+        running_site(tmp_path, secure_broker, site_overrides=intercom()) as site,
+        console(secure_broker, "gina") as gina,
+    ):
+        await online(site.daemon, IC)
+        site.daemon.index.upsert_person("res-9", name="Mr Wang")
+        site.compound.intercom.faults.refuse_open = True
+        visitor = {
+            "visitor_name": "Courier Liu",
+            "visitor_host": "res-9",
+            "visitor_until": (datetime.now(UTC) + timedelta(hours=1)).isoformat(),
+        }
+        partial = await gina.request("intercom/answer", {"target": IC, "visitor_name": "X"})
+        assert (partial["status"], partial["code"]) == ("error", "bad_request")
+        reply = await gina.request("intercom/answer", {"target": IC, "open": True, **visitor})
+        assert (reply["status"], reply["code"]) == ("error", "device_refused")
+        statuses = site.daemon.index.conn.execute(
+            "SELECT status FROM credentials WHERE kind = 'visitor'"
+        ).fetchall()
+        assert statuses == [("revoked",)]
