@@ -208,7 +208,7 @@ async def test_a_failed_open_while_answering_revokes_the_pass_it_issued(
         assert (partial["status"], partial["code"]) == ("error", "bad_request")
         reply = await gina.request("intercom/answer", {"target": IC, "open": True, **visitor})
         assert (reply["status"], reply["code"]) == ("error", "device_refused")
-        statuses = site.daemon.index.conn.execute(
+        rows = site.daemon.index.conn.execute(
             "SELECT status FROM credentials WHERE kind = 'visitor'"
         ).fetchall()
-        assert statuses == [("revoked",)]
+        assert [tuple(r) for r in rows] == [("revoked",)]
