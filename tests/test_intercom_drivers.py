@@ -105,8 +105,12 @@ async def test_wrong_credentials_back_off_and_never_lock_the_account(vendor: str
             assert failed.body()["retry_in_s"] == 30.0
             await rig.wait("device_offline")
             await asyncio.sleep(1.0)  # a hammering driver would retry many times by now
+            for _ in range(6):  # operators keep pressing open: the device is not asked
+                with pytest.raises(DeviceError) as caught:
+                    await rig.driver.execute(OPEN)
+                assert getattr(caught.value, "code", None) == "device_auth_failed"
             assert sim.guard.bad_attempts == 1
-            assert not sim.guard.locked
+            assert not sim.guard.locked and sim.opens == []
             assert rig.count("intercom_auth_failed") == 1
 
 

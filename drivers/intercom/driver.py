@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import time
 from collections import Counter
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
@@ -53,6 +54,13 @@ class Unconfirmed(DeviceError):
     code = "device_timeout"
 
 
+class CredentialsRefused(DeviceError):
+    """The device refused our credentials lately: an open is not even tried (each try would
+    count towards the device locking the account)."""
+
+    code = "device_auth_failed"
+
+
 class Vendor(Protocol):
     def events(self, http: aiohttp.ClientSession) -> AsyncIterator[Observation]: ...
 
@@ -82,6 +90,7 @@ class IntercomDriver:
         self._http: aiohttp.ClientSession | None = None
         self._emit: Emit | None = None
         self._backoff = settings.backoff_base_s
+        self._auth_refused_until = 0.0  # monotonic
 
     @property
     def devices(self) -> frozenset[str]:
@@ -113,6 +122,7 @@ class IntercomDriver:
             async for observation in self.vendor.events(client):
                 if not self.online:
                     self.online = self._reported = True
+                    self._auth_refused_until = 0.0
                     self._backoff = s.backoff_base_s
                     emit(DeviceOnline(source=self.id, at=self.clock()))
                     log.info("intercom_online", intercom=self.id, vendor=s.vendor)
@@ -120,6 +130,7 @@ class IntercomDriver:
             error = "the event stream ended"
         except AuthFailed as exc:
             delay = s.auth_backoff_s
+            self._auth_refused_until = time.monotonic() + delay
             log.error("intercom_auth_failed", intercom=self.id, retry_in_s=delay)
             emit(IntercomAuthFailed(source=self.id, at=self.clock(), retry_in_s=delay))
             self._offline(emit, str(exc), delay, "auth")
@@ -196,6 +207,12 @@ class IntercomDriver:
         client = self._http
         if client is None:
             raise DeviceError(f"{self.id} is not running")
+        wait = self._auth_refused_until - time.monotonic()
+        if wait > 0:
+            raise CredentialsRefused(
+                f"{self.id} refused our credentials; not retried for {wait:.0f}s "
+                "(so the device does not lock the account)"
+            )
         try:
             async with asyncio.timeout(self.settings.timeout_s):
                 await self.vendor.open(client, self.settings.relay)
