@@ -46,6 +46,7 @@ from edgectl.domain import (
 log = structlog.get_logger(__name__)
 
 Clock = Callable[[], datetime]
+MAX_UNKNOWN_KINDS = 32  # per intercom; further unknown names are counted as "other"
 
 
 class Unconfirmed(DeviceError):
@@ -170,14 +171,17 @@ class IntercomDriver:
         elif isinstance(observation, Tamper):
             event = IntercomTamper(source=self.id, at=now)
         elif isinstance(observation, Unknown):
-            self.unknown[observation.kind] += 1
-            metrics.UNKNOWN_EVENTS.labels(self.id, observation.kind).inc()
+            kind = observation.kind  # named by the device: the distinct names kept are bounded
+            if kind not in self.unknown and len(self.unknown) >= MAX_UNKNOWN_KINDS:
+                kind = "other"
+            self.unknown[kind] += 1
+            metrics.UNKNOWN_EVENTS.labels(self.id, kind).inc()
             log.info(
                 "intercom_event_ignored",
                 intercom=self.id,
-                kind=observation.kind,
+                kind=kind,
                 malformed=observation.malformed,
-                count=self.unknown[observation.kind],
+                count=self.unknown[kind],
             )
         if event is not None:
             emit(event)
