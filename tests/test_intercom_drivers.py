@@ -122,3 +122,12 @@ async def test_an_event_arrives_at_once_not_with_the_next_heartbeat(vendor: str)
             sim.press_button()
             await rig.wait("intercom_signal", state="ringing")
             assert time.monotonic() - started < 1.0
+
+
+async def test_the_unknown_names_kept_are_bounded(vendor: str) -> None:
+    async with rig_for(vendor) as rig:
+        for i in range(40):
+            rig.sim.unknown(f"Novel{i}")
+        rig.sim.card(43)
+        await rig.wait("credential_presented", number=43)
+        assert len(rig.driver.unknown) == 33 and rig.driver.unknown["other"] == 8
