@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 
-from edgectl.deadlines import Deadlines
+from edgectl.deadlines import Deadlines, OnFailure
 from edgectl.domain import Command, Event, HoldRelay, PulseRelay
 from rules import door as machine
 from rules.policy import SitePolicy
@@ -27,7 +27,15 @@ class DoorManager:
         self.states = {
             t.id: machine.DoorState(door=t) for t in policy.targets.values() if t.kind == "door"
         }
-        self._deadlines = Deadlines(clock, self._tick)
+        self._deadlines = Deadlines("door", clock, self._tick)
+
+    @property
+    def on_failure(self) -> OnFailure:
+        return self._deadlines.on_failure
+
+    @on_failure.setter
+    def on_failure(self, report: OnFailure) -> None:
+        self._deadlines.on_failure = report
 
     def commanded(self, command: Command) -> None:
         """A command was sent to a door's strike: a grant's pulse, a hold, a relock."""

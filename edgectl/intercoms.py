@@ -41,7 +41,7 @@ class IntercomManager:
             ic.id: machine.CallState(ic.id, ic.target, ic.answer_s, ic.butler or None)
             for ic in intercoms
         }
-        self._deadlines = Deadlines(clock, self._tick)
+        self.deadlines = Deadlines("intercom", clock, self._tick)  # .on_failure: see Deadlines
 
     def signal(self, intercom: str, what: str, by: str | None = None) -> IntercomCall | None:
         """A call signal from the device (or ``by`` an operator); returns the call event."""
@@ -58,7 +58,7 @@ class IntercomManager:
         self, state: machine.CallState, effects: tuple[IntercomCall, ...]
     ) -> IntercomCall | None:
         self.states[state.intercom] = state
-        self._deadlines.arm(state.intercom, machine.deadline(state))
+        self.deadlines.arm(state.intercom, machine.deadline(state))
         effects = tuple(self._with_evidence(e) for e in effects)
         if effects:
             self.sink(effects)
@@ -75,4 +75,4 @@ class IntercomManager:
         self._set(new, effects)
 
     def stop(self) -> None:
-        self._deadlines.stop()
+        self.deadlines.stop()
