@@ -7,12 +7,15 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sqlite3
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import aiomqtt
 
+from edgectl.site.actor import SYSTEM
+from edgectl.site.service import SiteService
 from tests.conftest import SecureBroker
 from tests.daemon_helpers import wait_for
 from tests.intercom_rig import wait_until
@@ -134,7 +137,9 @@ async def test_answer_with_a_visitor_pass_and_the_code_works_at_the_intercom(
         console(secure_broker, "gina") as gina,
     ):
         await online(site.daemon, IC)
-        site.daemon.index.upsert_person("res-9", name="Mr Wang")
+        await site.daemon.site.call(
+            SiteService.upsert_person, "res-9", name="Mr Wang", actor=SYSTEM
+        )
         events = site.daemon.journal.subscribe()
         sim = site.compound.intercom
         sim.press_button()
@@ -173,7 +178,9 @@ async def test_card_at_the_intercom_is_decided_and_opens_through_the_same_path(
 ) -> None:
     async with running_site(tmp_path, secure_broker, site_overrides=intercom()) as site:
         await online(site.daemon, IC)
-        site.daemon.index.add_card("res-1", None, 0xC0FFEE, targets=(DOOR,))
+        await site.daemon.site.call(
+            SiteService.add_card, "res-1", None, 0xC0FFEE, (DOOR,), actor=SYSTEM
+        )
         events = site.daemon.journal.subscribe()
         sim = site.compound.intercom
         sim.card(0xBADBAD)
@@ -197,7 +204,9 @@ async def test_a_failed_open_while_answering_revokes_the_pass_it_issued(
         console(secure_broker, "gina") as gina,
     ):
         await online(site.daemon, IC)
-        site.daemon.index.upsert_person("res-9", name="Mr Wang")
+        await site.daemon.site.call(
+            SiteService.upsert_person, "res-9", name="Mr Wang", actor=SYSTEM
+        )
         site.compound.intercom.faults.refuse_open = True
         visitor = {
             "visitor_name": "Courier Liu",
@@ -208,7 +217,8 @@ async def test_a_failed_open_while_answering_revokes_the_pass_it_issued(
         assert (partial["status"], partial["code"]) == ("error", "bad_request")
         reply = await gina.request("intercom/answer", {"target": IC, "open": True, **visitor})
         assert (reply["status"], reply["code"]) == ("error", "device_refused")
-        rows = site.daemon.index.conn.execute(
-            "SELECT status FROM credentials WHERE kind = 'visitor'"
-        ).fetchall()
-        assert [tuple(r) for r in rows] == [("revoked",)]
+        path = site.compound.config.store.path
+    conn = sqlite3.connect(path)
+    rows = conn.execute("SELECT status FROM credentials WHERE kind = 'visitor'").fetchall()
+    conn.close()
+    assert rows == [("revoked",)]
