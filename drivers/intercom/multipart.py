@@ -62,7 +62,7 @@ class MultipartParser:
     def __init__(self, boundary: str, max_part: int, max_header: int = MAX_HEADER_BYTES) -> None:
         if not boundary:
             raise ValueError("boundary: expected a non-empty string")
-        dash = b"--" + boundary.removeprefix("--").encode("latin-1")
+        dash = b"--" + boundary.encode("latin-1")  # RFC 2046: the value as given
         self._first = dash  # the very first delimiter may open the stream without a newline
         self._delim = b"\n" + dash
         self.max_part = max_part
