@@ -17,10 +17,10 @@ from drivers.sim.gate import SimGates, start_sim_gates
 from drivers.sim.io_module import SimIoModule
 from drivers.sim.ptys import PtyPair, make_pty_pair
 from drivers.sim.wiegand_converter import SimWiegandConverter
+from edgectl import data as shipped
 from edgectl import tomlw
 from edgectl.config import Config, load
 
-EXAMPLE = Path(__file__).resolve().parents[1] / "config.example.toml"
 EXAMPLE_DIR = "/tmp/edgectl-sim"
 
 
@@ -37,7 +37,7 @@ def merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
 
 def write_config(directory: Path, overrides: dict[str, Any] | None = None) -> Path:
     """The shipped example config, pointed at ``directory``, with ``overrides`` merged in."""
-    data = tomllib.loads(EXAMPLE.read_text().replace(EXAMPLE_DIR, str(directory)))
+    data = tomllib.loads(shipped.text("config.example.toml").replace(EXAMPLE_DIR, str(directory)))
     path = directory / "config.toml"
     path.write_text(tomlw.dumps(merge(data, overrides or {})))
     return path

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import typer
 
-from edgectl import logs
+from edgectl import __version__, logs
 from edgectl.cli import cards, doctor, gate, modbus, service
 from edgectl.cli import hub as hub_cli
 from edgectl.cli import sync as sync_cli
@@ -33,6 +33,25 @@ app.add_typer(service.app, name="service")
 app.add_typer(hub_cli.app, name="hub")
 app.add_typer(sync_cli.app, name="sync")
 app.command("doctor")(doctor.doctor)
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        console.print(f"edgectl {__version__}", highlight=False)
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    version: bool = typer.Option(
+        False,
+        "--version",
+        callback=_print_version,
+        is_eager=True,
+        help="Print the version and exit.",
+    ),
+) -> None:
+    """Edge controller for a gated compound: access, gates, operators, head-office sync."""
 
 
 @app.command()

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import typer
 
+from edgectl import data as shipped
 from edgectl.cli.common import console, err_console
 
 app = typer.Typer(help="The systemd service.", no_args_is_help=True)
@@ -24,7 +25,7 @@ def unit_text(executable: str) -> str:
 
 
 def _shipped_unit() -> str:
-    return (Path(__file__).resolve().parents[2] / "systemd" / UNIT_NAME).read_text()
+    return shipped.text(UNIT_NAME)
 
 
 def _run(cmd: list[str], dry_run: bool) -> None:
@@ -36,8 +37,8 @@ def _run(cmd: list[str], dry_run: bool) -> None:
 @app.command()
 def install(
     root: Path = typer.Option(Path("/"), help="Install below this root (for images and tests)."),
-    config_example: Path = typer.Option(
-        Path(__file__).resolve().parents[2] / "config.example.toml", help="Config to start from."
+    config_example: Path | None = typer.Option(
+        None, help="Config to start from (default: the shipped, commented example)."
     ),
     dry_run: bool = typer.Option(False, "--dry-run", help="Print what would be done."),
     enable: bool = typer.Option(False, "--enable", help="Enable and start the service."),
@@ -52,7 +53,12 @@ def install(
         unit_path.write_text(unit_text(exe))
         if not config_path.exists():
             config_path.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(config_example, config_path)
+            start = (
+                config_example.read_text()
+                if config_example
+                else shipped.text("config.example.toml")
+            )
+            config_path.write_text(start)
             console.print(f"wrote {config_path} (edit it for this site)")
     console.print(f"unit: {unit_path} (ExecStart={exe} run)")
     if root != Path("/"):
