@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sqlite3
 import time
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import typer
 
@@ -14,6 +16,7 @@ from edgectl.cli import cards, doctor, gate, modbus, service
 from edgectl.cli import hub as hub_cli
 from edgectl.cli import sync as sync_cli
 from edgectl.cli.common import ConfigOption, console, load_or_exit
+from edgectl.domain import Event
 from edgectl.store.db import StoreError, connect
 from edgectl.store.journal import Entry, last_entries, read_entries
 
@@ -101,13 +104,25 @@ def logs_error(message: str) -> None:
     err_console.print(f"[bold red]error:[/] {message}", highlight=False)
 
 
-def _line(entry: Entry, as_json: bool) -> str:
+def _line(entry: Entry, as_json: bool, zone: ZoneInfo) -> str:
+    """One event; times in the site's zone with their offset (JSON keeps UTC)."""
     if as_json:
         return json.dumps(entry.to_json(), ensure_ascii=False)
     body = " ".join(f"{k}={v}" for k, v in entry.body.items() if v not in (None, "", {}))
-    return (
-        f"{entry.seq:>8} {entry.at:%Y-%m-%d %H:%M:%S.%f} {entry.kind:<20} {entry.source:<14} {body}"
-    )
+    at = entry.at.astimezone(zone).isoformat(sep=" ", timespec="milliseconds")
+    return f"{entry.seq:>8} {at} {entry.kind:<20} {entry.source:<14} {body}"
+
+
+def _event_kinds(conn: sqlite3.Connection) -> set[str]:
+    """Every kind the vocabulary defines, and every kind this journal holds."""
+    pending: list[type[Event]] = [Event]
+    kinds: set[str] = set()
+    while pending:
+        for sub in pending.pop().__subclasses__():
+            kinds.add(sub.KIND)
+            pending.append(sub)
+    kinds.update(row[0] for row in conn.execute("SELECT DISTINCT kind FROM journal"))
+    return kinds
 
 
 @events_app.command("tail")
@@ -122,15 +137,22 @@ def events_tail(
     cfg = load_or_exit(config)
     try:
         conn = connect(cfg.store.path, readonly=True)
+        unknown = sorted(set(kind) - _event_kinds(conn)) if kind else []
         entries = last_entries(conn, lines, tuple(kind))
     except Exception as exc:  # sqlite3.Error or StoreError: the DB is missing or unreadable
         logs_error(f"cannot read journal {cfg.store.path}: {exc}")
         raise typer.Exit(1) from None
+    if unknown:
+        logs_error(
+            f"unknown event kind {', '.join(unknown)}; "
+            f"known kinds: {', '.join(sorted(_event_kinds(conn)))}"
+        )
+        raise typer.Exit(2)
     last = entries[-1].seq if entries else 0
     for entry in entries:
-        console.print(_line(entry, as_json), highlight=False, soft_wrap=True)
+        console.print(_line(entry, as_json, cfg.site.zone), highlight=False, soft_wrap=True)
     while follow:
         time.sleep(0.2)
         for entry in read_entries(conn, last, 1000, tuple(kind)):
-            console.print(_line(entry, as_json), highlight=False, soft_wrap=True)
+            console.print(_line(entry, as_json, cfg.site.zone), highlight=False, soft_wrap=True)
             last = entry.seq
