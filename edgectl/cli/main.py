@@ -57,8 +57,13 @@ def main(
     """Edge controller for a gated compound: access, gates, operators, head-office sync."""
 
 
-@app.command()
+sim_app = typer.Typer(help="The simulated compound.")
+app.add_typer(sim_app, name="sim")
+
+
+@sim_app.callback(invoke_without_command=True)
 def sim(
+    ctx: typer.Context,
     duration: float = typer.Option(
         0.0, "--duration", "-d", help="Seconds to run; 0 runs until Ctrl-C."
     ),
@@ -73,11 +78,31 @@ def sim(
 ) -> None:
     """Run a simulated compound (gate on RS-485, Wiegand reader) against the real daemon.
 
-    With --devices-only, `edgectl run --config config.example.toml` runs against it as-is.
+    With --devices-only, `edgectl run --config config.example.toml` runs against it as-is,
+    and `edgectl sim present --card 12:1001` presents a card at its reader.
     """
+    if ctx.invoked_subcommand is not None:
+        return
     from edgectl.cli.sim import run_sim
 
     run_sim(duration, interval, directory, seed_value, devices_only)
+
+
+@sim_app.command("present")
+def sim_present(
+    card: str = typer.Option(
+        None, "--card", help="FACILITY:NUMBER (or NUMBER for formats without a facility)."
+    ),
+    pin: str = typer.Option(None, "--pin", help="Digits typed on the reader's keypad."),
+    card_format: str = typer.Option("h10301", "--format", help="Wiegand format of the card."),
+    directory: Path = typer.Option(
+        Path("/tmp/edgectl-sim"), "--dir", help="The folder of a running `sim --devices-only`."
+    ),
+) -> None:
+    """Present a card (or type a PIN) at the simulated reader of `sim --devices-only`."""
+    from edgectl.cli.sim import present
+
+    present(directory, card, pin, card_format)
 
 
 @app.command()
