@@ -15,7 +15,7 @@ CONNECT_TIMEOUT_S = 5.0
 NO_DELAY = (socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
 
-def client(config: Config, will: Will) -> aiomqtt.Client:
+def client(config: Config, will: Will | None, identifier: str = "") -> aiomqtt.Client:
     """An unconnected client for ``config.mqtt``; enter it (``async with``) to connect."""
     m = config.mqtt
     tls = None
@@ -30,7 +30,7 @@ def client(config: Config, will: Will) -> aiomqtt.Client:
         m.port,
         username=m.username or None,
         password=m.password or None,
-        identifier=m.client_id or f"edgectl-{config.site.id}",
+        identifier=identifier or m.client_id or f"edgectl-{config.site.id}",
         protocol=ProtocolVersion.V5 if m.protocol == "5" else ProtocolVersion.V311,
         will=will,
         keepalive=m.keepalive_s,
