@@ -114,8 +114,8 @@ def run_checks(config: Path) -> list[Check]:
     return checks
 
 
-def doctor(config: Path = ConfigOption) -> None:
-    """Check config, files, ports, gates, broker login, hub login and clock; name each fix."""
+def show(config: Path) -> int:
+    """Run every check on ``config``, print the table, and return how many failed."""
     checks = run_checks(config)
     table = Table(title="edgectl doctor")
     table.add_column("check")
@@ -129,4 +129,10 @@ def doctor(config: Path = ConfigOption) -> None:
     failed = [c for c in checks if not c.ok and c.required]
     if failed:
         console.print(f"[red]{len(failed)} check(s) failed[/]")
+    return len(failed)
+
+
+def doctor(config: Path = ConfigOption) -> None:
+    """Check config, files, ports, gates, broker login, hub login and clock; name each fix."""
+    if show(config):
         raise typer.Exit(1)

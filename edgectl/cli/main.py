@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 import typer
 
 from edgectl import __version__, logs
-from edgectl.cli import cards, doctor, gate, modbus, service
+from edgectl.cli import cards, doctor, gate, init, modbus, service
 from edgectl.cli import hub as hub_cli
 from edgectl.cli import sync as sync_cli
 from edgectl.cli.common import ConfigOption, console, load_or_exit
@@ -36,6 +36,7 @@ app.add_typer(service.app, name="service")
 app.add_typer(hub_cli.app, name="hub")
 app.add_typer(sync_cli.app, name="sync")
 app.command("doctor")(doctor.doctor)
+app.command("init")(init.init)
 
 
 def _print_version(value: bool) -> None:

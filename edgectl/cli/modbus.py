@@ -20,7 +20,7 @@ from edgectl.control import request
 scan_app = typer.Typer(help="Find devices on a bus.", no_args_is_help=True)
 
 
-def _units(spec: str) -> list[int]:
+def units_spec(spec: str) -> list[int]:
     """Parse "1-247" or "1,5,9-12" into unit ids; raise BadParameter naming the problem."""
     units: set[int] = set()
     for part in spec.split(","):
@@ -49,7 +49,7 @@ def scan_modbus(
     """Probe Modbus unit ids on a serial bus; report who answered and which profile fits."""
     from drivers.modbus.direct import scan
 
-    wanted = _units(units)
+    wanted = units_spec(units)
     if parity not in ("N", "E", "O"):
         raise typer.BadParameter(f"expected parity N, E or O, got {parity!r}")
     try:
