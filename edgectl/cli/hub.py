@@ -125,7 +125,12 @@ def sites_list(db: Db) -> None:
 @app.command()
 def events(db: Db, site: Site, after: int = 0, limit: int = 20) -> None:
     """Events a site has forwarded, oldest first."""
-    _print(_store(db).events(site, after, limit))
+    store = _store(db)
+    known = sorted(s["id"] for s in store.sites())
+    if site not in known:
+        typer.echo(f"error: unknown site {site!r}; sites: {', '.join(known) or 'none'}", err=True)
+        raise typer.Exit(2)
+    _print(store.events(site, after, limit))
 
 
 @app.command()
