@@ -49,8 +49,10 @@ def add(
     pin: str = typer.Option("", "--pin", help="PIN (with --card: card plus PIN)."),
     duress_pin: str = typer.Option("", "--duress-pin", help="PIN that grants and alarms."),
     plate: str = typer.Option("", "--plate", help="Vehicle plate."),
-    name: str = typer.Option("", "--name"),
-    role: str = typer.Option("resident", "--role"),
+    name: str = typer.Option("", "--name", help="The person's name, as staff know them."),
+    role: str = typer.Option(
+        "resident", "--role", help="resident, staff, guard, contractor or visitor."
+    ),
     level: list[str] = typer.Option([], "--level", "-l", help="Access level id (repeatable)."),
     valid_from: str = typer.Option("", "--from", help="Valid from (date and time, site local)."),
     valid_until: str = typer.Option("", "--until", help="Valid until (date and time)."),
@@ -90,7 +92,7 @@ def add(
 @app.command("list")
 def list_cards(
     person: str = typer.Option("", "--person", "-p", help="Only this person's credentials."),
-    limit: int = typer.Option(50, "--limit", "-n"),
+    limit: int = typer.Option(50, "--limit", "-n", help="How many credentials to show."),
     as_json: bool = typer.Option(False, "--json", help="One JSON object per line."),
     config: Path = ConfigOption,
 ) -> None:

@@ -40,9 +40,9 @@ def units_spec(spec: str) -> list[int]:
 @scan_app.command("modbus")
 def scan_modbus(
     port: str = typer.Option(..., "--port", "-p", help="Serial port, e.g. /dev/serial/by-id/..."),
-    baud: int = typer.Option(9600, "--baud", "-b"),
+    baud: int = typer.Option(9600, "--baud", "-b", help="Baud rate of the bus."),
     parity: str = typer.Option("N", "--parity", help="N, E or O"),
-    stopbits: int = typer.Option(1, "--stopbits"),
+    stopbits: int = typer.Option(1, "--stopbits", help="Stop bits: 1 or 2."),
     units: str = typer.Option("1-247", "--units", "-u", help="Unit ids to probe: 1-247, 1,5,9-12"),
     latency_ms: float = typer.Option(25.0, "--latency-ms", help="Adapter latency allowance."),
 ) -> None:
