@@ -213,7 +213,7 @@ def cards_add(
     person: Annotated[str, typer.Option(help="Person id (created if new).")],
     number: Annotated[int | None, typer.Option(help="Card number (card kinds).")] = None,
     facility: Annotated[int | None, typer.Option(help="Facility code.")] = None,
-    kind: Annotated[str, typer.Option(help="card, pin or plate.")] = "card",
+    kind: Annotated[str, typer.Option(help="card, card_pin, pin or plate.")] = "card",
     fmt: Annotated[str, typer.Option("--format", help="Wiegand format name.")] = "h10301",
     pin: Annotated[str | None, typer.Option(help="PIN, for kind card_pin or pin.")] = None,
     valid_until: Annotated[str | None, typer.Option(help="ISO time with zone.")] = None,
