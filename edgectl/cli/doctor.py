@@ -14,6 +14,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
+from edgectl import control
 from edgectl.cli.common import ConfigOption, console
 from edgectl.config import Config, ConfigError, load
 from edgectl.doctor import Check, files, ports
@@ -86,6 +87,29 @@ async def _remote_checks(cfg: Config, daemon_running: bool) -> list[Check]:
     return checks
 
 
+def running_daemon(cfg: Config, pid: int | None) -> list[Check]:
+    """What the running daemon says of itself: each driver's own health, the watchdog."""
+    path = cfg.daemon.control_socket
+    not_running = [Check("daemon", False, f"not running (nothing answers on {path})", "", False)]
+    if pid is None:
+        return not_running
+    try:
+        _, body = asyncio.run(control.request(path, "GET", "/v1/status", timeout=3.0))
+    except (OSError, TimeoutError):
+        return not_running
+    checks = [Check("daemon", True, f"running, pid {pid}, control socket {path}")]
+    for driver_id, health in sorted(body.get("drivers", {}).items()):
+        restarts = health.get("restarts", 0)
+        detail = health.get("detail") or ("online" if health.get("online") else "offline")
+        detail += f"; {restarts} restart(s)" if restarts else ""
+        checks.append(
+            Check(f"driver {driver_id}", bool(health.get("online")), detail, required=False)
+        )
+    problems = body.get("problems", [])
+    checks.append(Check("watchdog", not problems, "; ".join(problems) or "kept alive"))
+    return checks
+
+
 def run_checks(config: Path) -> list[Check]:
     try:
         cfg = load(config)
@@ -95,7 +119,6 @@ def run_checks(config: Path) -> list[Check]:
     checks = [
         Check("config", True, str(config)),
         files.config_file(config),
-        Check("daemon", True, f"running, pid {pid}" if pid else "not running", required=False),
         database(cfg),
         files.store_file(Path(cfg.store.path)),
     ]
@@ -111,7 +134,7 @@ def run_checks(config: Path) -> list[Check]:
             checks.append(Check("gates", False, "not checked: a bus port above is unusable"))
         checks += asyncio.run(_remote_checks(replace(cfg, gates=()), pid is not None))
     checks.append(clock_synchronised())
-    return checks
+    return checks + running_daemon(cfg, pid)
 
 
 def show(config: Path) -> int:
