@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 from contextlib import closing
 from pathlib import Path
 
@@ -11,36 +10,22 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 from rich.table import Table
 
-from edgectl.cli.common import ConfigOption, console, err_console, load_or_exit
-from edgectl.config import Config
+from edgectl.cli.common import (
+    ConfigOption,
+    console,
+    err_console,
+    fail,
+    load_or_exit,
+    open_db,
+    open_site,
+)
 from edgectl.site.actor import Actor
-from edgectl.site.service import SiteService
 from edgectl.store.card_import import count_rows
 from edgectl.store.credentials import CredentialError, credential_values, find_card, parse_when
-from edgectl.store.db import StoreError, open_store
 
 app = typer.Typer(help="People and their credentials: cards, PINs, plates.", no_args_is_help=True)
 
 MAX_ERRORS_SHOWN = 50
-
-
-def _fail(message: str, code: int = 1) -> typer.Exit:
-    err_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
-    return typer.Exit(code)
-
-
-def _open(cfg: Config) -> sqlite3.Connection:
-    try:
-        return open_store(cfg.store.path)
-    except StoreError as exc:
-        raise _fail(str(exc)) from None
-
-
-def _service(cfg: Config) -> SiteService:
-    try:
-        return SiteService.open(cfg)
-    except StoreError as exc:
-        raise _fail(str(exc)) from None
 
 
 def _card(text: str) -> tuple[int | None, int]:
@@ -48,7 +33,7 @@ def _card(text: str) -> tuple[int | None, int]:
     try:
         return (int(facility) if facility else None), int(number)
     except ValueError:
-        raise _fail(f"--card: expected FACILITY:NUMBER or NUMBER, got {text!r}", 2) from None
+        raise fail(f"--card: expected FACILITY:NUMBER or NUMBER, got {text!r}", 2) from None
 
 
 @app.command("add")
@@ -73,8 +58,8 @@ def add(
     facility, number = _card(card) if card else (None, None)
     kind = "card_pin" if card and pin else "card" if card else "pin" if pin else "plate"
     if not (card or pin or plate):
-        raise _fail("give --card, --pin or --plate", 2)
-    with closing(_service(cfg)) as site:
+        raise fail("give --card, --pin or --plate", 2)
+    with closing(open_site(cfg)) as site:
         try:
             values = credential_values(
                 kind,
@@ -95,7 +80,7 @@ def add(
                 levels=level,
             )
         except ValueError as exc:  # CredentialError included
-            raise _fail(str(exc)) from None
+            raise fail(str(exc)) from None
     console.print(f"added {values.label()} for {person} (id {cred_id})", highlight=False)
 
 
@@ -109,7 +94,7 @@ def list_cards(
     """List credentials (newest first)."""
     cfg = load_or_exit(config)
     where, args = ("WHERE c.person_id = ?", [person]) if person else ("", [])
-    with closing(_open(cfg)) as conn:
+    with closing(open_db(cfg)) as conn:
         rows = conn.execute(
             "SELECT c.id, c.person_id, p.name, p.role, c.kind, c.facility, c.number, c.secret, "
             "c.status, c.valid_from, c.valid_until FROM credentials c "
@@ -144,23 +129,23 @@ def revoke(
 ) -> None:
     """Revoke (or suspend, or reactivate) a credential, or all of a person's (move-out)."""
     cfg = load_or_exit(config)
-    with closing(_service(cfg)) as site:
+    with closing(open_site(cfg)) as site:
         try:
             if person:
                 count = site.revoke_person(person, actor=Actor.cli())
                 if not count:
-                    raise _fail(f"no active credentials for {person!r}")
+                    raise fail(f"no active credentials for {person!r}")
                 console.print(f"revoked {count} credential(s) of {person}", highlight=False)
                 return
             if card:
                 found = find_card(site.conn, *_card(card))
                 if found is None:
-                    raise _fail(f"no card {card}")
+                    raise fail(f"no card {card}")
                 cred_id = found
             if not cred_id or not site.set_credential_status(cred_id, status, actor=Actor.cli()):
-                raise _fail("give --card, --person or an existing --id", 2)
+                raise fail("give --card, --person or an existing --id", 2)
         except CredentialError as exc:
-            raise _fail(str(exc)) from None
+            raise fail(str(exc)) from None
     console.print(f"credential {cred_id}: {status}", highlight=False)
 
 
@@ -174,7 +159,7 @@ def import_file(
     cfg = load_or_exit(config)
     total = count_rows(file)
     with (
-        closing(_service(cfg)) as site,
+        closing(open_site(cfg)) as site,
         Progress(
             "[progress.description]{task.description}",
             BarColumn(),
@@ -196,7 +181,7 @@ def import_file(
     if len(result.errors) > MAX_ERRORS_SHOWN:
         err_console.print(f"... and {len(result.errors) - MAX_ERRORS_SHOWN} more bad rows")
     if result.errors and not skip_bad:
-        raise _fail(
+        raise fail(
             f"{len(result.errors)} bad row(s) in {file}; nothing imported "
             "(fix them, or use --skip-bad to import the good rows)"
         )

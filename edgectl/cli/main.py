@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 import typer
 
 from edgectl import __version__, logs
-from edgectl.cli import cards, doctor, gate, init, modbus, service
+from edgectl.cli import cards, doctor, gate, init, levels, modbus, people, service, visitors
 from edgectl.cli import hub as hub_cli
 from edgectl.cli import sync as sync_cli
 from edgectl.cli.common import ConfigOption, console, load_or_exit
@@ -30,6 +30,11 @@ events_app = typer.Typer(help="Read the journal.", no_args_is_help=True)
 app.add_typer(events_app, name="events")
 app.add_typer(gate.app, name="gate")
 app.add_typer(cards.app, name="cards")
+app.add_typer(levels.app, name="levels")
+app.add_typer(levels.schedules_app, name="schedules")
+app.add_typer(levels.holidays_app, name="holidays")
+app.add_typer(people.app, name="people")
+app.add_typer(visitors.app, name="visitors")
 gate.app.command("status")(modbus.gate_status)
 app.add_typer(modbus.scan_app, name="scan")
 app.add_typer(service.app, name="service")
