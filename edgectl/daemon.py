@@ -16,6 +16,7 @@ from edgectl.config import Config
 from edgectl.control import ControlServer
 from edgectl.devices import DeviceRegistry
 from edgectl.mqtt import AccessOps, MqttInterface
+from edgectl.readtap import ReadTap
 from edgectl.router import Clock, Router, utc_now
 from edgectl.sdnotify import Notifier
 from edgectl.site.worker import SiteWorker
@@ -89,7 +90,8 @@ class Daemon:
             )
             stack.push_async_callback(self.mqtt.stop)
             self.mqtt.start(self.background.spawn)
-        self.supervisor = Supervisor(self.router.emit)
+        self.reads = ReadTap()  # live reads for `readers watch` and `cards enroll`
+        self.supervisor = Supervisor(self.reads.wrap(self.router.emit))
         stack.push_async_callback(self.supervisor.stop)
         self.drivers = build_drivers(cfg)
         for driver in self.drivers:
@@ -99,6 +101,7 @@ class Daemon:
             self.supervisor.start(driver, critical=False)
         self.control = ControlServer(cfg.site.id, self.router, self.devices, self.site)
         self.control.health = self.health
+        self.reads.add_route(self.control.app, [r.id for r in cfg.readers])
         stack.push_async_callback(self.control.stop)
         try:
             await self.control.start(cfg.daemon.control_socket)

@@ -99,7 +99,7 @@ class BadRead(Event):
     CLASS: ClassVar[EventClass] = EventClass.ACCESS
 
     reason: str
-    raw: str
+    raw: str  # the line as text (drivers/wiegand/line.py: shown); a keypad line hides its keys
 
 
 # --- decisions ------------------------------------------------------------------------

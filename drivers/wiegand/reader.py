@@ -10,7 +10,7 @@ import structlog
 
 from drivers.base import DeviceError, Emit, Health
 from drivers.wiegand import codec
-from drivers.wiegand.line import Heartbeat, Keys, encode_feedback, parse_line
+from drivers.wiegand.line import Heartbeat, Keys, encode_feedback, parse_line, shown
 from drivers.wiegand.settings import Reader
 from edgectl.domain import (
     BadRead,
@@ -85,8 +85,10 @@ class WiegandReaderDriver:
                 return
             card = codec.decode(msg.value, msg.bits, self.formats)
         except codec.BadFrame as exc:
-            log.warning("bad_read", reader=self.id, reason=exc.reason, error=str(exc))
-            emit(BadRead(source=self.id, at=at, reason=exc.reason, raw=line.hex()))
+            text = shown(line)  # the error text may quote a keypad line: never log it
+            error = str(exc) if text[:1] != "K" else exc.reason
+            log.warning("bad_read", reader=self.id, reason=exc.reason, line=text, error=error)
+            emit(BadRead(source=self.id, at=at, reason=exc.reason, raw=text))
             return
         emit(
             CredentialPresented(

@@ -12,7 +12,18 @@ from zoneinfo import ZoneInfo
 import typer
 
 from edgectl import __version__, logs
-from edgectl.cli import cards, doctor, gate, init, levels, modbus, people, service, visitors
+from edgectl.cli import (
+    cards,
+    doctor,
+    gate,
+    init,
+    levels,
+    modbus,
+    people,
+    readers,
+    service,
+    visitors,
+)
 from edgectl.cli import hub as hub_cli
 from edgectl.cli import sync as sync_cli
 from edgectl.cli.common import ConfigOption, console, load_or_exit
@@ -35,6 +46,8 @@ app.add_typer(levels.schedules_app, name="schedules")
 app.add_typer(levels.holidays_app, name="holidays")
 app.add_typer(people.app, name="people")
 app.add_typer(visitors.app, name="visitors")
+app.add_typer(readers.app, name="readers")
+cards.app.command("enroll")(readers.enroll)
 gate.app.command("status")(modbus.gate_status)
 app.add_typer(modbus.scan_app, name="scan")
 app.add_typer(service.app, name="service")
