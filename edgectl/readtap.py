@@ -86,8 +86,12 @@ class ReadTap:
                 await resp.prepare(request)
                 while True:
                     read = await q.get()
-                    if not wanted or read["reader"] == wanted:
+                    if wanted and read["reader"] != wanted:
+                        continue
+                    try:
                         await resp.write(json.dumps(read).encode() + b"\n")
+                    except ConnectionResetError:  # the client left (enrolled, or Ctrl-C)
+                        return resp
 
         app.router.add_get(READS_URL, stream)
 

@@ -12,6 +12,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from tests.cli_helpers import REPO
@@ -24,15 +25,42 @@ def wait_path(path: Path, timeout: float = 20) -> None:
         time.sleep(0.05)
 
 
+@dataclass(frozen=True)
+class Edgectl:
+    """How to run ``edgectl``: from this checkout (default) or from an installed ``bin``."""
+
+    command: tuple[str, ...] = (sys.executable, "-m", "edgectl")
+    cwd: Path = REPO
+    env: dict[str, str] = field(
+        default_factory=lambda: {**os.environ, "PYTHONPATH": str(REPO), "COLUMNS": "300"}
+    )
+
+    @classmethod
+    def installed(cls, bin_dir: Path, cwd: Path) -> Edgectl:
+        """The ``edgectl`` of a venv, run outside the checkout with no PYTHONPATH."""
+        env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "EDGECTL_CONFIG")}
+        return cls((str(bin_dir / "edgectl"),), cwd, env | {"COLUMNS": "100"})
+
+    def __call__(self, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [*self.command, *args],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            cwd=self.cwd,
+            env=self.env,
+        )
+
+
 class Proc:
     """A running ``edgectl``; ``expect`` waits for a line (stdout or stderr) holding text."""
 
-    def __init__(self, *args: str, command: tuple[str, ...] | None = None) -> None:
-        env = {**os.environ, "PYTHONPATH": str(REPO), "PYTHONUNBUFFERED": "1", "COLUMNS": "300"}
+    def __init__(self, *args: str, edgectl: Edgectl | None = None) -> None:
+        ed = edgectl or Edgectl()
         self.popen = subprocess.Popen(
-            [*(command or (sys.executable, "-m", "edgectl")), *args],
-            cwd=REPO,
-            env=env,
+            [*ed.command, *args],
+            cwd=ed.cwd,
+            env=ed.env | {"PYTHONUNBUFFERED": "1"},
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
@@ -73,15 +101,15 @@ class Proc:
         if self.popen.poll() is None:
             self.popen.send_signal(signal.SIGTERM)
             try:
-                self.popen.wait(10)
+                self.wait(10)
             except subprocess.TimeoutExpired:
                 self.popen.kill()
-                self.popen.wait()
+                self.wait()
 
 
 @contextmanager
-def running(*args: str, command: tuple[str, ...] | None = None) -> Iterator[Proc]:
-    proc = Proc(*args, command=command)
+def running(*args: str, edgectl: Edgectl | None = None) -> Iterator[Proc]:
+    proc = Proc(*args, edgectl=edgectl)
     try:
         yield proc
     finally:
@@ -89,9 +117,9 @@ def running(*args: str, command: tuple[str, ...] | None = None) -> Iterator[Proc
 
 
 @contextmanager
-def sim_devices(directory: Path, command: tuple[str, ...] | None = None) -> Iterator[Path]:
+def sim_devices(directory: Path, edgectl: Edgectl | None = None) -> Iterator[Path]:
     """``sim --devices-only`` in ``directory``; yields its config path."""
-    with running("sim", "--devices-only", "--dir", str(directory), command=command):
+    with running("sim", "--devices-only", "--dir", str(directory), edgectl=edgectl):
         for name in ("bus-host", "reader-host", "config.toml"):
             wait_path(directory / name)
         yield directory / "config.toml"
