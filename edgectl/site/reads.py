@@ -10,6 +10,7 @@ from __future__ import annotations
 import sqlite3
 from typing import Any
 
+from edgectl.store.credentials import find_card
 from rules.access import CARD_KINDS
 
 
@@ -144,9 +145,8 @@ def visitors(
 
 def card_holder(conn: sqlite3.Connection, facility: int | None, number: int) -> str | None:
     """Who holds card ``facility:number`` (any status), if anyone."""
-    row = conn.execute(
-        "SELECT person_id FROM credentials WHERE kind IN ('card', 'card_pin') AND number = ? "
-        "AND facility IS ?",
-        (number, facility),
-    ).fetchone()
-    return None if row is None else str(row[0])
+    cred_id = find_card(conn, facility, number)
+    if cred_id is None:
+        return None
+    row = conn.execute("SELECT person_id FROM credentials WHERE id = ?", (cred_id,)).fetchone()
+    return str(row[0])
