@@ -93,13 +93,16 @@ class CredentialPresented(Event):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class BadRead(Event):
-    """A reader received a frame that failed parity, length or framing checks."""
+    """A reader received a frame that failed parity, length or framing checks: the reason,
+    the line's length and the line as text, where a keypad line shows no key (a damaged
+    keypad line holds PIN or visitor-code digits)."""
 
     KIND: ClassVar[str] = "bad_read"
     CLASS: ClassVar[EventClass] = EventClass.ACCESS
 
     reason: str
-    raw: str  # the line as text (drivers/wiegand/line.py: shown); a keypad line hides its keys
+    length: int  # bytes in the line as received
+    line: str = ""  # the line as text (wiegand line.shown): a keypad line shows no key
 
 
 # --- decisions ------------------------------------------------------------------------
@@ -295,13 +298,14 @@ class OperatorCommand(Event):
     KIND: ClassVar[str] = "operator_command"
     CLASS: ClassVar[EventClass] = EventClass.AUDIT
 
-    channel: str  # "cli", "mqtt"
-    command: str
+    interface: str  # "mqtt", "control" (the local socket), "cli-direct" (no daemon)
+    command: str  # "noun/verb" from edgectl/commands/table.py
     target: str | None = None
-    params: dict[str, Any] = dataclasses.field(default_factory=dict)
+    params: dict[str, Any] = dataclasses.field(default_factory=dict)  # never a secret field
     outcome: str = "ok"  # "ok" or "error"
     error: str | None = None
-    request: str | None = None  # the request's id (MQTT correlation data or transaction)
+    request: str | None = None  # the request's id (MQTT correlation data)
+    transaction: str | None = None  # the request's ``transaction`` field, if it had one
 
 
 # --- storage --------------------------------------------------------------------------

@@ -31,7 +31,7 @@ def read_json(event: CredentialPresented | BadRead) -> dict[str, Any]:
     """One read as an installer sees it (times in UTC ISO form)."""
     head = {"reader": event.source, "at": event.at.isoformat()}
     if isinstance(event, BadRead):
-        return head | {"kind": "bad", "reason": event.reason, "line": event.raw}
+        return head | {"kind": "bad", "reason": event.reason, "line": event.line}
     if event.format == "pin" or event.pin is not None:
         return head | {"kind": "keypad"}
     return head | {

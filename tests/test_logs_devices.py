@@ -23,7 +23,7 @@ async def test_device_changes_restarts_and_bad_reads_are_logged(
             keypad = await wait_for(events, "bad_read")
             reader.write(b"W26:zz*00\r\n")
             noise = await wait_for(events, "bad_read")
-    assert keypad.body["raw"] == "K<8 bytes hidden>" and noise.body["raw"] == "W26:zz*00"
+    assert keypad.body["line"] == "K<8 bytes hidden>" and noise.body["line"] == "W26:zz*00"
     seen = {(e["event"], e.get("device") or e.get("task") or e.get("reader")) for e in logs}
     assert {
         ("device_online", "good"),

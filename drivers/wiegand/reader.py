@@ -85,10 +85,10 @@ class WiegandReaderDriver:
                 return
             card = codec.decode(msg.value, msg.bits, self.formats)
         except codec.BadFrame as exc:
-            text = shown(line)  # the error text may quote a keypad line: never log it
-            error = str(exc) if text[:1] != "K" else exc.reason
-            log.warning("bad_read", reader=self.id, reason=exc.reason, line=text, error=error)
-            emit(BadRead(source=self.id, at=at, reason=exc.reason, raw=text))
+            text = shown(line)  # printable text; a keypad line shows only its length
+            # never the parser's message: it may quote a keypad line's digits
+            log.warning("bad_read", reader=self.id, reason=exc.reason, length=len(line), line=text)
+            emit(BadRead(source=self.id, at=at, reason=exc.reason, length=len(line), line=text))
             return
         emit(
             CredentialPresented(

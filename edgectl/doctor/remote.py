@@ -99,7 +99,7 @@ async def broker(cfg: Config) -> Check:
     m = cfg.mqtt
     where = f"{m.host}:{m.port}"
     # Its own client id: logging in as the daemon's id would kick the running daemon off.
-    client = connection.client(cfg, None, identifier=f"edgectl-doctor-{cfg.site.id}")
+    client = connection.client(cfg, None, suffix="-doctor")
     try:
         async with asyncio.timeout(TIMEOUT_S + 1):
             async with client:
