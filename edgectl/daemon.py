@@ -20,6 +20,7 @@ from edgectl.control import ControlServer
 from edgectl.devices import DeviceRegistry
 from edgectl.locks import StoreLock
 from edgectl.mqtt import MqttInterface
+from edgectl.readtap import ReadTap
 from edgectl.router import Clock, Router, utc_now
 from edgectl.sdnotify import Notifier
 from edgectl.site.worker import SiteWorker
@@ -103,7 +104,8 @@ class Daemon:
                 uploader = EvidenceUploader(cfg, self.cameras.store)
                 self.router.watch(uploader.observe)
                 self.background.spawn("evidence-upload", uploader.run)
-        self.supervisor = Supervisor(self.router.emit)
+        self.reads = ReadTap()  # live reads for `readers watch` and `cards enroll`
+        self.supervisor = Supervisor(self.reads.wrap(self.router.emit))
         stack.push_async_callback(self.supervisor.stop)
         self.drivers = build_drivers(cfg)
         if self.cameras is not None:
@@ -119,6 +121,7 @@ class Daemon:
             self.mqtt.start(self.background.spawn)
         self.control = ControlServer(cfg.site.id, self.commands, self.devices)
         self.control.health = self.health
+        self.reads.add_route(self.control.app, [r.id for r in cfg.readers])
         stack.push_async_callback(self.control.stop)
         try:
             await self.control.start(cfg.daemon.control_socket)

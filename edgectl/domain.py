@@ -93,14 +93,16 @@ class CredentialPresented(Event):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class BadRead(Event):
-    """A reader received a frame that failed parity, length or framing checks. Only the
-    reason and the line's length: a damaged keypad line holds PIN or visitor-code digits."""
+    """A reader received a frame that failed parity, length or framing checks: the reason,
+    the line's length and the line as text, where a keypad line shows no key (a damaged
+    keypad line holds PIN or visitor-code digits)."""
 
     KIND: ClassVar[str] = "bad_read"
     CLASS: ClassVar[EventClass] = EventClass.ACCESS
 
     reason: str
     length: int  # bytes in the line as received
+    line: str = ""  # the line as text (wiegand line.shown): a keypad line shows no key
 
 
 # --- decisions ------------------------------------------------------------------------

@@ -22,10 +22,10 @@ from drivers.sim.intercom_hikvision import SimHikvision
 from drivers.sim.io_module import SimIoModule
 from drivers.sim.ptys import PtyPair, make_pty_pair
 from drivers.sim.wiegand_converter import SimWiegandConverter
+from edgectl import data as shipped
 from edgectl import tomlw
 from edgectl.config import Config, load
 
-EXAMPLE = Path(__file__).resolve().parents[1] / "config.example.toml"
 EXAMPLE_DIR = "/tmp/edgectl-sim"
 EXAMPLE_INTERCOM_PORT = 18081  # the example config's intercom URL
 SIM_INTERCOMS: dict[str, type[SimIntercom]] = {
@@ -51,8 +51,8 @@ def config_data(directory: Path, overrides: dict[str, Any] | None = None) -> dic
 
     An override that replaces the doors or gates drops the intercoms guarding ones it left out.
     """
-    data = tomllib.loads(EXAMPLE.read_text().replace(EXAMPLE_DIR, str(directory)))
-    data = merge(data, overrides or {})
+    text = shipped.text("config.example.toml").replace(EXAMPLE_DIR, str(directory))
+    data = merge(tomllib.loads(text), overrides or {})
     targets = {t["id"] for section in ("doors", "gates") for t in data.get(section, [])}
     data["intercoms"] = [
         ic for ic in data.get("intercoms", []) if (ic.get("door") or ic.get("gate")) in targets
@@ -90,7 +90,7 @@ def with_cameras(
     """``overrides`` plus the simulated cameras: the first (a dome) watches the gate, and
     its preset 2 is bound to the lobby door, so a forced door turns it."""
     overrides = overrides or {}
-    example = tomllib.loads(EXAMPLE.read_text())
+    example = tomllib.loads(shipped.text("config.example.toml"))
     gates = [dict(g) for g in overrides.get("gates", example["gates"])]
     gates[0]["camera"] = "gate-cam"
     devices: list[dict[str, Any]] = [

@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import random
+import signal
+from collections.abc import Coroutine
 from pathlib import Path
+from typing import Any
 
 import typer
 from rich.console import Console
 
+from drivers.sim.wiegand_converter import card_line
 from drivers.wiegand import codec
-from drivers.wiegand.line import encode_frame
+from drivers.wiegand.line import encode_frame, encode_keys
 from edgectl import logs
 from edgectl.daemon import Daemon
 from edgectl.simulation import EXAMPLE_DIR, EXAMPLE_INTERCOM_PORT, Compound, simulated_compound
@@ -20,6 +25,7 @@ from edgectl.store.db import StoreError
 from edgectl.store.journal import Entry
 
 console = Console()
+DEFAULT_DIR = Path("/tmp/edgectl-sim")
 
 # The seeded credential set: (person, facility, number, status).
 SEED = [
@@ -126,9 +132,67 @@ async def _devices_only(directory: Path, duration: float) -> None:
         console.print(
             f"[bold]simulated devices[/] running: gate bus on {compound.bus.host}, reader on "
             f"{compound.reader_link.host}.\nRun the daemon against them with: "
-            f"edgectl run --config {compound.config_path}  (Ctrl-C stops the devices)"
+            f"edgectl run --config {compound.config_path}\n"
+            f"Present a card at the reader with: edgectl sim present --card 12:1001"
+            + ("" if directory == DEFAULT_DIR else f" --dir {directory}")
+            + "\n(Ctrl-C stops the devices)",
+            highlight=False,
         )
         await asyncio.sleep(duration if duration > 0 else float("inf"))
+
+
+async def _until_terminated(main: Coroutine[Any, Any, None]) -> None:
+    """Run ``main``; SIGTERM cancels it, so its cleanup (the socat links) still runs."""
+    task = asyncio.ensure_future(main)
+    loop = asyncio.get_running_loop()
+    loop.add_signal_handler(signal.SIGTERM, task.cancel)
+    try:
+        await task
+    except asyncio.CancelledError:
+        if not task.cancelled():
+            raise
+    finally:
+        loop.remove_signal_handler(signal.SIGTERM)
+
+
+def present(directory: Path, card: str | None, pin: str | None, card_format: str) -> None:
+    """Write a card frame (or keypad digits) to the reader of a running devices-only sim."""
+    if (card is None) == (pin is None):
+        console.print("[bold red]error:[/] give one of --card FACILITY:NUMBER or --pin DIGITS")
+        raise typer.Exit(2)
+    try:
+        if card is not None:
+            facility_text, _, number_text = card.rpartition(":")
+            facility = int(facility_text) if facility_text else None
+            line = card_line(card_format, facility, int(number_text))
+        else:
+            assert pin is not None
+            if not pin.isdigit():
+                raise ValueError(f"--pin takes digits only, got {pin!r}")
+            line = encode_keys(pin)
+    except KeyError:
+        known = ", ".join(sorted(codec.builtin_formats()))
+        console.print(f"[bold red]error:[/] unknown format {card_format!r}; known: {known}")
+        raise typer.Exit(2) from None
+    except ValueError as exc:
+        console.print(f"[bold red]error:[/] {exc}", highlight=False)
+        raise typer.Exit(2) from None
+    device = directory / "reader-dev"
+    try:
+        fd = os.open(device, os.O_WRONLY | os.O_NOCTTY | os.O_NONBLOCK)
+    except OSError as exc:
+        console.print(
+            f"[bold red]error:[/] no simulated reader at {device} ({exc.strerror}); "
+            f"start `edgectl sim --devices-only --dir {directory}` first",
+            highlight=False,
+        )
+        raise typer.Exit(1) from None
+    try:
+        os.write(fd, line)
+    finally:
+        os.close(fd)
+    what = f"{card_format} card {card}" if card is not None else f"{len(pin or '')} keypad digits"
+    console.print(f"presented {what} at the simulated reader", highlight=False)
 
 
 def run_sim(
@@ -137,9 +201,9 @@ def run_sim(
     logs.setup("error")
     try:
         if devices_only:
-            asyncio.run(_devices_only(directory, duration))
+            asyncio.run(_until_terminated(_devices_only(directory, duration)))
         else:
-            asyncio.run(_run(directory, duration, interval, seed_value))
+            asyncio.run(_until_terminated(_run(directory, duration, interval, seed_value)))
     except KeyboardInterrupt:
         pass
     except StoreError as exc:  # e.g. a database left in --dir by a newer edgectl
