@@ -76,6 +76,7 @@ def add(
                 plate=plate or None,
                 valid_from=parse_when(valid_from, cfg.site.zone) if valid_from else None,
                 valid_until=parse_when(valid_until, cfg.site.zone) if valid_until else None,
+                key=index.pin_key() if pin else None,
             )
             if not conn.execute("SELECT 1 FROM people WHERE id = ?", (person,)).fetchone():
                 index.upsert_person(person, name=name, role=role)

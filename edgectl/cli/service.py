@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -25,6 +26,15 @@ def unit_text(executable: str) -> str:
 
 def _shipped_unit() -> str:
     return (Path(__file__).resolve().parents[2] / "systemd" / UNIT_NAME).read_text()
+
+
+def write_secret_file(path: Path, data: bytes) -> None:
+    """Create ``path`` readable by its owner only (a config holds the hub token and the
+    broker password); it is never readable by others, not even for a moment."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+    with os.fdopen(fd, "wb") as f:
+        f.write(data)
 
 
 def _run(cmd: list[str], dry_run: bool) -> None:
@@ -51,9 +61,8 @@ def install(
         unit_path.parent.mkdir(parents=True, exist_ok=True)
         unit_path.write_text(unit_text(exe))
         if not config_path.exists():
-            config_path.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(config_example, config_path)
-            console.print(f"wrote {config_path} (edit it for this site)")
+            write_secret_file(config_path, config_example.read_bytes())
+            console.print(f"wrote {config_path} (mode 0600: it holds the hub token; edit it)")
     console.print(f"unit: {unit_path} (ExecStart={exe} run)")
     if root != Path("/"):
         return
@@ -72,10 +81,12 @@ def install(
                 ],
                 dry_run,
             )
+        if live:  # 0600 and owned by the service user, who alone reads it
+            shutil.chown(config_path, SERVICE_USER, SERVICE_USER)
         if live and shutil.which("systemctl"):
             _run(["systemctl", "daemon-reload"], dry_run)
             if enable:
                 _run(["systemctl", "enable", "--now", UNIT_NAME], dry_run)
-    except (subprocess.CalledProcessError, OSError) as exc:
+    except (subprocess.CalledProcessError, OSError, LookupError) as exc:
         err_console.print(f"[red]failed:[/] {exc}")
         raise typer.Exit(1) from None

@@ -14,9 +14,10 @@ next decision and reloads its in-memory part.
 
 from __future__ import annotations
 
+import re
 import secrets
 import sqlite3
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -26,6 +27,7 @@ import structlog
 
 from edgectl.config import ROLES, Config, Reader
 from edgectl.domain import Command, CredentialPresented
+from edgectl.store import pinkeys
 from rules import modes
 from rules.access import (
     CARD_KINDS,
@@ -42,6 +44,7 @@ from rules.access import (
     Position,
     TargetPass,
     VisitorPass,
+    pin_candidates,
     pin_digest,
 )
 from rules.policy import SitePolicy
@@ -120,8 +123,16 @@ def credential_values(
     status: str = "active",
     valid_from: datetime | None = None,
     valid_until: datetime | None = None,
+    key: bytes | None = None,
+    pin_keyed: str | None = None,
+    duress_keyed: str | None = None,
 ) -> CredentialValues:
-    """Check a credential's fields; raise ValueError naming the field and the problem."""
+    """Check a credential's fields; raise ValueError naming the field and the problem.
+
+    A PIN given in clear is stored as its digest under ``key`` (the site's current PIN key,
+    ``pinkeys.current_key``); a credential pulled from the hub brings its keyed digests
+    (``pin_keyed``, ``duress_keyed``) instead. A PIN is never stored unkeyed any more.
+    """
     if kind not in KINDS:
         raise ValueError(f"kind: expected one of {', '.join(KINDS)}, got {kind!r}")
     if status not in STATUSES:
@@ -140,16 +151,11 @@ def credential_values(
     else:
         facility = number = None
     if kind in ("card_pin", "pin"):
-        if not pin or not pin.isdigit() or not 4 <= len(pin) <= 12:
-            raise ValueError("pin: expected 4 to 12 digits")
-        if duress_pin is not None:
-            if not duress_pin.isdigit() or duress_pin == pin:
-                raise ValueError("duress_pin: expected digits different from the PIN")
-            duress = pin_digest(duress_pin)
+        digest, duress = _pin_digests(pin, duress_pin, key, pin_keyed, duress_keyed)
         if kind == "pin":
-            secret = pin_digest(pin)
+            secret = digest
         else:
-            pin_hash = pin_digest(pin)
+            pin_hash = digest
     if kind == "plate":
         secret = normalize_plate(plate or "")
         if not 2 <= len(secret) <= 16:
@@ -171,6 +177,42 @@ def credential_values(
         valid_until.astimezone(UTC).isoformat() if valid_until else None,
     )
 
+
+def _pin_digests(
+    pin: str | None,
+    duress_pin: str | None,
+    key: bytes | None,
+    pin_keyed: str | None,
+    duress_keyed: str | None,
+) -> tuple[str, str | None]:
+    """The stored digests of a PIN and its duress PIN, checked."""
+    if pin_keyed is not None:
+        for name, value in (("pin_digest", pin_keyed), ("duress_digest", duress_keyed)):
+            if value is not None and not _KEYED.fullmatch(value):
+                raise ValueError(f"{name}: expected h1:<16 hex>:<64 hex>, got {value!r:.30}")
+        if duress_keyed == pin_keyed:
+            raise ValueError("duress_digest: must differ from pin_digest")
+        return pin_keyed, duress_keyed
+    if not pin or not pin.isdigit() or not 4 <= len(pin) <= 12:
+        raise ValueError("pin: expected 4 to 12 digits")
+    if key is None:
+        raise ValueError("pin: no PIN key to digest it with")
+    if duress_pin is not None and (not duress_pin.isdigit() or duress_pin == pin):
+        raise ValueError("duress_pin: expected digits different from the PIN")
+    return pin_digest(pin, key), pin_digest(duress_pin, key) if duress_pin else None
+
+
+def _first(
+    q: Callable[..., sqlite3.Cursor], sql: str, args: Iterable[tuple[object, ...]]
+) -> sqlite3.Row | None:
+    """The first row ``sql`` finds for any of ``args``, in order."""
+    for a in args:
+        if (row := q(sql, a).fetchone()) is not None:
+            return row  # type: ignore[no-any-return]
+    return None
+
+
+_KEYED = re.compile(r"h1:[0-9a-f]{16}:[0-9a-f]{64}")
 
 INSERT_CREDENTIAL = (
     "INSERT INTO credentials (kind, format, facility, number, secret, pin, duress, status, "
@@ -236,6 +278,7 @@ class AccessIndex:
         self.last_sync: datetime | None = None
         self._pin_timeout = timedelta(seconds=config.access.pin_timeout_s)
         self._awaiting_pin: dict[str, tuple[CredentialView, datetime]] = {}
+        self.pin_keys: tuple[bytes, ...] = ()
 
     @classmethod
     def load(cls, conn: sqlite3.Connection, config: Config) -> AccessIndex:
@@ -274,7 +317,18 @@ class AccessIndex:
         self._groups = {g: tuple(ls) for g, ls in groups.items()}
         self.modes = Modes(kv.get(LOCKDOWN) == "1", kv.get(EMERGENCY) == "1")
         self.last_sync = _dt(kv.get(LAST_SYNC))
+        try:
+            self.pin_keys = pinkeys.read_keys(pinkeys.keyring_for(self.conn))
+        except (OSError, ValueError) as exc:
+            log.error("pin_keyring_unreadable", error=str(exc))
         self._rev = rev
+
+    def pin_key(self) -> bytes:
+        """The key a PIN enrolled now is digested with (made on first use)."""
+        key = pinkeys.current_key(pinkeys.keyring_for(self.conn))
+        if key not in self.pin_keys:
+            self.pin_keys = (*self.pin_keys, key)
+        return key
 
     @contextmanager
     def _write(self, *, cached: bool = False) -> Iterator[sqlite3.Connection]:
@@ -324,6 +378,7 @@ class AccessIndex:
             last_pass=last_pass,
             modes=self.modes,
             last_sync=self.last_sync,
+            pin_keys=self.pin_keys,
         )
 
     def _card_awaiting_pin(
@@ -344,9 +399,10 @@ class AccessIndex:
             row = q(_BY_SECRET, (normalize_plate(event.plate), "plate")).fetchone()
         elif event.format == "pin":
             digits = event.pin or str(event.number)
-            row = q(_BY_SECRET, (pin_digest(digits), "pin")).fetchone()
+            digests = pin_candidates(digits, self.pin_keys)
+            row = _first(q, _BY_SECRET, [(d, "pin") for d in digests])
             if row is None:
-                row = q(_BY_DURESS, (pin_digest(digits),)).fetchone()
+                row = _first(q, _BY_DURESS, [(d,) for d in digests])
                 duress = row is not None
             if row is None:
                 row = q(_BY_SECRET, (digits, "visitor")).fetchone()

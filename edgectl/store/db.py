@@ -7,6 +7,7 @@ the last one applied. A migration is never edited once released: add a new one.
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from pathlib import Path
 
@@ -17,6 +18,15 @@ class StoreError(Exception):
     """The database cannot be opened or written (path, permissions, full disk, corruption)."""
 
 
+def create_private(path: Path) -> None:
+    """Create ``path`` (if missing) readable by its owner only, before SQLite opens it.
+
+    SQLite gives the -wal and -shm files the database file's mode, so they are 0600 too.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+
+
 def connect(path: Path | str, *, readonly: bool = False) -> sqlite3.Connection:
     """Open the store with the pragmas every connection needs."""
     path = Path(path)
@@ -24,7 +34,8 @@ def connect(path: Path | str, *, readonly: bool = False) -> sqlite3.Connection:
         if readonly:
             conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False)
         else:
-            path.parent.mkdir(parents=True, exist_ok=True)
+            if not path.exists():
+                create_private(path)
             conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
         conn.execute("PRAGMA busy_timeout = 5000")
         if not readonly:

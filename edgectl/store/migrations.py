@@ -134,4 +134,10 @@ MIGRATIONS: list[str] = [
     CREATE UNIQUE INDEX credentials_card_no_facility ON credentials (number)
         WHERE facility IS NULL AND kind IN ('card', 'card_pin');
     """,
+    # i12: the journal epoch, chosen when the database is created (or upgraded), so the hub
+    # tells a wiped or replaced site's journal from the one it already holds. Kept as one
+    # entry so it can be renumbered on merge.
+    """
+    INSERT OR IGNORE INTO kv (key, value) VALUES ('journal.epoch', lower(hex(randomblob(8))));
+    """,
 ]
