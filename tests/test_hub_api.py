@@ -10,8 +10,8 @@ import aiohttp
 import pytest
 
 from sync.codec import encode_batch
-from sync.outbox import gaps
 from sync.hub.store import HubStore
+from sync.outbox import gaps
 from tests.conftest import RefHub
 
 EPOCH = "00000000000000e1"

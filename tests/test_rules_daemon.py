@@ -47,7 +47,10 @@ async def test_antipassback_visitor_pass_and_lockdown_end_to_end(
         reader.keys(visitor.code)
         assert await decided(events) == (False, "visitor_uses_exhausted")
         daemon.index.add_credential(
-            "res-2", credential_values("card_pin", facility=12, number=300, pin="2468")
+            "res-2",
+            credential_values(
+                "card_pin", facility=12, number=300, pin="2468", key=daemon.index.pin_key()
+            ),
         )
         reader.present("h10301", 12, 300)
         assert await decided(events) == (False, "pin_required")

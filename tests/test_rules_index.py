@@ -192,7 +192,8 @@ def test_stale_sync_applies_the_degraded_policy(tmp_path: Path) -> None:
 def test_plates_and_pins(site: Site) -> None:
     site.index.add_credential("res-1", credential_values("plate", plate="粤B 12-345"))
     site.index.add_credential(
-        "guard-1", credential_values("pin", pin="246810", duress_pin="246811")
+        "guard-1",
+        credential_values("pin", pin="246810", duress_pin="246811", key=site.index.pin_key()),
     )
     assert site.present("r-gate-in", plate="粤b12345").granted
     assert site.present("r-lobby", pin="246810").granted
@@ -202,7 +203,9 @@ def test_plates_and_pins(site: Site) -> None:
 
 
 def test_card_then_pin_on_the_keypad(site: Site) -> None:
-    values = credential_values("card_pin", facility=10, number=60, pin="4321", duress_pin="4329")
+    values = credential_values(
+        "card_pin", facility=10, number=60, pin="4321", duress_pin="4329", key=site.index.pin_key()
+    )
     site.index.add_credential("res-1", values)
     waiting = site.present("r-lobby", number=60)
     assert (waiting.granted, waiting.reason, waiting.effects) == (False, "pin_required", ())

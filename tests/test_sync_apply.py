@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 
 from edgectl.store import kv
 from edgectl.store.db import open_store
+from rules.access import pin_digest
 from sync.apply import InvalidRecord, apply_changes, parse_changes
 from sync.workorders import WorkOrderError, validate_order
 
@@ -78,7 +79,8 @@ BREAKS = [
     ("person", "op", "merge"),
     ("person", "type", "pet"),
     ("person", "data", {"role": "landlord"}),
-    ("credential", "data", {"person_id": "p", "kind": "pin", "pin": "12"}),
+    ("credential", "data", {"person_id": "p", "kind": "pin", "pin": "1234"}),  # clear PIN
+    ("credential", "data", {"person_id": "p", "kind": "pin", "pin_digest": "0" * 64}),  # unkeyed
     ("group", "data", {"levels": [""]}),
 ]
 
@@ -199,14 +201,19 @@ def test_site_credentials_survive_pulls_and_resyncs(tmp_path: Path) -> None:
             "type": "credential",
             "op": "upsert",
             "id": 1,
-            "data": {"person_id": "h", "kind": "card_pin", "number": 2, "pin": "4321"},
+            "data": {
+                "person_id": "h",
+                "kind": "card_pin",
+                "number": 2,
+                "pin_digest": pin_digest("4321", b"k" * 32),
+            },
         },
     ]
     rev = kv.get(conn, "access.rev", "0")
     apply_changes(conn, parse_changes(hub), 1, NOW)
     assert kv.get(conn, "access.rev") != rev  # the index reloads levels and groups
     row = conn.execute("SELECT id, hub_id, pin FROM credentials WHERE hub_id = 1").fetchone()
-    assert row[0] != local_id and row[2] and row[2] != "4321"  # the PIN is stored as a digest
+    assert row[0] != local_id and row[2] == pin_digest("4321", b"k" * 32)  # the keyed digest
     assert conn.execute("SELECT group_id FROM person_groups").fetchall()[0][0] == "family"
     # a full resync without the hub's card: the hub card goes, the site's card stays
     apply_changes(conn, parse_changes(hub[:3]), 2, NOW, replace=True)

