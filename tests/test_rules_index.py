@@ -17,7 +17,7 @@ from edgectl.domain import CredentialPresented, HoldRelay, OpenGate
 from edgectl.store.card_import import import_csv
 from edgectl.store.credentials import AccessIndex, CredentialError, credential_values
 from edgectl.store.db import open_store
-from rules.access import Decision, decide
+from rules.access import Decision, decide, pin_digest
 from tests.access_site import access_site, write_cards_csv
 
 T0 = datetime(2026, 6, 1, 4, tzinfo=UTC)  # 12:00 in Shanghai, a Monday
@@ -305,3 +305,20 @@ def test_card_without_facility_is_unique_by_number(tmp_path: Path) -> None:
     index.add_credential("a", credential_values("card", number=5))
     with pytest.raises(CredentialError, match="card 5 is already registered"):
         index.add_credential("b", credential_values("card", number=5))
+
+
+def test_legacy_unkeyed_pins_still_verify_until_re_enrolled(site: Site) -> None:
+    """Rows enrolled before keyed digests hold a plain SHA-256 (no ``h1:`` prefix: that is
+    their flag); they keep working, and a new enrollment is keyed."""
+    site.index.conn.execute(
+        "INSERT INTO credentials (kind, format, secret, status, person_id, updated_at) "
+        "VALUES ('pin', 'pin', ?, 'active', 'guard-1', '2026-01-01T00:00:00+00:00')",
+        (pin_digest("135790"),),
+    )
+    assert site.present("r-lobby", pin="135790").granted
+    key = site.index.pin_key()
+    values = credential_values("pin", pin="975310", key=key)
+    assert values.secret == pin_digest("975310", key) and values.secret.startswith("h1:")
+    site.index.add_credential("guard-1", values)
+    assert site.present("r-lobby", pin="975310").granted
+    assert site.present("r-lobby", pin="975311").reason == "unknown_credential"

@@ -277,7 +277,8 @@ def cards_add(
         "valid_until": valid_until,
         **({"pin": pin} if pin else {}),
     }
-    _check("credential", 0, _keyed(store, site, data))  # before the person is created
+    data = _keyed(store, site, data)  # the PIN is never stored nor shown in clear
+    _check("credential", 0, data)  # before the person is created
     if store.record(site, "person", person) is None:
         _put(store, site, "person", person, {"name": "", "role": "resident"})
     cid = store.next_credential_id(site)

@@ -21,10 +21,15 @@ class StoreError(Exception):
 def create_private(path: Path) -> None:
     """Create ``path`` (if missing) readable by its owner only, before SQLite opens it.
 
-    SQLite gives the -wal and -shm files the database file's mode, so they are 0600 too.
+    SQLite gives the -wal and -shm files the database file's mode, so they are 0600 too. An
+    existing file is never opened here: closing any descriptor of a database would drop the
+    POSIX locks SQLite holds on it in this process.
     """
     path.parent.mkdir(parents=True, exist_ok=True)
-    os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+    try:
+        os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+    except FileExistsError:
+        pass
 
 
 def connect(path: Path | str, *, readonly: bool = False) -> sqlite3.Connection:
@@ -34,8 +39,7 @@ def connect(path: Path | str, *, readonly: bool = False) -> sqlite3.Connection:
         if readonly:
             conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False)
         else:
-            if not path.exists():
-                create_private(path)
+            create_private(path)
             conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
         conn.execute("PRAGMA busy_timeout = 5000")
         if not readonly:
