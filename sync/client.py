@@ -86,7 +86,8 @@ def check_contract(doc: dict[str, Any]) -> None:
 
 
 def _error_text(status: int, doc: dict[str, Any]) -> str:
-    err = doc.get("error") if isinstance(doc.get("error"), dict) else {}
+    raw = doc.get("error")
+    err: dict[str, Any] = raw if isinstance(raw, dict) else {}
     return f"{status} {err.get('code', '?')}: {err.get('message', '')}".strip()
 
 

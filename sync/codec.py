@@ -293,5 +293,5 @@ def backoff_delay(
     failures: int, base: float, cap: float, rnd: Callable[[], float] = random.random
 ) -> float:
     """Exponential backoff with jitter: uniform in [d/2, d], d = min(cap, base * 2^(n-1))."""
-    span = min(cap, base * 2 ** min(max(failures - 1, 0), 62))
+    span = min(cap, base * 2.0 ** min(max(failures - 1, 0), 62))
     return span / 2 + rnd() * span / 2
