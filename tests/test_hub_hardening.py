@@ -8,12 +8,13 @@ import gzip
 import json
 import sqlite3
 import time
+from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
 
-from sync.hub.store import HubStore
+from sync.hub.store import HubError, HubStore
 from tests.conftest import RefHub
 from tests.test_hub_api import EPOCH, EVENTS, assert_error, batch, call
 
@@ -151,6 +152,38 @@ async def test_a_500_carries_no_exception_text(ref_hub: RefHub) -> None:
     assert status == 500 and doc["error"]["code"] == "internal"
     text = json.dumps(doc)
     assert "work_orders" not in text and "Error" not in text and "sqlite" not in text.lower()
+
+
+@pytest.mark.parametrize(
+    ("body", "text"),
+    [
+        (b"[" * 100_000 + b"]" * 100_000, "nested too deeply"),
+        (b'{"update_id": ' + b"1" * 5001 + b"}", "int64"),
+        (
+            json.dumps(
+                {"update_id": "u" * 129, "status": "done", "at": "2026-01-01T00:00:00Z"}
+            ).encode(),
+            "update_id",
+        ),
+        (
+            json.dumps({"update_id": "u", "status": "done", "at": "2026-13-01T00:00:00Z"}).encode(),
+            "at",
+        ),
+    ],
+)
+async def test_bad_status_updates_are_400(ref_hub: RefHub, body: bytes, text: str) -> None:
+    path = f"{SITE}/workorders/WO-1/status"
+    status, doc = await call(
+        ref_hub, "POST", path, data=body, headers={"Content-Encoding": "identity"}
+    )
+    assert_error(status, doc, 400, "bad_request", text)
+
+
+def test_a_site_id_that_is_not_a_name_is_refused(tmp_path: Path) -> None:
+    store = HubStore(tmp_path / "hub.db")
+    with pytest.raises(HubError, match="site"):
+        store.add_site("../../etc/x")
+    store.close()
 
 
 async def test_work_order_status_only_moves_forward(ref_hub: RefHub) -> None:

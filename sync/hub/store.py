@@ -27,7 +27,7 @@ from typing import Any
 
 from edgectl.store.db import create_private
 from sync import pins
-from sync.codec import Batch
+from sync.codec import SITE, Batch
 from sync.workorders import PRIORITIES
 
 RECORD_TYPES = ("person", "credential", "access_level", "group")
@@ -178,6 +178,8 @@ class HubStore:
         self._migrate()
 
     def _migrate(self) -> None:
+        if self.conn.execute("PRAGMA user_version").fetchone()[0] >= 2:
+            return
         with self._tx():
             version = self.conn.execute("PRAGMA user_version").fetchone()[0]
             if version < 1:
@@ -229,6 +231,8 @@ class HubStore:
     def add_site(self, site: str, name: str = "") -> str:
         """Register ``site``; return its new bearer token (only its hash is stored). Its PIN
         key is created too (``pin_key``)."""
+        if not SITE.fullmatch(site):
+            raise HubError(400, "bad_request", "site: expected 1..64 of A-Z a-z 0-9 _ -")
         token = secrets.token_urlsafe(24)
         try:
             self.conn.execute(
