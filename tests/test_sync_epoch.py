@@ -8,8 +8,10 @@ import asyncio
 import json
 import shutil
 import sqlite3
+from collections.abc import Callable
 from pathlib import Path
 
+from edgectl.config import Config
 from edgectl.store import kv
 from edgectl.store.db import connect
 from edgectl.store.journal import Journal, epoch
@@ -43,21 +45,28 @@ def wipe(db: Path) -> None:
         Path(f"{db}{suffix}").unlink(missing_ok=True)
 
 
-async def sync_until(cfg: object, db: Path, done: object) -> None:
-    client = SyncClient(cfg, db)  # type: ignore[arg-type]
-    await run_until(client, done)  # type: ignore[arg-type]
+async def sync_until(cfg: Config, db: Path, done: Callable[[], bool]) -> None:
+    await run_until(SyncClient(cfg, db), done)
+
+
+async def synced_site(
+    tmp_path: Path, hub: RefHub, n: int
+) -> tuple[Config, Path, Journal, sqlite3.Connection]:
+    """A site journal of ``n`` events, all forwarded to ``hub``."""
+    cfg = site_config(tmp_path, hub.url, hub.token, backoff_base_s=0.02, backoff_max_s=0.1)
+    db = Path(cfg.store.path)
+    journal = Journal(db)
+    await write(journal, n)
+    conn = connect(db)
+    await sync_until(cfg, db, lambda: kv.acked_seq(conn) == n)
+    return cfg, db, journal, conn
 
 
 async def test_a_replaced_box_is_refused_then_reprovisioned_and_nothing_is_lost(
     tmp_path: Path, ref_hub: RefHub
 ) -> None:
-    cfg = site_config(tmp_path, ref_hub.url, ref_hub.token, backoff_base_s=0.02, backoff_max_s=0.1)
-    db = Path(cfg.store.path)
-    journal = Journal(db)
-    await write(journal, 30)
-    conn = connect(db)
+    cfg, db, journal, conn = await synced_site(tmp_path, ref_hub, 30)
     first = epoch(conn)
-    await sync_until(cfg, db, lambda: kv.acked_seq(conn) == 30)
     await journal.close()
     conn.close()
 
@@ -90,12 +99,7 @@ async def test_a_replaced_box_is_refused_then_reprovisioned_and_nothing_is_lost(
 async def test_a_restored_backup_reusing_seqs_is_refused_until_reprovisioned(
     tmp_path: Path, ref_hub: RefHub
 ) -> None:
-    cfg = site_config(tmp_path, ref_hub.url, ref_hub.token, backoff_base_s=0.02, backoff_max_s=0.1)
-    db = Path(cfg.store.path)
-    journal = Journal(db)
-    await write(journal, 10)
-    conn = connect(db)
-    await sync_until(cfg, db, lambda: kv.acked_seq(conn) == 10)
+    cfg, db, journal, conn = await synced_site(tmp_path, ref_hub, 10)
     backup = sqlite3.connect(tmp_path / "backup.db")
     conn.backup(backup)
     backup.close()

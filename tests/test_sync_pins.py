@@ -10,14 +10,12 @@ import stat
 from pathlib import Path
 from typing import Any
 
-from edgectl.daemon import Daemon
-from edgectl.simulation import simulated_compound
 from edgectl.store import pinkeys
 from sync.hub.store import HubStore
 from tests.cli_helpers import edgectl
 from tests.conftest import RefHub
 from tests.test_daemon_reader import wait_for
-from tests.test_e2e_hub import hub_cli
+from tests.test_e2e_hub import hub_cli, hub_site
 from tests.test_hub_api import call
 
 PIN = "482916"
@@ -59,24 +57,13 @@ async def test_a_hub_pin_is_a_keyed_digest_everywhere_and_works_at_the_keypad(
     card = next(r for r in doc["changes"] if r["type"] == "credential")
     assert "pin" not in card["data"] and card["data"]["pin_digest"].startswith("h1:")
 
-    overrides = {
-        "site": {"id": ref_hub.site},
-        "hub": {"enabled": True, "url": ref_hub.url, "token": ref_hub.token, "interval_s": 0.2},
-    }
-    async with simulated_compound(tmp_path / "site", overrides) as compound:
-        daemon = Daemon(compound.config)
-        await daemon.start()
-        events = daemon.journal.subscribe()
-        try:
-            await wait_for(events, "gate_state")
-            async with asyncio.timeout(15):  # the pull is asynchronous
-                while await decided(events, compound, card=900) != "pin_required":
-                    await asyncio.sleep(0.2)
-            assert await decided(events, compound, keys="111111") == "pin_wrong"
-            assert await decided(events, compound, card=900) == "pin_required"
-            assert await decided(events, compound, keys=PIN) == "granted"
-        finally:
-            await daemon.stop()
+    async with hub_site(tmp_path, ref_hub) as (compound, _, events):
+        async with asyncio.timeout(15):  # the pull is asynchronous
+            while await decided(events, compound, card=900) != "pin_required":
+                await asyncio.sleep(0.2)
+        assert await decided(events, compound, keys="111111") == "pin_wrong"
+        assert await decided(events, compound, card=900) == "pin_required"
+        assert await decided(events, compound, keys=PIN) == "granted"
     site_db = Path(compound.config.store.path)
     for f in [*every_file(site_db), pinkeys.keyring_path(site_db)]:
         assert mode(f) == 0o600, f
