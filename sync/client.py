@@ -85,9 +85,17 @@ def check_contract(doc: dict[str, Any]) -> None:
         )
 
 
-def _error_text(status: int, doc: dict[str, Any]) -> str:
+def _error(doc: dict[str, Any]) -> dict[str, Any]:
     raw = doc.get("error")
-    err: dict[str, Any] = raw if isinstance(raw, dict) else {}
+    return raw if isinstance(raw, dict) else {}
+
+
+def _error_code(doc: dict[str, Any]) -> Any:
+    return _error(doc).get("code")
+
+
+def _error_text(status: int, doc: dict[str, Any]) -> str:
+    err = _error(doc)
     return f"{status} {err.get('code', '?')}: {err.get('message', '')}".strip()
 
 
@@ -294,7 +302,7 @@ class SyncClient:
                 data=pending.body,
                 headers={"Content-Encoding": "gzip", "Content-Type": "application/json"},
             )
-            code = doc.get("error", {}).get("code") if status != 200 else None
+            code = _error_code(doc) if status != 200 else None
             gap = status == 409 and code == "gap"
             if status == 409 and code == "epoch_mismatch":
                 raise SyncFailure("epoch_mismatch", _error_text(status, doc))
@@ -308,11 +316,7 @@ class SyncClient:
                 new = judge_ack(cursor, pending.head, doc.get("acked_seq"))
             except AckError as exc:
                 raise SyncFailure(
-                    "bad_ack",
-                    f"batch {pending.from_seq}..{pending.to_seq}: {exc}. The hub holds more of "
-                    "this journal than this database has (restored from a backup?). To "
-                    "continue without losing events, re-provision: `edgectl sync reprovision` "
-                    f"here, then `edgectl hub sites reprovision {self.site}` at the hub.",
+                    "bad_ack", f"batch {pending.from_seq}..{pending.to_seq}: {exc}"
                 ) from None
             if new == cursor:
                 raise SyncFailure(

@@ -285,7 +285,12 @@ def judge_ack(cursor: int, head: int, ack: Any) -> int:
     if not isinstance(ack, int) or isinstance(ack, bool) or ack < 0:
         raise AckError(f"hub ack is not a seq: {ack!r:.40}")
     if ack > head:
-        raise AckError(f"hub acked seq {ack}, but this site has only committed up to {head}")
+        raise AckError(
+            f"hub acked seq {ack}, but this site has only committed up to {head}: the hub "
+            "holds more of this journal than this database (restored from a backup?). To go "
+            "on without losing events, re-provision: `edgectl sync reprovision` on the site, "
+            "then `edgectl hub sites reprovision SITE` at the hub"
+        )
     return ack
 
 

@@ -295,3 +295,13 @@ def test_parse_int64_accepts_only_plain_digits(text: str) -> None:
         assert not (text.isascii() and text.isdigit() and int(text) < 2**63)
     else:
         assert str(value) == text.lstrip("0") or (value == 0 and set(text) == {"0"})
+
+
+def test_an_ack_beyond_the_head_says_what_to_do() -> None:
+    """A replaced box used to loop on this with no hint (issue 12)."""
+    with pytest.raises(
+        AckError, match="hub acked seq 44, but this site has only committed up to 4"
+    ) as exc:
+        judge_ack(0, 4, 44)
+    assert "edgectl sync reprovision" in str(exc.value)
+    assert "edgectl hub sites reprovision" in str(exc.value)
