@@ -7,6 +7,7 @@ import asyncio
 import gzip
 import json
 import sqlite3
+import stat
 import time
 from pathlib import Path
 from typing import Any
@@ -14,7 +15,10 @@ from typing import Any
 import aiohttp
 import pytest
 
-from sync.hub.store import HubError, HubStore
+from rules.access import pin_digest
+from sync.codec import decode_batch, encode_batch
+from sync.hub.store import SCHEMA_V1, HubError, HubStore
+from tests.cli_helpers import edgectl
 from tests.conftest import RefHub
 from tests.test_hub_api import EPOCH, EVENTS, assert_error, batch, call
 
@@ -210,9 +214,10 @@ async def test_work_order_status_only_moves_forward(ref_hub: RefHub) -> None:
 
 async def test_a_disabled_site_gets_401(ref_hub: RefHub) -> None:
     assert (await call(ref_hub, "GET", f"{SITE}/events/ack"))[0] == 200
-    store = HubStore(ref_hub.db)
-    store.set_disabled("site-a", True)
-    store.close()
+    result = await asyncio.to_thread(
+        edgectl, "hub", "sites", "disable", "site-a", "--db", str(ref_hub.db)
+    )
+    assert result.returncode == 0 and "disabled" in result.stdout, result.stderr
     assert_error(*await call(ref_hub, "GET", f"{SITE}/events/ack"), 401, "unauthorized", "disabled")
     assert_error(*await call(ref_hub, "POST", EVENTS, data=batch(1, 2)), 401, "unauthorized", "")
 
@@ -235,3 +240,35 @@ async def test_a_big_batch_does_not_stall_health(ref_hub: RefHub) -> None:
             worst = max(worst, time.perf_counter() - t0)
     await task
     assert worst < 0.5, f"/v1/health took {worst:.3f}s during a 10k batch"
+
+
+def test_an_older_hub_database_is_upgraded(tmp_path: Path) -> None:
+    """A hub DB from before epochs and keyed PINs: its events become the site's first epoch,
+    and the clear PINs it stored are re-keyed (new cursors, so sites pull the digests)."""
+    db = tmp_path / "hub.db"
+    conn = sqlite3.connect(db)
+    conn.executescript(SCHEMA_V1)
+    conn.execute(
+        "INSERT INTO sites (id, token_sha256, created_at, acked_seq) VALUES ('s1', 'x', '', 2)"
+    )
+    conn.executemany(
+        "INSERT INTO events VALUES ('s1', ?, '2026-01-01T00:00:00+00:00', 'k', 'device', '', "
+        "'{}', 1, '')",
+        [(1,), (2,)],
+    )
+    conn.execute(
+        "INSERT INTO records VALUES ('s1', 'credential', '1', ?, 0, 1)",
+        (json.dumps({"person_id": "p", "kind": "pin", "pin": "246810"}),),
+    )
+    conn.commit()
+    conn.close()
+    store = HubStore(db)
+    data = store.record("s1", "credential", 1)
+    assert data is not None and "pin" not in data
+    assert data["pin_digest"] == pin_digest("246810", store.pin_key("s1"))
+    assert store.changes("s1", 1, 10)[0][0]["cursor"] == 2  # sites pull the digest
+    store.ingest("s1", decode_batch(encode_batch("s1", EPOCH, 3, 3, [json.dumps(envelope(3))])))
+    assert [e["seq"] for e in store.events("s1", 0, 10)] == [1, 2, 3]
+    assert store.epoch("s1") == EPOCH
+    store.close()
+    assert stat.S_IMODE(db.stat().st_mode) == 0o600

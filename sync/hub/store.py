@@ -53,7 +53,7 @@ SITE_STATUSES = frozenset(
 HUB_STATUSES = frozenset({"closed", "cancelled"})
 FINAL_STATUSES = frozenset({"closed", "cancelled", "followed_up"})
 
-_V1 = """
+SCHEMA_V1 = """
 CREATE TABLE IF NOT EXISTS sites (
     id TEXT PRIMARY KEY,
     name TEXT NOT NULL DEFAULT '',
@@ -108,7 +108,7 @@ CREATE TABLE IF NOT EXISTS work_order_updates (
 """
 
 # v2: journal epochs (events keyed by (site, epoch, seq)), disabled sites.
-_V2 = """
+SCHEMA_V2 = """
 ALTER TABLE sites ADD COLUMN epoch TEXT;
 ALTER TABLE sites ADD COLUMN reprovision INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE sites ADD COLUMN disabled_at TEXT;
@@ -183,11 +183,11 @@ class HubStore:
         with self._tx():
             version = self.conn.execute("PRAGMA user_version").fetchone()[0]
             if version < 1:
-                for statement in _V1.split(";"):
+                for statement in SCHEMA_V1.split(";"):
                     if statement.strip():
                         self.conn.execute(statement)
             if version < 2:
-                for statement in _V2.split(";\n"):
+                for statement in SCHEMA_V2.split(";\n"):
                     if statement.strip():
                         self.conn.execute(statement)
                 self._key_stored_pins()
