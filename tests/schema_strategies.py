@@ -31,7 +31,8 @@ def from_schema(schema: dict[str, Any]) -> st.SearchStrategy[Any]:
     types = schema.get("type", "object")
     if isinstance(types, list):
         return st.one_of([from_schema({**schema, "type": t}) for t in types])
-    return _BY_TYPE[types](schema)
+    strategy: st.SearchStrategy[Any] = _BY_TYPE[types](schema)
+    return strategy
 
 
 def _string(s: dict[str, Any]) -> st.SearchStrategy[str]:

@@ -161,8 +161,8 @@ def test_generated_requests_get_documented_valid_answers(
 def test_the_contract_is_valid_json_schema() -> None:
     from jsonschema import Draft202012Validator
 
-    for name, schema in SPEC["components"]["schemas"].items():
-        Draft202012Validator.check_schema(as_schema(schema)), name
+    for schema in SPEC["components"]["schemas"].values():
+        Draft202012Validator.check_schema(as_schema(schema))
 
 
 @settings(max_examples=150, suppress_health_check=list(HealthCheck))

@@ -29,7 +29,8 @@ async def write(journal: Journal, n: int) -> None:
 
 
 def last_error(conn: sqlite3.Connection) -> dict[str, str]:
-    return json.loads(kv.get(conn, kv.LAST_ERROR, "{}"))
+    doc: dict[str, str] = json.loads(kv.get(conn, kv.LAST_ERROR, "{}"))
+    return doc
 
 
 def hub_events(hub: RefHub, ep: str) -> list[int]:
