@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from edgectl.store import kv
 from edgectl.store.credentials import bump_revision
 from edgectl.store.journal import epoch, head_seq, new_epoch
-from sync.codec import Row, encode_batch, envelope
+from sync.codec import MAX_DECODED_BYTES, MAX_EVENTS, Row, encode_batch, envelope
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +48,8 @@ def next_batch(
     Cursor, head and rows are read in one transaction (one WAL snapshot), so a seq missing
     between the cursor and the head really was evicted, not committed a moment later.
     """
+    max_events = min(max_events, MAX_EVENTS)  # the contract's cap: a hub refuses more (413)
+    max_bytes = min(max_bytes, MAX_DECODED_BYTES // 2)
     conn.execute("BEGIN")
     try:
         cursor = kv.acked_seq(conn)
