@@ -225,10 +225,12 @@ async def test_a_disabled_site_gets_401(ref_hub: RefHub) -> None:
 async def test_a_big_batch_does_not_stall_health(ref_hub: RefHub) -> None:
     """The store runs on its own thread and batches decode off the loop."""
     data = batch(1, 10_000)  # built before measuring: this test shares the hub's loop
+    huge = batch(1, 100_000)  # stalled /v1/health for 1.8 s when it was accepted
+    statuses = []
 
     async def post() -> None:
-        for _ in range(3):  # stored once, then resent (compared and deduplicated)
-            await call(ref_hub, "POST", EVENTS, data=data)
+        for body in (data, huge, data):  # stored, refused (413), resent (deduplicated)
+            statuses.append((await call(ref_hub, "POST", EVENTS, data=body))[0])
 
     worst = 0.0
     task = asyncio.create_task(post())
@@ -239,7 +241,8 @@ async def test_a_big_batch_does_not_stall_health(ref_hub: RefHub) -> None:
                 assert resp.status == 200
             worst = max(worst, time.perf_counter() - t0)
     await task
-    assert worst < 0.5, f"/v1/health took {worst:.3f}s during a 10k batch"
+    assert statuses == [200, 413, 200]
+    assert worst < 0.5, f"/v1/health took {worst:.3f}s during a 10k and a 100k batch"
 
 
 def test_an_older_hub_database_is_upgraded(tmp_path: Path) -> None:
