@@ -22,10 +22,9 @@ from __future__ import annotations
 import gzip
 import json
 import math
-import random
 import re
 import zlib
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -292,11 +291,3 @@ def judge_ack(cursor: int, head: int, ack: Any) -> int:
             "then `edgectl hub sites reprovision SITE` at the hub"
         )
     return ack
-
-
-def backoff_delay(
-    failures: int, base: float, cap: float, rnd: Callable[[], float] = random.random
-) -> float:
-    """Exponential backoff with jitter: uniform in [d/2, d], d = min(cap, base * 2^(n-1))."""
-    span = min(cap, base * 2.0 ** min(max(failures - 1, 0), 62))
-    return span / 2 + rnd() * span / 2

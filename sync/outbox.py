@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from edgectl.store import kv
 from edgectl.store.credentials import bump_revision
 from edgectl.store.journal import epoch, head_seq, new_epoch
+from edgectl.store.tx import transaction
 from sync.codec import MAX_DECODED_BYTES, MAX_EVENTS, Row, encode_batch, envelope
 
 
@@ -50,8 +51,7 @@ def next_batch(
     """
     max_events = min(max_events, MAX_EVENTS)  # the contract's cap: a hub refuses more (413)
     max_bytes = min(max_bytes, MAX_DECODED_BYTES // 2)
-    conn.execute("BEGIN")
-    try:
+    with transaction(conn, immediate=False):
         cursor = kv.acked_seq(conn)
         head = head_seq(conn)
         journal_epoch = epoch(conn)
@@ -60,8 +60,6 @@ def next_batch(
             "WHERE seq > ? ORDER BY seq LIMIT ?",
             (cursor, max_events),
         ).fetchall()
-    finally:
-        conn.execute("COMMIT")
     if head <= cursor:
         return None
     envelopes: list[str] = []
@@ -94,8 +92,7 @@ def gaps(lo: int, hi: int, seqs: list[int]) -> list[tuple[int, int]]:
 def start_new_epoch(conn: sqlite3.Connection, *, actor: str, interface: str) -> tuple[str, str]:
     """Re-provision: a new journal epoch and the cursor back to 0, so the hub gets the whole
     journal again as a new stream; journaled as an audit event. Returns (old, new) epoch."""
-    conn.execute("BEGIN IMMEDIATE")
-    try:
+    with transaction(conn):
         old = epoch(conn)
         new = new_epoch(conn)
         kv.put(conn, kv.ACKED_SEQ, 0)
@@ -105,10 +102,6 @@ def start_new_epoch(conn: sqlite3.Connection, *, actor: str, interface: str) -> 
             "VALUES (?, 'sync_reprovisioned', 'audit', 'sync', ?, 1)",
             (datetime.now(UTC).isoformat(), json.dumps(body, sort_keys=True)),
         )
-        conn.execute("COMMIT")
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
     return old, new
 
 
@@ -129,14 +122,9 @@ def backlog(conn: sqlite3.Connection) -> Backlog:
 
 def record_sync(conn: sqlite3.Connection, at: datetime) -> None:
     """Record a fully successful sync round; the access index reloads it (degraded policy)."""
-    conn.execute("BEGIN IMMEDIATE")
-    try:
+    with transaction(conn):
         kv.put(conn, kv.LAST_SYNC_AT, at.astimezone(UTC).isoformat())
         bump_revision(conn)
-        conn.execute("COMMIT")
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
 
 
 def last_sync(conn: sqlite3.Connection) -> datetime | None:

@@ -13,6 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from edgectl.backoff import backoff_delay
 from edgectl.domain import EventClass
 from edgectl.store import kv
 from edgectl.store.db import open_store
@@ -20,7 +21,6 @@ from sync.codec import (
     AckError,
     BatchError,
     TooLarge,
-    backoff_delay,
     decode_batch,
     encode_batch,
     envelope,

@@ -2,9 +2,9 @@
 
 The access policy (lockdown, emergency, visitor passes, credential status, anti-passback)
 belongs to the rules engine's ``AccessIndex`` (``edgectl/store/credentials.py``), work
-orders to the sync engine (``sync/workorders.py``). Every call MQTT makes into them goes
-through this module and its two exceptions, so a change of their API touches only the
-method bodies here, never the command table.
+orders to the store (``edgectl/store/workorders.py``; sync pulls and pushes them). Every
+call MQTT makes into them goes through this module and its two exceptions, so a change of
+their API touches only the method bodies here, never the command table.
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ from datetime import datetime
 from typing import Any
 
 from edgectl.domain import Command
+from edgectl.store import workorders
 from edgectl.store.credentials import AccessIndex, CredentialError
-from sync import workorders
 
 
 class NotFound(Exception):
