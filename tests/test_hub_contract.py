@@ -10,7 +10,7 @@ import pytest
 from aiohttp import web
 
 from edgectl.store import kv
-from edgectl.store.db import connect
+from edgectl.store.db import open_store
 from sync.client import SyncClient
 from sync.codec import CONTRACT_VERSION
 from sync.hub.app import make_app
@@ -132,7 +132,7 @@ async def test_the_site_checks_the_contract_version_on_connect(
     await web.TCPSite(runner, "127.0.0.1", port).start()
     try:
         cfg = site_config(tmp_path, f"http://127.0.0.1:{port}", "t")
-        conn = connect(cfg.store.path)
+        conn = open_store(cfg.store.path)
         await run_until(
             SyncClient(cfg, cfg.store.path), lambda: bool(kv.get(conn, kv.LAST_ERROR, ""))
         )
