@@ -18,7 +18,8 @@ from edgectl.devices import DeviceRegistry
 from edgectl.mqtt import AccessOps, MqttInterface
 from edgectl.router import Clock, Router, utc_now
 from edgectl.sdnotify import Notifier
-from edgectl.store.credentials import AccessIndex
+from edgectl.site.worker import SiteWorker
+from edgectl.store.access_index import AccessIndex
 from edgectl.store.db import open_store
 from edgectl.store.journal import Journal
 from edgectl.store.retention import Retention
@@ -61,6 +62,9 @@ class Daemon:
         self.journal = Journal(cfg.store.path)
         stack.push_async_callback(self.journal.close)
         self.index = AccessIndex.load(open_store(cfg.store.path), cfg)
+        stack.push_async_callback(asyncio.to_thread, self.index.close)  # queued updates land
+        self.site = SiteWorker(cfg, self.journal)  # the one writer of site state
+        stack.callback(self.site.close)
         self.devices = DeviceRegistry(cfg)
         self.router = Router(cfg, self.journal, self.index, self.devices, self.clock)
         stack.push_async_callback(self.router.drain)
@@ -76,7 +80,12 @@ class Daemon:
             self.background.spawn("sync", self.sync.run)
         if cfg.mqtt.enabled:  # connects in the background; never waits on the broker
             self.mqtt = MqttInterface(
-                cfg, self.journal, self.router, self.devices, AccessOps(self.index), self.clock
+                cfg,
+                self.journal,
+                self.router,
+                self.devices,
+                AccessOps(self.site, self.index),
+                self.clock,
             )
             stack.push_async_callback(self.mqtt.stop)
             self.mqtt.start(self.background.spawn)
@@ -88,7 +97,7 @@ class Daemon:
             # A device fault stays that device's fault: the supervisor keeps retrying it,
             # and the watchdog never restarts the whole site for one unplugged reader.
             self.supervisor.start(driver, critical=False)
-        self.control = ControlServer(cfg.site.id, self.router, self.devices)
+        self.control = ControlServer(cfg.site.id, self.router, self.devices, self.site)
         self.control.health = self.health
         stack.push_async_callback(self.control.stop)
         try:
