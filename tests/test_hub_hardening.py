@@ -228,9 +228,13 @@ async def test_a_big_batch_does_not_stall_health(ref_hub: RefHub) -> None:
     huge = batch(1, 100_000)  # stalled /v1/health for 1.8 s when it was accepted
     statuses = []
 
+    took: list[float] = []
+
     async def post() -> None:
         for body in (data, huge, data):  # stored, refused (413), resent (deduplicated)
+            t0 = time.perf_counter()
             statuses.append((await call(ref_hub, "POST", EVENTS, data=body))[0])
+            took.append(time.perf_counter() - t0)
 
     worst = 0.0
     task = asyncio.create_task(post())
@@ -242,7 +246,10 @@ async def test_a_big_batch_does_not_stall_health(ref_hub: RefHub) -> None:
             worst = max(worst, time.perf_counter() - t0)
     await task
     assert statuses == [200, 413, 200]
-    assert worst < 0.5, f"/v1/health took {worst:.3f}s during a 10k and a 100k batch"
+    # On the loop, health waited for a whole batch (1.8 s for 100k); off it, a small share of
+    # the slowest batch's time (relative, so a machine shared with other jobs does not fail it).
+    limit = max(0.5, 0.5 * max(took))
+    assert worst < limit, f"/v1/health took {worst:.3f}s during batches of {took}"
 
 
 def test_an_older_hub_database_is_upgraded(tmp_path: Path) -> None:
