@@ -12,10 +12,12 @@ import structlog
 from drivers.base import Driver
 from drivers.wiegand.reader import WiegandReaderDriver
 from edgectl import metrics
+from edgectl.commands.ops import AccessOps
+from edgectl.commands.pipeline import Pipeline
 from edgectl.config import Config
 from edgectl.control import ControlServer
 from edgectl.devices import DeviceRegistry
-from edgectl.mqtt import AccessOps, MqttInterface
+from edgectl.mqtt import MqttInterface
 from edgectl.router import Clock, Router, utc_now
 from edgectl.sdnotify import Notifier
 from edgectl.site.worker import SiteWorker
@@ -67,6 +69,8 @@ class Daemon:
         stack.callback(self.site.close)
         self.devices = DeviceRegistry(cfg)
         self.router = Router(cfg, self.journal, self.index, self.devices, self.clock)
+        ops = AccessOps(self.site, self.index)
+        self.commands = Pipeline(cfg, self.router, self.devices, ops, self.clock)
         stack.push_async_callback(self.router.drain)
         stack.callback(self.router.doors.stop)
         # Background work: journaled and restarted when it fails, never critical to access.
@@ -78,17 +82,6 @@ class Daemon:
         if cfg.hub.enabled:  # a consumer of the journal only: access never waits on it
             self.sync = SyncClient(cfg, cfg.store.path, journal=self.journal)
             self.background.spawn("sync", self.sync.run)
-        if cfg.mqtt.enabled:  # connects in the background; never waits on the broker
-            self.mqtt = MqttInterface(
-                cfg,
-                self.journal,
-                self.router,
-                self.devices,
-                AccessOps(self.site, self.index),
-                self.clock,
-            )
-            stack.push_async_callback(self.mqtt.stop)
-            self.mqtt.start(self.background.spawn)
         self.supervisor = Supervisor(self.router.emit)
         stack.push_async_callback(self.supervisor.stop)
         self.drivers = build_drivers(cfg)
@@ -97,7 +90,11 @@ class Daemon:
             # A device fault stays that device's fault: the supervisor keeps retrying it,
             # and the watchdog never restarts the whole site for one unplugged reader.
             self.supervisor.start(driver, critical=False)
-        self.control = ControlServer(cfg.site.id, self.router, self.devices, self.site)
+        if cfg.mqtt.enabled:  # after the drivers; connects in the background, never waits
+            self.mqtt = MqttInterface(cfg, self.journal, self.devices, self.commands, self.clock)
+            stack.push_async_callback(self.mqtt.stop)
+            self.mqtt.start(self.background.spawn)
+        self.control = ControlServer(cfg.site.id, self.commands, self.devices)
         self.control.health = self.health
         stack.push_async_callback(self.control.stop)
         try:
