@@ -16,6 +16,8 @@ import yaml
 from aiohttp import web
 from jsonschema import Draft202012Validator, FormatChecker
 
+from edgectl.store.evidence import is_jpeg
+
 SPEC: dict[str, Any] = yaml.safe_load(
     (Path(__file__).parent.parent / "sync" / "openapi.yaml").read_text()
 )
@@ -55,18 +57,41 @@ def documented(path: str | None, method: str, status: int) -> str | None:
     return None
 
 
-def problems(path: str | None, method: str, status: int, body: bytes) -> list[str]:
+def _body_problems(schema: dict[str, Any], ctype: str, body: bytes) -> list[str]:
+    """A non-JSON body (an evidence JPEG) against its schema's media type and length."""
+    if ctype == "image/jpeg" and not is_jpeg(body):
+        return [f"body is not a JPEG: {body[:20]!r}"]
+    limit = schema.get("maxLength", len(body))
+    return [f"body of {len(body)} bytes exceeds {limit}"] if len(body) > limit else []
+
+
+def problems(
+    path: str | None,
+    method: str,
+    status: int,
+    body: bytes,
+    content_type: str = "application/json",
+) -> list[str]:
     """What is wrong with one hub answer; empty if it keeps the contract."""
     where = f"{method} {path} -> {status}"
     key = documented(path, method, status)
     if key is None:
         return [f"{where}: status not documented"]
+    if path is None:  # refused before routing: the Error body
+        content = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
+    else:
+        content = resolve(SPEC["paths"][path][method.lower()]["responses"][key])["content"]
+    if content_type not in content:
+        return [f"{where}: content type {content_type} not documented ({', '.join(content)})"]
+    if content_type != "application/json":
+        schema = content[content_type]["schema"]
+        return [f"{where}: {p}" for p in _body_problems(schema, content_type, body)]
     try:
         doc = json.loads(body)
     except ValueError:
         return [f"{where}: body is not JSON: {body[:80]!r}"]
-    if path is None or path not in SPEC["paths"] or method.lower() not in SPEC["paths"][path]:
-        validator = Draft202012Validator(as_schema({"$ref": "#/components/schemas/Error"}))
+    if path is None:
+        validator = Draft202012Validator(as_schema(content["application/json"]["schema"]))
     else:
         validator = _validator(path, method.lower(), key)
     return [f"{where}: {e.json_path}: {e.message[:300]}" for e in validator.iter_errors(doc)]
@@ -97,6 +122,6 @@ class ContractCheck:
         self.seen += 1
         self.problems += [
             p
-            for p in problems(path, request.method, response.status, body)
+            for p in problems(path, request.method, response.status, body, response.content_type)
             if not any(t in p for t in self._tolerated)
         ]

@@ -40,6 +40,7 @@ class LiveHub:
     port: int
     tokens: dict[str, str]
     orders: list[str]
+    evidence: list[str]
 
 
 @pytest.fixture(scope="module")
@@ -55,6 +56,11 @@ def live_hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveHub]:
     store.put_record("site-a", "credential", 1, {"person_id": "p1", "kind": "pin", "pin": "1234"})
     store.delete_record("site-a", "group", "g-old")
     orders = [store.create_workorder("site-a", f"Order {i}")["id"] for i in range(3)]
+    evidence = ["20260101T000000000000Z-cam1-0a0b0c", "20260101T000001000000Z-cam1-0d0e0f"]
+    store.conn.execute(
+        "INSERT INTO evidence VALUES ('site-a', ?, ?, '2026-01-01T00:00:00+00:00')",
+        (evidence[0], JPEG),
+    )
     store.close()
     port = free_port()
     loop = asyncio.new_event_loop()
@@ -70,7 +76,7 @@ def live_hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveHub]:
     thread.start()
     asyncio.run_coroutine_threadsafe(serve(), loop).result(10)
     assert ready.wait(10)
-    yield LiveHub(port, tokens, orders)
+    yield LiveHub(port, tokens, orders, evidence)
     asyncio.run_coroutine_threadsafe(runner.cleanup(), loop).result(10)
     loop.call_soon_threadsafe(loop.stop)
     thread.join(10)
@@ -90,7 +96,8 @@ def requests(draw: st.DrawFn, hub: LiveHub) -> tuple[str, str, str, dict[str, st
                     st.sampled_from(["site-a", "site-a", "site-b"]) | from_schema(p["schema"])
                 )
             else:
-                value = draw(st.sampled_from(hub.orders) | from_schema(p["schema"]))
+                known = hub.evidence if p["name"] == "evidence" else hub.orders
+                value = draw(st.sampled_from(known) | from_schema(p["schema"]))
             url = url.replace("{" + p["name"] + "}", urllib.parse.quote(str(value), safe=""))
         elif p["in"] == "query" and draw(st.booleans()):
             value = draw(from_schema(p["schema"]).map(str) | st.text(max_size=30))
@@ -101,7 +108,10 @@ def requests(draw: st.DrawFn, hub: LiveHub) -> tuple[str, str, str, dict[str, st
     if who != "none":
         headers["Authorization"] = f"Bearer {hub.tokens[who]}"
     body = b""
-    if "requestBody" in op:
+    if "requestBody" in op and "image/jpeg" in op["requestBody"]["content"]:
+        body = draw(jpegs)
+        headers["Content-Type"] = "image/jpeg"
+    elif "requestBody" in op:
         schema = op["requestBody"]["content"]["application/json"]["schema"]
         doc = draw(from_schema(schema) | st.from_type(dict))
         body = json.dumps(doc).encode()
@@ -110,6 +120,14 @@ def requests(draw: st.DrawFn, hub: LiveHub) -> tuple[str, str, str, dict[str, st
             headers["Content-Encoding"] = draw(st.sampled_from(["gzip", "gzip", "identity"]))
         headers["Content-Type"] = "application/json"
     return method.upper(), path, url, headers, body
+
+
+JPEG = b"\xff\xd8\xff\xe0" + bytes(64) + b"\xff\xd9"
+jpegs = (
+    st.binary(max_size=64).map(lambda b: JPEG[:4] + b + JPEG[-2:])
+    | st.binary(max_size=64)
+    | st.just(JPEG[:4] + bytes(1024 * 1024) + JPEG[-2:])  # one byte past the 1 MiB cap
+)
 
 
 def _mostly(draw: st.DrawFn, usual: str, other: st.SearchStrategy[Any]) -> Any:
@@ -137,12 +155,13 @@ def coherent_batch(draw: st.DrawFn) -> dict[str, Any]:
 
 def send(
     hub: LiveHub, method: str, url: str, headers: dict[str, str], body: bytes
-) -> tuple[int, bytes]:
+) -> tuple[int, bytes, str]:
+    """(status, body, media type) of one request."""
     conn = http.client.HTTPConnection("127.0.0.1", hub.port, timeout=30)
     try:
         conn.request(method, url, body=body or None, headers=headers)
         resp = conn.getresponse()
-        return resp.status, resp.read()
+        return resp.status, resp.read(), resp.headers.get_content_type()
     finally:
         conn.close()
 
@@ -153,9 +172,9 @@ def test_generated_requests_get_documented_valid_answers(
     live_hub: LiveHub, data: st.DataObject
 ) -> None:
     method, path, url, headers, body = data.draw(requests(live_hub))
-    status, raw = send(live_hub, method, url, headers, body)
+    status, raw, ctype = send(live_hub, method, url, headers, body)
     assert status < 500, (method, url, status, raw[:300])
-    assert not problems(path, method, status, raw), (method, url, status, raw[:300])
+    assert not problems(path, method, status, raw, ctype), (method, url, status, raw[:300])
 
 
 def test_the_contract_is_valid_json_schema() -> None:
@@ -177,7 +196,7 @@ def test_generated_coherent_batches_are_stored_or_refused_as_documented(
     }
     body = gzip.compress(json.dumps(batch).encode())
     path = "/v1/sites/{site}/events"
-    status, raw = send(live_hub, "POST", "/v1/sites/site-a/events", headers, body)
+    status, raw, _ = send(live_hub, "POST", "/v1/sites/site-a/events", headers, body)
     assert status in (200, 409), raw[:300]
     assert not problems(path, "POST", status, raw), raw[:300]
     if status == 409:

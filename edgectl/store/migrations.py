@@ -134,9 +134,13 @@ MIGRATIONS: list[str] = [
     CREATE UNIQUE INDEX credentials_card_no_facility ON credentials (number)
         WHERE facility IS NULL AND kind IN ('card', 'card_pin');
     """,
-    # i12: the journal epoch, chosen when the database is created (or upgraded), so the hub
-    # tells a wiped or replaced site's journal from the one it already holds. Kept as one
-    # entry so it can be renumbered on merge.
+    # 5 (issue 10): a card matches on its format; cards stored before with no format are
+    # the default format they were enrolled with.
+    """
+    UPDATE credentials SET format = 'h10301' WHERE format = '' AND kind IN ('card', 'card_pin');
+    """,
+    # 6 (issue 12): the journal epoch, chosen when the database is created (or upgraded), so
+    # the hub tells a wiped or replaced site's journal from the one it already holds.
     """
     INSERT OR IGNORE INTO kv (key, value) VALUES ('journal.epoch', lower(hex(randomblob(8))));
     """,

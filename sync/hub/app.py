@@ -40,6 +40,7 @@ from sync.codec import (
     parse_int64,
     parse_time,
 )
+from sync.hub import evidence
 from sync.hub.store import HubError, HubStore
 
 log = structlog.get_logger(__name__)
@@ -299,6 +300,7 @@ def make_app(store: HubStore, *, max_body: int = MAX_BODY_BYTES) -> web.Applicat
     app.router.add_get(f"{prefix}/pin-key", get_pin_key)
     app.router.add_get(f"{prefix}/workorders", get_workorders)
     app.router.add_post(f"{prefix}/workorders/{{order}}/status", post_status)
+    evidence.register(app, DB)
     return app
 
 

@@ -141,6 +141,17 @@ DROP TABLE events;
 ALTER TABLE events_v2 RENAME TO events;
 """
 
+# v3: evidence thumbnails (sync/hub/evidence.py); a hub of issue 14 made this table already.
+SCHEMA_V3 = """
+CREATE TABLE IF NOT EXISTS evidence (
+    site TEXT NOT NULL,
+    id TEXT NOT NULL,
+    jpeg BLOB NOT NULL,
+    received_at TEXT NOT NULL,
+    PRIMARY KEY (site, id)
+)
+"""
+
 
 class HubError(Exception):
     """A request the hub refuses: ``code`` and ``status`` go into the error body."""
@@ -180,7 +191,7 @@ class HubStore:
         self._migrate()
 
     def _migrate(self) -> None:
-        if self.conn.execute("PRAGMA user_version").fetchone()[0] >= 2:
+        if self.conn.execute("PRAGMA user_version").fetchone()[0] >= 3:
             return
         with self._tx():
             version = self.conn.execute("PRAGMA user_version").fetchone()[0]
@@ -193,7 +204,9 @@ class HubStore:
                     if statement.strip():
                         self.conn.execute(statement)
                 self._key_stored_pins()
-            self.conn.execute("PRAGMA user_version = 2")
+            if version < 3:
+                self.conn.execute(SCHEMA_V3)
+            self.conn.execute("PRAGMA user_version = 3")
 
     def _key_stored_pins(self) -> None:
         """Replace PINs an older hub stored in clear by keyed digests (new cursors, so sites
@@ -278,10 +291,19 @@ class HubStore:
             raise HubError(404, "not_found", f"no site {site!r}")
 
     def delete_site(self, site: str) -> None:
-        """Remove a site and everything the hub holds for it (events, records, orders, key)."""
+        """Remove a site and everything the hub holds for it (events, records, orders,
+        evidence, key)."""
         with self._tx():
             self._site(site)
-            for table in ("events", "epochs", "records", "work_orders", "work_order_updates"):
+            tables = (
+                "events",
+                "epochs",
+                "records",
+                "work_orders",
+                "work_order_updates",
+                "evidence",
+            )
+            for table in tables:
                 self.conn.execute(f"DELETE FROM {table} WHERE site = ?", (site,))
             self.conn.execute("DELETE FROM sites WHERE id = ?", (site,))
         self.keys.remove(site)
