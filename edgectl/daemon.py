@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 import structlog
 
 from drivers.base import Driver
+from drivers.intercom.driver import IntercomDriver
 from drivers.wiegand.reader import WiegandReaderDriver
 from edgectl import cameras, metrics
 from edgectl.commands.ops import AccessOps
@@ -35,8 +36,9 @@ log = structlog.get_logger(__name__)
 
 
 def build_drivers(config: Config) -> list[Driver]:
-    """One driver per link: each reader's converter port, each bus."""
+    """One driver per link: each reader's converter port, each intercom, each bus."""
     drivers: list[Driver] = [WiegandReaderDriver(r) for r in config.readers]
+    drivers += [IntercomDriver(ic) for ic in config.intercoms]
     if config.buses:
         from drivers import modbus
 
@@ -81,10 +83,12 @@ class Daemon:
         self.commands = Pipeline(cfg, self.router, self.devices, ops, self.clock)
         stack.push_async_callback(self.router.drain)
         stack.callback(self.router.doors.stop)
+        stack.callback(self.router.intercoms.stop)
         # Background work: journaled and restarted when it fails, never critical to access.
         self.background = Supervisor(self.router.emit)
         stack.push_async_callback(self.background.stop)
         self.router.doors.on_failure = self.background.failed
+        self.router.intercoms.deadlines.on_failure = self.background.failed
         self.retention = Retention(self.journal, cfg.store.disk_budget_mb)
         self.background.spawn("retention", self.retention.run)
         if cfg.hub.enabled:  # a consumer of the journal only: access never waits on it

@@ -18,7 +18,7 @@ from edgectl.domain import DeviceOffline, DeviceOnline, DoorContact, Event, Gate
 @dataclass
 class DeviceView:
     id: str
-    kind: str  # gate, door, reader, camera
+    kind: str  # gate, door, reader, camera, intercom
     online: bool = False
     since: datetime | None = None
     state: dict[str, Any] = field(default_factory=dict)
@@ -44,6 +44,7 @@ class DeviceRegistry:
             ("door", config.doors),
             ("reader", config.readers),
             ("camera", config.cameras.devices),
+            ("intercom", config.intercoms),
         ):
             for item in items:
                 self.views[item.id] = DeviceView(item.id, kind)

@@ -13,7 +13,7 @@ from drivers.wiegand import codec
 from drivers.wiegand.line import encode_frame
 from edgectl import logs
 from edgectl.daemon import Daemon
-from edgectl.simulation import Compound, simulated_compound
+from edgectl.simulation import EXAMPLE_DIR, EXAMPLE_INTERCOM_PORT, Compound, simulated_compound
 from edgectl.site.actor import SYSTEM
 from edgectl.site.service import SiteService
 from edgectl.store.db import StoreError
@@ -78,8 +78,16 @@ def _show(entry: Entry) -> None:
     )
 
 
+def _intercom_port(directory: Path) -> int:
+    """The example config's intercom port in its own folder (so `edgectl run --config
+    config.example.toml` finds it); elsewhere a free port, as two sims may run at once."""
+    return EXAMPLE_INTERCOM_PORT if str(directory) == EXAMPLE_DIR else 0
+
+
 async def _run(directory: Path, duration: float, interval: float, seed_value: int) -> None:
-    async with simulated_compound(directory, cameras=1) as compound:
+    async with simulated_compound(
+        directory, cameras=1, intercom_port=_intercom_port(directory)
+    ) as compound:
         daemon = Daemon(compound.config)
         await daemon.start()
         await seed(daemon)
@@ -88,7 +96,8 @@ async def _run(directory: Path, duration: float, interval: float, seed_value: in
         console.print(
             f"[bold]simulated compound[/] in {directory}: gate on {compound.bus.host}, "
             f"reader on {compound.reader_link.host}, ONVIF dome over the gate on "
-            f"{compound.cameras[0].base}. Ctrl-C to stop."
+            f"{compound.cameras[0].base}, "
+            f"intercoms at {[i.url for i in compound.intercoms.values()]}. Ctrl-C to stop."
         )
         loop = asyncio.get_running_loop()
         deadline = loop.time() + duration if duration > 0 else float("inf")
@@ -112,7 +121,8 @@ async def _run(directory: Path, duration: float, interval: float, seed_value: in
 
 
 async def _devices_only(directory: Path, duration: float) -> None:
-    async with simulated_compound(directory) as compound:  # exactly the example config
+    # exactly the example config (its intercom URL included)
+    async with simulated_compound(directory, intercom_port=_intercom_port(directory)) as compound:
         console.print(
             f"[bold]simulated devices[/] running: gate bus on {compound.bus.host}, reader on "
             f"{compound.reader_link.host}.\nRun the daemon against them with: "

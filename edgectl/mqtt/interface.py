@@ -310,6 +310,10 @@ class MqttInterface:
         topic = self.topics.event(entry.kind)
         payload = fit_event(self._stream.entry(doc), topic, client.max_packet)
         await self._publish(client, topic, payload, qos=EVENT_QOS)
+        if entry.kind == "intercom_call" and (staff := arrival_staff(entry.body)):
+            # a missed call names the butler on duty: told on their own topic too
+            topic = self.topics.butler(staff, "missed_call")
+            await self._publish(client, topic, fit_event(doc, topic, client.max_packet), qos=1)
 
     # --- commands in -----------------------------------------------------------------------
 

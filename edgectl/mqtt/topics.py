@@ -6,6 +6,7 @@
 ``{base}/cmd/{operator}/{noun}/{verb}`` requests; the broker pins ``{operator}`` to the user
 ``{base}/reply/{operator}``             responses for 3.1.1 clients (and MQTT 5 without one)
 ``{base}/butler/{staff}/arrival``       arrivals for one butler
+``{base}/butler/{staff}/missed_call``   intercom calls nobody answered, for the butler on duty
 """
 
 from __future__ import annotations
@@ -46,8 +47,8 @@ class Topics:
     def reply(self, operator: str) -> str:
         return f"{self.base}/reply/{operator}"
 
-    def butler(self, staff: str) -> str:
-        return f"{self.base}/butler/{staff}/arrival"
+    def butler(self, staff: str, notice: str = "arrival") -> str:
+        return f"{self.base}/butler/{staff}/{notice}"
 
     def allowed_response_topic(self, operator: str, topic: str) -> bool:
         """An MQTT 5 response topic must lie under the operator's own reply topic."""
