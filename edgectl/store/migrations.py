@@ -139,4 +139,9 @@ MIGRATIONS: list[str] = [
     """
     UPDATE credentials SET format = 'h10301' WHERE format = '' AND kind IN ('card', 'card_pin');
     """,
+    # 6 (issue 12): the journal epoch, chosen when the database is created (or upgraded), so
+    # the hub tells a wiped or replaced site's journal from the one it already holds.
+    """
+    INSERT OR IGNORE INTO kv (key, value) VALUES ('journal.epoch', lower(hex(randomblob(8))));
+    """,
 ]
