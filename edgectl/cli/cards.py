@@ -106,8 +106,8 @@ def list_cards(
             f"JOIN people p ON p.id = c.person_id {where} ORDER BY c.id DESC LIMIT ?",
             (*args, limit),
         ).fetchall()
-    keys = ("id", "person", "name", "role", "kind", "facility", "number", "secret", "status")
-    keys += ("valid_from", "valid_until")
+    keys: tuple[str, ...] = ("id", "person", "name", "role", "kind", "facility", "number")
+    keys += ("secret", "status", "valid_from", "valid_until")
     if as_json:
         for row in rows:
             item = dict(zip(keys, row, strict=True))

@@ -157,7 +157,8 @@ class _Stager:
         return (*staged, v.secret, v.pin, v.duress, v.status, v.valid_from, v.valid_until), levels
 
     def stage(self, chunk: list[tuple[int, list[str]]]) -> None:
-        rows, levels = [], []
+        rows: list[tuple[object, ...]] = []
+        levels: list[tuple[object, ...]] = []
         for line, fields in chunk:
             staged = self.row(line, fields)
             if staged is not None:
