@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import subprocess
 import sys
 import time
@@ -14,7 +13,7 @@ from pathlib import Path
 from drivers.sim.ptys import PtyPair
 from edgectl.domain import BadRead
 from edgectl.store.journal import Journal
-from tests.cli_helpers import REPO, edgectl
+from tests.cli_helpers import REPO, edgectl, edgectl_async
 from tests.daemon_helpers import running, wait_for
 from tests.site import door_site
 
@@ -130,18 +129,7 @@ async def test_doctor_shows_the_running_daemons_driver_health(
     config, cfg = door_site(tmp_path, {"ok": pty_pair.host, "gone": str(tmp_path / "ttyUSB7")})
     async with running(cfg) as (_, events):
         await wait_for(events, "device_online")  # reader "ok" has opened its port
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "edgectl",
-            "doctor",
-            "--config",
-            str(config),
-            cwd=REPO,
-            env={**os.environ, "PYTHONPATH": str(REPO), "COLUMNS": "200"},
-            stdout=asyncio.subprocess.PIPE,
-        )
-        out = (await asyncio.wait_for(proc.communicate(), 60))[0].decode()
+        _, out = await edgectl_async("doctor", "--config", str(config))
     assert "daemon" in out and "running" in out
     assert "driver ok" in out and pty_pair.host in out  # the reader driver's own health
     assert "driver gone" in out and "cannot open" in out and "restart(s)" in out

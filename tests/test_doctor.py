@@ -4,7 +4,6 @@ exit status is non-zero. The doctor runs as a subprocess, as an installer runs i
 from __future__ import annotations
 
 import asyncio
-import os
 import subprocess
 import sys
 import tomllib
@@ -13,27 +12,13 @@ from typing import Any
 
 from edgectl import tomlw
 from edgectl.simulation import simulated_compound
-from tests.cli_helpers import REPO
+from tests.cli_helpers import edgectl_async
 from tests.conftest import RefHub, SecureBroker
 from tests.site import door_site
 
 
 async def doctor(config: Path) -> tuple[int, str]:
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "edgectl",
-        "doctor",
-        "--config",
-        str(config),
-        cwd=REPO,
-        env={**os.environ, "PYTHONPATH": str(REPO), "COLUMNS": "400"},
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT,
-    )
-    out, _ = await asyncio.wait_for(proc.communicate(), 120)
-    assert proc.returncode is not None
-    return proc.returncode, out.decode()
+    return await edgectl_async("doctor", "--config", str(config))
 
 
 def row(out: str, check: str) -> str:

@@ -3,32 +3,15 @@ its profile, writes a private, valid config and runs the doctor on it."""
 
 from __future__ import annotations
 
-import asyncio
-import os
-import sys
 from pathlib import Path
 
 from edgectl.config import load
 from edgectl.simulation import simulated_compound
-from tests.cli_helpers import REPO, edgectl
+from tests.cli_helpers import edgectl, edgectl_async
 
 
 async def init(*args: str, stdin: str | None = None) -> tuple[int, str]:
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "edgectl",
-        "init",
-        *args,
-        cwd=REPO,
-        env={**os.environ, "PYTHONPATH": str(REPO), "COLUMNS": "300"},
-        stdin=asyncio.subprocess.PIPE,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT,
-    )
-    out, _ = await asyncio.wait_for(proc.communicate(stdin.encode() if stdin else None), 120)
-    assert proc.returncode is not None
-    return proc.returncode, out.decode()
+    return await edgectl_async("init", *args, stdin=stdin)
 
 
 async def test_non_interactive_init_finds_the_gate_and_writes_a_private_config(
