@@ -14,6 +14,10 @@ from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from edgectl.confload import ConfigError, Invalid, build
+from edgectl.facilities.settings import Facilities
+from edgectl.patrol.settings import Patrol
+from edgectl.roster import Duty
+from edgectl.workorders.settings import WorkOrders
 from rules.schedule import DAYS, MAX_SEGMENTS, parse_segment
 
 __all__ = ["Config", "ConfigError", "load"]
@@ -391,6 +395,10 @@ class Config:
     operators: tuple[Operator, ...] = ()
     hub: Hub = field(default_factory=Hub)
     access: Access = field(default_factory=Access)
+    workorders: WorkOrders = field(default_factory=WorkOrders)
+    patrol: Patrol = field(default_factory=Patrol)
+    facilities: Facilities = field(default_factory=Facilities)
+    roster: tuple[Duty, ...] = ()
 
     def validate(self) -> None:
         seen: dict[str, str] = {}
@@ -432,6 +440,13 @@ class Config:
                 raise Invalid(
                     f"access.points[{i}].target",
                     f"expected a door or gate id {sorted(targets)}, got {point.target!r}",
+                )
+        plans = {"always", "never", *(s.id for s in self.access.schedules)}
+        for i, route in enumerate(self.patrol.routes):
+            if route.schedule not in plans:
+                raise Invalid(
+                    f"patrol.routes[{i}].schedule",
+                    f"expected a schedule id {sorted(plans)}, got {route.schedule!r}",
                 )
         ops = Counter(o.id for o in self.operators)
         for i, op in enumerate(self.operators):

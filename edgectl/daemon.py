@@ -17,6 +17,7 @@ from edgectl.config import Config
 from edgectl.control import ControlServer
 from edgectl.devices import DeviceRegistry
 from edgectl.mqtt import AccessOps, MqttInterface
+from edgectl.operations import Operations, journal_record
 from edgectl.router import Clock, Router, utc_now
 from edgectl.sdnotify import Notifier
 from edgectl.store.credentials import AccessIndex
@@ -58,15 +59,30 @@ class Daemon:
         self.journal = Journal(cfg.store.path)
         self.retention = Retention(self.journal, cfg.store.disk_budget_mb)
         self._background.append(asyncio.create_task(self.retention.run(), name="retention"))
+        self.operations = Operations(cfg, journal_record(self.journal), self.clock)
+        self.operations.load()  # work orders, tours: every deadline from stored times
         if cfg.hub.enabled:  # a consumer of the journal only: access never waits on it
-            self.sync = SyncClient(cfg, cfg.store.path, journal=self.journal)
+            self.sync = SyncClient(
+                cfg,
+                cfg.store.path,
+                journal=self.journal,
+                on_workorders=self.operations.workorders.reload,
+            )
             self._background.append(asyncio.create_task(self.sync.run(), name="sync"))
         self.index = AccessIndex.load(open_store(cfg.store.path), cfg)
         self.devices = DeviceRegistry(cfg)
         self.router = Router(cfg, self.journal, self.index, self.devices, self.clock)
+        ops_task = self.operations.run(self.journal.subscribe())
+        self._background.append(asyncio.create_task(ops_task, name="operations"))
         if cfg.mqtt.enabled:  # connects in the background; never waits on the broker
             self.mqtt = MqttInterface(
-                cfg, self.journal, self.router, self.devices, AccessOps(self.index), self.clock
+                cfg,
+                self.journal,
+                self.router,
+                self.devices,
+                AccessOps(self.index),
+                self.clock,
+                operations=self.operations,
             )
             self.mqtt.start()
         self.supervisor = Supervisor(self.router.emit)
@@ -104,6 +120,7 @@ class Daemon:
         for task in self._background:
             task.cancel()
         await asyncio.gather(*self._background, return_exceptions=True)
+        self.operations.close()
         await self.journal.close()
         log.info("stopped", at=datetime.now(UTC).isoformat())
 

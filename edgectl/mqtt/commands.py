@@ -28,6 +28,9 @@ from edgectl.mqtt.payloads import (
     timestamp,
 )
 from edgectl.mqtt.policy import AccessOps, Invalid, NotFound
+from edgectl.opcommands import OPS, OpSpec, Request
+from edgectl.opcommands import run as run_operation
+from edgectl.operations import Operations
 from edgectl.router import Router
 from edgectl.store.db import connect
 from edgectl.store.journal import last_entries
@@ -45,6 +48,7 @@ class Context:
     ops: AccessOps
     operator: str
     now: datetime
+    operations: Operations | None = None
 
 
 Result = dict[str, Any]
@@ -194,6 +198,18 @@ async def events_query(ctx: Context, p: dict[str, Any]) -> Result:
     return {"events": entries}
 
 
+# --- work orders and patrols (edgectl/opcommands.py, shared with the CLI) ----------------
+
+
+def _operation(spec: OpSpec) -> Handler:
+    async def handle(ctx: Context, p: dict[str, Any]) -> Result:
+        if ctx.operations is None:
+            raise Refused("unavailable", "work orders and patrols are not running here")
+        return run_operation(spec, Request(ctx.operations, ctx.operator, "mqtt", p))
+
+    return handle
+
+
 # --- the table -------------------------------------------------------------------------
 
 TARGET: Schema = {"target": Field(text(64))}
@@ -235,15 +251,6 @@ COMMANDS: dict[str, Spec] = {
         {"person_id": Field(text(64))},
         _policy(lambda c, p: c.ops.forgive_antipassback(p["person_id"], c.operator, c.now)),
     ),
-    "workorder/status": Spec(
-        Role.GUARD,
-        {"order_id": Field(text(64)), "status": Field(text(32)), "note": Field(text(1000), False)},
-        _policy(
-            lambda c, p: c.ops.work_order_status(
-                p["order_id"], p["status"], p.get("note", ""), c.operator, c.now
-            )
-        ),
-    ),
     "query/devices": Spec(Role.VIEWER, NOTHING, devices_query),
     "query/events": Spec(
         Role.VIEWER,
@@ -251,3 +258,4 @@ COMMANDS: dict[str, Spec] = {
         events_query,
     ),
 }
+COMMANDS.update({name: Spec(op.role, op.schema, _operation(op)) for name, op in OPS.items()})

@@ -32,6 +32,7 @@ from edgectl.mqtt.commands import COMMANDS, Context, Spec
 from edgectl.mqtt.payloads import Envelope, Refused, decode, envelope, validate
 from edgectl.mqtt.policy import AccessOps, arrival_staff
 from edgectl.mqtt.topics import Topics
+from edgectl.operations import Operations
 from edgectl.router import Clock, Router, utc_now
 from edgectl.store.db import connect
 from edgectl.store.journal import Entry, Journal, last_entries
@@ -54,6 +55,8 @@ class MqttInterface:
         devices: DeviceRegistry,
         ops: AccessOps,
         clock: Clock = utc_now,
+        *,
+        operations: Operations | None = None,
     ) -> None:
         self.config = config
         self.journal = journal
@@ -61,6 +64,7 @@ class MqttInterface:
         self.devices = devices
         self.ops = ops
         self.clock = clock
+        self.operations = operations
         self.topics = Topics(config.base_topic)
         self.roles = RoleTable(config.operators)
         self.window = RequestWindow(config.mqtt.command_window_s)
@@ -226,7 +230,9 @@ class MqttInterface:
             transaction = env.transaction
             spec = self._admit(operator, name, env, correlation, now)
             params = validate(env.fields, spec.schema)
-            ctx = Context(self.config, self.router, self.devices, self.ops, operator, now)
+            ctx = Context(
+                self.config, self.router, self.devices, self.ops, operator, now, self.operations
+            )
             reply: dict[str, Any] = {"status": "ok", "result": await spec.handler(ctx, params)}
         except Refused as exc:
             reply = {"status": "error", "code": exc.code, "message": exc.message}

@@ -1,10 +1,10 @@
 """The one adapter between MQTT commands and the access-policy and work-order code.
 
 The access policy (lockdown, emergency, visitor passes, credential status, anti-passback)
-belongs to the rules engine's ``AccessIndex`` (``edgectl/store/credentials.py``), work
-orders to the sync engine (``sync/workorders.py``). Every call MQTT makes into them goes
-through this module and its two exceptions, so a change of their API touches only the
-method bodies here, never the command table.
+belongs to the rules engine's ``AccessIndex`` (``edgectl/store/credentials.py``). Every
+call MQTT makes into it goes through this module and its two exceptions, so a change of
+its API touches only the method bodies here, never the command table. (Work orders and
+patrols go through ``edgectl/opcommands.py``.)
 """
 
 from __future__ import annotations
@@ -15,7 +15,6 @@ from typing import Any
 
 from edgectl.domain import Command
 from edgectl.store.credentials import AccessIndex, CredentialError
-from sync import workorders
 
 
 class NotFound(Exception):
@@ -81,19 +80,6 @@ class AccessOps:
             raise Invalid(str(exc)) from None
         if not found:
             raise NotFound(f"no card {facility}:{number}")
-
-    def work_order_status(
-        self, order_id: str, status: str, note: str, by: str, now: datetime
-    ) -> dict[str, Any]:
-        """Record a status change; the sync client pushes it to the hub."""
-        conn = self.index.conn
-        if conn.execute("SELECT 1 FROM work_orders WHERE id = ?", (order_id,)).fetchone() is None:
-            raise NotFound(f"no work order {order_id!r}")
-        try:
-            update = workorders.record_status(conn, order_id, status, now, by, note)
-        except workorders.WorkOrderError as exc:
-            raise Invalid(str(exc)) from None
-        return {"order_id": order_id, "status": status, "update": update}
 
 
 def arrival_staff(body: dict[str, Any]) -> str | None:
