@@ -21,6 +21,10 @@ from aiohttp import web
 from drivers.base import DeviceError
 from edgectl.devices import DeviceRegistry
 from edgectl.domain import CloseGate, Command, OpenGate, OperatorCommand, PartialOpenGate, StopGate
+from edgectl.mqtt.payloads import Refused, validate
+from edgectl.opcommands import OPS, Request
+from edgectl.opcommands import run as run_operation
+from edgectl.operations import Operations
 from edgectl.router import Router
 
 COMMANDS: dict[str, Callable[[str], Command]] = {
@@ -40,14 +44,22 @@ def _peer_uid(request: web.Request) -> int | None:
 
 
 class ControlServer:
-    def __init__(self, site_id: str, router: Router, devices: DeviceRegistry) -> None:
+    def __init__(
+        self,
+        site_id: str,
+        router: Router,
+        devices: DeviceRegistry,
+        operations: Operations | None = None,
+    ) -> None:
         self.site_id = site_id
         self.router = router
         self.devices = devices
+        self.operations = operations
         self.app = web.Application(client_max_size=64 * 1024)
         self.app.router.add_get("/v1/status", self.status)
         self.app.router.add_get("/v1/devices/{id}", self.device)
         self.app.router.add_post("/v1/commands", self.command)
+        self.app.router.add_post("/v1/ops/{noun}/{verb}", self.operation)
         self._runner: web.AppRunner | None = None
         self._path = ""
 
@@ -119,6 +131,47 @@ class ControlServer:
             )
         )
         return web.json_response(outcome, status=200 if outcome["status"] == "ok" else 502)
+
+    async def operation(self, request: web.Request) -> web.Response:
+        """Work-order and patrol commands (``edgectl/opcommands.py``) for a local user."""
+        name = f"{request.match_info['noun']}/{request.match_info['verb']}"
+        who = f"local:{_peer_uid(request)}"
+        params: dict[str, Any] = {}
+        try:
+            spec = OPS.get(name)
+            if spec is None:
+                raise Refused("unknown_command", f"no command {name!r}; known: {sorted(OPS)}")
+            if self.operations is None:
+                raise Refused("unavailable", "work orders and patrols are not running")
+            try:
+                body = await request.json()
+            except ValueError:
+                raise Refused("bad_json", "expected a JSON object") from None
+            if not isinstance(body, dict):
+                raise Refused("bad_json", "expected a JSON object")
+            by = body.pop("as", None)  # the person at the desk or the butler, if named
+            params = validate(body, spec.schema)
+            actor = f"{who}:{by}" if isinstance(by, str) and by else who
+            result = run_operation(spec, Request(self.operations, actor, "cli", params))
+            outcome: dict[str, Any] = {"status": "ok", "result": result}
+        except Refused as exc:
+            outcome = {"status": "error", "code": exc.code, "message": exc.message}
+        await self.router.record(
+            OperatorCommand(
+                source=who,
+                at=self.router.clock(),
+                channel="cli",
+                command=name,
+                target=params.get("order_id") or params.get("route"),
+                params={k: str(v) for k, v in params.items() if k not in ("order_id", "route")},
+                outcome=outcome["status"],
+                error=outcome.get("message"),
+            )
+        )
+        status = (
+            200 if outcome["status"] == "ok" else 404 if outcome.get("code") == "not_found" else 400
+        )
+        return web.json_response(outcome, status=status)
 
 
 async def request(

@@ -90,7 +90,7 @@ class Daemon:
         for driver in self.drivers:
             self.router.attach(driver)
             self.supervisor.start(driver)
-        self.control = ControlServer(cfg.site.id, self.router, self.devices)
+        self.control = ControlServer(cfg.site.id, self.router, self.devices, self.operations)
         try:
             await self.control.start(cfg.daemon.control_socket)
         except OSError as exc:

@@ -72,7 +72,8 @@ class Operations:
             clock,
             self.workorders,
         )
-        devices = tuple(x.id for x in (*config.gates, *config.doors, *config.readers))
+        ids = [g.id for g in config.gates] + [d.id for d in config.doors]
+        devices = tuple(ids + [r.id for r in config.readers])
         self.facilities = FacilityTracker(
             config.facilities,
             devices,

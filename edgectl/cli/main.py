@@ -10,7 +10,7 @@ from pathlib import Path
 import typer
 
 from edgectl import logs
-from edgectl.cli import cards, doctor, gate, modbus, service
+from edgectl.cli import cards, doctor, facilities, gate, modbus, patrol, service, workorders
 from edgectl.cli import hub as hub_cli
 from edgectl.cli import sync as sync_cli
 from edgectl.cli.common import ConfigOption, console, load_or_exit
@@ -33,6 +33,9 @@ app.add_typer(service.app, name="service")
 app.add_typer(hub_cli.app, name="hub")
 app.add_typer(sync_cli.app, name="sync")
 app.command("doctor")(doctor.doctor)
+app.add_typer(workorders.app, name="workorders")
+app.add_typer(patrol.app, name="patrol")
+app.add_typer(facilities.app, name="facilities")
 
 
 @app.command()

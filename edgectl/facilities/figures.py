@@ -10,11 +10,12 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Iterable
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from edgectl.workorders.store import stamp
 from rules.availability import Availability, Change, Status, compute
+from rules.schedule import day_bounds
 
 ONLINE_KINDS = ("device_online", "device_offline", "gate_state")
 FAULT_KINDS = ("gate_state", "camera_fault", "camera_recovered")
@@ -35,13 +36,6 @@ def change_of(kind: str, body: dict[str, object], at: datetime) -> Change | None
     if kind == "camera_recovered":
         return Change(at, fault=False)
     return None
-
-
-def day_bounds(day: date, zone: ZoneInfo) -> tuple[datetime, datetime]:
-    """The local day as UTC instants (23 or 25 hours long on a DST change)."""
-    start = datetime.combine(day, time(0), zone)
-    end = datetime.combine(day + timedelta(days=1), time(0), zone)
-    return start.astimezone(ZoneInfo("UTC")), end.astimezone(ZoneInfo("UTC"))
 
 
 def _changes(rows: Iterable[tuple[str, str, str]]) -> list[Change]:

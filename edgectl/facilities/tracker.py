@@ -19,7 +19,7 @@ from edgectl.facilities.settings import Facilities
 from edgectl.timeline import Clock, Timeline
 from edgectl.workorders.engine import WorkOrderEngine
 from edgectl.workorders.store import transaction
-from rules.schedule import Calendar
+from rules.schedule import Calendar, day_bounds
 
 Record = Callable[[Event], Any]
 KEY = ("facilities", "day")
@@ -68,11 +68,11 @@ class FacilityTracker:
         while day < today:
             self.run_day(day)
             day += timedelta(days=1)
-        _, end = figures.day_bounds(today, self.calendar.zone)
+        _, end = day_bounds(today, self.calendar.zone)
         self.timeline.set(KEY, end + timedelta(seconds=SETTLE_S), lambda now: self._catch_up())
 
     def run_day(self, day: date) -> list[FacilityAvailability]:
-        _, end = figures.day_bounds(day, self.calendar.zone)
+        _, end = day_bounds(day, self.calendar.zone)
         devices = sorted({*self.devices, *figures.devices_seen(self.conn, end)})
         out = []
         with transaction(self.conn):

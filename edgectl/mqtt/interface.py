@@ -30,7 +30,7 @@ from edgectl.mqtt import connection, ha
 from edgectl.mqtt.auth import RequestWindow, RoleTable, request_key
 from edgectl.mqtt.commands import COMMANDS, Context, Spec
 from edgectl.mqtt.payloads import Envelope, Refused, decode, envelope, validate
-from edgectl.mqtt.policy import AccessOps, arrival_staff
+from edgectl.mqtt.policy import AccessOps, staff_for
 from edgectl.mqtt.topics import Topics
 from edgectl.operations import Operations
 from edgectl.router import Clock, Router, utc_now
@@ -194,8 +194,8 @@ class MqttInterface:
     async def _publish_entry(self, client: aiomqtt.Client, entry: Entry) -> None:
         payload = json.dumps(entry.to_json())
         await client.publish(self.topics.event(entry.kind), payload, qos=EVENT_QOS)
-        if entry.kind == "arrival" and (staff := arrival_staff(entry.body)):
-            await client.publish(self.topics.butler(staff), payload, qos=1)
+        if staff := staff_for(entry.kind, entry.body):
+            await client.publish(self.topics.butler(staff, entry.kind), payload, qos=1)
 
     # --- commands in -----------------------------------------------------------------------
 

@@ -82,7 +82,16 @@ class AccessOps:
             raise NotFound(f"no card {facility}:{number}")
 
 
-def arrival_staff(body: dict[str, Any]) -> str | None:
-    """The butler's staff id on an ``arrival`` event (``domain.Arrival.butler_id``)."""
-    staff = body.get("butler_id")
+STAFF_FIELDS = {
+    "arrival": "butler_id",  # domain.Arrival
+    "workorder_created": "assignee",  # domain.WorkOrderCreated
+    "workorder_changed": "assignee",  # domain.WorkOrderChanged
+    "workorder_overdue": "to",  # domain.WorkOrderOverdue: the assignee, then the supervisor
+}
+
+
+def staff_for(kind: str, body: dict[str, Any]) -> str | None:
+    """The staff id an event is routed to on their own topic, if any."""
+    field = STAFF_FIELDS.get(kind)
+    staff = body.get(field) if field else None
     return staff if isinstance(staff, str) and staff else None

@@ -6,6 +6,8 @@
 ``{base}/cmd/{operator}/{noun}/{verb}`` requests; the broker pins ``{operator}`` to the user
 ``{base}/reply/{operator}``             responses for 3.1.1 clients (and MQTT 5 without one)
 ``{base}/butler/{staff}/arrival``       arrivals for one butler
+``{base}/butler/{staff}/workorder_*``   work orders assigned to one staff member, and their
+                                        ``workorder_overdue`` escalations
 """
 
 from __future__ import annotations
@@ -42,8 +44,8 @@ class Topics:
     def reply(self, operator: str) -> str:
         return f"{self.base}/reply/{operator}"
 
-    def butler(self, staff: str) -> str:
-        return f"{self.base}/butler/{staff}/arrival"
+    def butler(self, staff: str, kind: str = "arrival") -> str:
+        return f"{self.base}/butler/{staff}/{kind}"
 
     def allowed_response_topic(self, operator: str, topic: str) -> bool:
         """An MQTT 5 response topic must lie under the operator's own reply topic."""

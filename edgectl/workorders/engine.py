@@ -15,25 +15,36 @@ import sqlite3
 import uuid
 from collections.abc import Callable
 from dataclasses import replace
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from functools import partial
 from typing import Any
 
 import structlog
 
-from edgectl.domain import Event, WorkOrderChanged, WorkOrderCreated, WorkOrderOverdue
+from edgectl.domain import (
+    Event,
+    WorkOrderChanged,
+    WorkOrderCreated,
+    WorkOrderOverdue,
+    WorkOrderReport,
+)
 from edgectl.roster import Duty, on_duty
+from edgectl.store import kv
 from edgectl.timeline import Clock, Timeline
-from edgectl.workorders import store
+from edgectl.workorders import report, store
 from edgectl.workorders.settings import WorkOrders
 from rules import workorders as rules
-from rules.schedule import Calendar
+from rules.schedule import Calendar, day_bounds
 
 log = structlog.get_logger(__name__)
 
 Record = Callable[[Event], Any]
 SOURCES = ("hub", "desk", "operator", "butler", "fault", "patrol", "availability")
 AUTOMATIC = frozenset({"fault", "patrol", "availability"})
+LAST_REPORT = "workorders.last_report"  # kv: the last local day reported
+REPORT_KEY = ("workorders", "report")
+REPORT_CATCH_UP_DAYS = 7
+REPORT_SETTLE_S = 5.0
 MAX_TITLE = 200
 
 
@@ -71,6 +82,7 @@ class WorkOrderEngine:
         self.orders.clear()
         for order in store.load_open(self.conn):
             self._track(order)
+        self._reports_due(self.clock())
         return len(self.orders)
 
     def reload(self, order_ids: list[str]) -> None:
@@ -119,6 +131,42 @@ class WorkOrderEngine:
                     )
                 )
         self._track(moved)
+
+    # --- the daily report ----------------------------------------------------------------
+
+    def report(self, day: date) -> report.Report:
+        start, end = day_bounds(day, self.calendar.zone)
+        orders = store.load_period(self.conn, start, end)
+        return report.daily(day.isoformat(), orders, start, end, self.clock(), self.policy)
+
+    def _reports_due(self, now: datetime) -> None:
+        """Journal the report of every finished day not yet reported, then arm the next."""
+        today = now.astimezone(self.calendar.zone).date()
+        last = kv.get(self.conn, LAST_REPORT)
+        day = today - timedelta(days=1)
+        if last:
+            floor = today - timedelta(days=REPORT_CATCH_UP_DAYS)
+            day = max(date.fromisoformat(last) + timedelta(days=1), floor)
+        while day < today:
+            r = self.report(day)
+            _, end = day_bounds(day, self.calendar.zone)
+            self.record(
+                WorkOrderReport(
+                    source=self.site_id,
+                    at=end,
+                    day=r.day,
+                    created=r.created,
+                    by_source=r.by_source,
+                    by_priority=r.by_priority,
+                    compliance=r.compliance,
+                    follow_up_rate=r.follow_up_rate,
+                )
+            )
+            kv.put(self.conn, LAST_REPORT, r.day)
+            day += timedelta(days=1)
+        _, midnight = day_bounds(today, self.calendar.zone)
+        when = midnight + timedelta(seconds=REPORT_SETTLE_S)
+        self.timeline.set(REPORT_KEY, when, self._reports_due)
 
     # --- assignment ----------------------------------------------------------------------
 

@@ -19,7 +19,6 @@ from rules import workorders as rules
 
 # statuses the hub used before the site kept the lifecycle (sync/workorders.py)
 LEGACY = MappingProxyType({"open": "new", "acknowledged": "accepted", "closed": "followed_up"})
-_OPEN_SQL = "status NOT IN ('followed_up', 'cancelled', 'closed')"
 
 
 def status_of(stored: str) -> str:
@@ -152,13 +151,13 @@ def _order(
     )
 
 
-def load_open(conn: sqlite3.Connection) -> list[rules.Order]:
-    """Every open order as the rules see it, from the stored times."""
-    rows = conn.execute(f"SELECT * FROM work_orders WHERE {_OPEN_SQL}").fetchall()
+def _load(conn: sqlite3.Connection, where: str, params: tuple[str, ...]) -> list[rules.Order]:
+    rows = conn.execute(f"SELECT * FROM work_orders o WHERE {where}", params).fetchall()
     reached: dict[str, dict[str, datetime]] = {r["id"]: {} for r in rows}
     for order_id, status, at in conn.execute(
         "SELECT u.order_id, u.status, u.at FROM work_order_updates u "
-        f"JOIN work_orders o ON o.id = u.order_id WHERE o.{_OPEN_SQL} ORDER BY u.id"
+        f"JOIN work_orders o ON o.id = u.order_id WHERE {where} ORDER BY u.id",
+        params,
     ):
         times = reached[order_id]
         if status == rules.NEW:
@@ -168,10 +167,26 @@ def load_open(conn: sqlite3.Connection) -> list[rules.Order]:
     sent: dict[str, set[tuple[str, int]]] = {r["id"]: set() for r in rows}
     for order_id, stage, level in conn.execute(
         "SELECT e.order_id, e.stage, e.level FROM work_order_escalations e "
-        f"JOIN work_orders o ON o.id = e.order_id WHERE o.{_OPEN_SQL}"
+        f"JOIN work_orders o ON o.id = e.order_id WHERE {where}",
+        params,
     ):
         sent[order_id].add((stage, level))
     return [_order(r, reached[r["id"]], sent[r["id"]]) for r in rows]
+
+
+def load_open(conn: sqlite3.Connection) -> list[rules.Order]:
+    """Every open order as the rules see it, from the stored times."""
+    return _load(conn, "o.status NOT IN ('followed_up', 'cancelled', 'closed')", ())
+
+
+def load_period(conn: sqlite3.Connection, since: datetime, until: datetime) -> list[rules.Order]:
+    """Orders created in ``[since, until)`` or done in it (for the daily report)."""
+    where = (
+        "(o.created_at >= ? AND o.created_at < ?) OR o.id IN (SELECT order_id FROM "
+        "work_order_updates WHERE status = 'done' AND at >= ? AND at < ?)"
+    )
+    a, b = stamp(since), stamp(until)
+    return _load(conn, f"({where})", (a, b, a, b))
 
 
 def by_fault(conn: sqlite3.Connection, fault_key: str) -> tuple[str, str, datetime] | None:

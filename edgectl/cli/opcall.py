@@ -1,0 +1,48 @@
+"""Send a work-order or patrol command to the running daemon over its control socket."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sqlite3
+from typing import Any
+
+import typer
+
+from edgectl.cli.common import console, err_console
+from edgectl.config import Config
+from edgectl.control import request
+from edgectl.store.db import StoreError, connect
+
+
+def fail(message: str, code: int = 1) -> typer.Exit:
+    err_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    return typer.Exit(code)
+
+
+def call(cfg: Config, name: str, body: dict[str, Any]) -> dict[str, Any]:
+    """The command's result; exit 1 with the daemon's message if it refused."""
+    try:
+        status, reply = asyncio.run(
+            request(cfg.daemon.control_socket, "POST", f"/v1/ops/{name}", body)
+        )
+    except OSError:
+        raise fail(
+            f"the daemon is not running (no control socket at {cfg.daemon.control_socket}); "
+            "work orders and patrols are kept by the daemon: start it with `edgectl run`"
+        ) from None
+    if status != 200 or reply.get("status") != "ok":
+        raise fail(f"{reply.get('code', status)}: {reply.get('message', reply)}")
+    result: dict[str, Any] = reply["result"]
+    return result
+
+
+def show(doc: dict[str, Any]) -> None:
+    console.print_json(json.dumps(doc, ensure_ascii=False, default=str))
+
+
+def read_store(cfg: Config) -> sqlite3.Connection:
+    try:
+        return connect(cfg.store.path, readonly=True)
+    except StoreError as exc:
+        raise fail(str(exc)) from None
