@@ -16,6 +16,7 @@ from typing import Any
 from edgectl.domain import Event, FacilityAvailability
 from edgectl.facilities import figures
 from edgectl.facilities.settings import Facilities
+from edgectl.store import kv
 from edgectl.timeline import Clock, Timeline
 from edgectl.workorders.engine import WorkOrderEngine
 from edgectl.workorders.store import transaction
@@ -23,6 +24,7 @@ from rules.schedule import Calendar, day_bounds
 
 Record = Callable[[Event], Any]
 KEY = ("facilities", "day")
+SINCE = "facilities.since"  # kv: the first local day tracked
 SETTLE_S = 5.0  # after midnight, so the day's last events have committed
 CATCH_UP_DAYS = 31
 
@@ -56,15 +58,17 @@ class FacilityTracker:
         self._catch_up()
 
     def _catch_up(self) -> None:
-        """Compute every finished day not yet stored (a fresh store starts with today)."""
+        """Compute every finished day not yet stored, from the day tracking began."""
         today = self._today()
+        since = kv.get(self.conn, SINCE)
+        if not since:  # a fresh store: the first full day is today
+            kv.put(self.conn, SINCE, today.isoformat())
+            since = today.isoformat()
         row = self.conn.execute("SELECT MAX(day) FROM facility_days").fetchone()
-        day = today
+        day = date.fromisoformat(since)
         if row and row[0]:
-            day = max(
-                date.fromisoformat(row[0]) + timedelta(days=1),
-                today - timedelta(days=CATCH_UP_DAYS),
-            )
+            day = max(day, date.fromisoformat(row[0]) + timedelta(days=1))
+        day = max(day, today - timedelta(days=CATCH_UP_DAYS))
         while day < today:
             self.run_day(day)
             day += timedelta(days=1)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import sqlite3
 import uuid
 from collections.abc import Callable, Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import partial
 from typing import Any
 
@@ -103,7 +103,8 @@ class PatrolEngine:
 
     def _arm_schedule(self, route: str) -> None:
         last = kv.get(self.conn, LAST_START.format(route=route))
-        after = max(self.clock(), datetime.fromisoformat(last)) if last else self.clock()
+        now = self.clock() - timedelta(microseconds=1)  # a start due right now still runs
+        after = max(now, datetime.fromisoformat(last)) if last else now
         got = next_start(self.schedules[route], self.calendar, after, self.settings.seed)
         fire = partial(self._scheduled, route, got[0] if got else None)
         self.timeline.set(("patrol_start", route), got[1] if got else None, fire)
