@@ -120,7 +120,7 @@ class Daemon:
         for task in self._background:
             task.cancel()
         await asyncio.gather(*self._background, return_exceptions=True)
-        self.operations.close()
+        await self.operations.close()
         await self.journal.close()
         log.info("stopped", at=datetime.now(UTC).isoformat())
 

@@ -19,8 +19,10 @@ from edgectl.config import Config
 from edgectl.domain import Event
 from edgectl.facilities.tracker import FacilityTracker
 from edgectl.patrol.engine import PatrolEngine
+from edgectl.sitectx import SiteContext
 from edgectl.store.db import open_store
 from edgectl.store.journal import Entry, Journal
+from edgectl.store.writer import Writer
 from edgectl.timeline import Clock, Timeline
 from edgectl.workorders.engine import WorkOrderEngine
 from edgectl.workorders.faults import FaultWatcher
@@ -46,44 +48,26 @@ def journal_record(journal: Journal) -> Callable[[Event], Any]:
 class Operations:
     def __init__(self, config: Config, record: Callable[[Event], Any], clock: Clock) -> None:
         self.config = config
-        self.conn = open_store(config.store.path)
+        self.conn = open_store(config.store.path)  # reads on the loop: the rebuild, reports
+        self.writer = Writer(config.store.path, "operations-writer")
         self.timeline = Timeline(clock)
         policy = SitePolicy.from_config(config)
-        roster = config.roster
-        self.workorders = WorkOrderEngine(
-            config.workorders,
-            roster,
-            policy.calendar,
+        self.site = SiteContext(
             config.site.id,
-            self.conn,
-            self.timeline,
-            record,
-            clock,
-        )
-        self.faults = FaultWatcher(self.workorders, self.timeline, config.workorders.fault_after_s)
-        self.patrol = PatrolEngine(
-            config.patrol,
-            roster,
             policy.calendar,
-            policy.plans,
+            config.roster,
             self.conn,
+            self.writer.submit,
             self.timeline,
             record,
             clock,
-            self.workorders,
         )
+        self.workorders = WorkOrderEngine(config.workorders, self.site)
+        self.faults = FaultWatcher(self.workorders, self.timeline, config.workorders.fault_after_s)
+        self.patrol = PatrolEngine(config.patrol, policy.plans, self.site, self.workorders)
         ids = [g.id for g in config.gates] + [d.id for d in config.doors]
         devices = tuple(ids + [r.id for r in config.readers])
-        self.facilities = FacilityTracker(
-            config.facilities,
-            devices,
-            policy.calendar,
-            self.conn,
-            self.timeline,
-            record,
-            clock,
-            self.workorders,
-        )
+        self.facilities = FacilityTracker(config.facilities, devices, self.site, self.workorders)
         self.rebuild_s = 0.0
 
     def load(self) -> None:
@@ -111,5 +95,8 @@ class Operations:
 
         await asyncio.gather(self.timeline.run(), feed())
 
-    def close(self) -> None:
+    async def close(self) -> None:
+        """Stop the daily runs, commit every queued change, close the store."""
+        await self.facilities.stop()
+        await asyncio.to_thread(self.writer.close)
         self.conn.close()

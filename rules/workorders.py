@@ -78,9 +78,22 @@ class Policy:
     deadlines: Mapping[str, Deadlines]  # by priority
     escalation: tuple[Escalation, ...]
     supervisor: str = ""
+    _limits: Mapping[str, Mapping[str, timedelta]] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        limits = {
+            priority: MappingProxyType({s: timedelta(seconds=d.seconds(s)) for s in STAGES})
+            for priority, d in self.deadlines.items()
+        }
+        object.__setattr__(self, "_limits", MappingProxyType(limits))
 
     def limits(self, priority: str) -> Deadlines:
         return self.deadlines.get(priority) or next(iter(self.deadlines.values()))
+
+    def limit(self, priority: str, stage: str) -> timedelta:
+        """The time allowed for ``stage`` (an unknown priority gets the first one's)."""
+        by_stage = self._limits.get(priority) or next(iter(self._limits.values()))
+        return by_stage[stage]
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,15 +189,19 @@ def reopen(order: Order, at: datetime) -> tuple[Order, Transition]:
     return moved, Transition(order.id, NEW, order.status, "device", at, note="fault_repeated")
 
 
+_RANK = MappingProxyType({status: i for i, status in enumerate(LIFECYCLE)})
+_STAGE_RANK = MappingProxyType({stage: _RANK[status] for stage, status in STAGES.items()})
+_ALL_STAGES = tuple(STAGES)
+_NO_FOLLOW_UP = tuple(s for s in STAGES if s != "follow_up")
+
+
 def _stages(order: Order) -> tuple[str, ...]:
-    if order.source in NO_FOLLOW_UP_SOURCES:
-        return tuple(s for s in STAGES if s != "follow_up")
-    return tuple(STAGES)
+    return _NO_FOLLOW_UP if order.source in NO_FOLLOW_UP_SOURCES else _ALL_STAGES
 
 
 def deadline(order: Order, stage: str, policy: Policy) -> datetime | None:
     """When ``stage`` is due, or None while it cannot start (follow-up before done)."""
-    limit = timedelta(seconds=policy.limits(order.priority).seconds(stage))
+    limit = policy.limit(order.priority, stage)
     if stage == "follow_up":
         done = order.reached.get(DONE)
         return done.astimezone(UTC) + limit if done is not None else None
@@ -195,8 +212,8 @@ def _pending(order: Order) -> tuple[str, ...]:
     """Stages still to be met: not reached, and the order not cancelled or closed."""
     if order.status in CLOSED:
         return ()
-    index = LIFECYCLE.index(order.status)
-    return tuple(s for s in _stages(order) if LIFECYCLE.index(STAGES[s]) > index)
+    rank = _RANK[order.status]
+    return tuple(s for s in _stages(order) if _STAGE_RANK[s] > rank)
 
 
 def overdue(order: Order, stage: str, policy: Policy, now: datetime) -> bool:
@@ -255,10 +272,11 @@ def next_deadline(order: Order, policy: Policy) -> datetime | None:
         due = deadline(order, stage, policy)
         if due is None:
             continue
+        # levels rise with their offsets: the first one not sent yet is the stage's next
         for level, esc in enumerate(policy.escalation):
-            if (stage, level) in order.escalated:
-                continue
-            at = due + timedelta(seconds=esc.after_s, microseconds=1)
-            if best is None or at < best:
-                best = at
+            if (stage, level) not in order.escalated:
+                at = due + timedelta(seconds=esc.after_s, microseconds=1)
+                if best is None or at < best:
+                    best = at
+                break
     return best

@@ -9,31 +9,24 @@ a completed tour closes it.
 
 from __future__ import annotations
 
-import sqlite3
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 from functools import partial
-from typing import Any
 
-import structlog
-
-from edgectl.domain import CheckpointMissed, Event, GuardOverdue, PatrolCheckpoint, PatrolTour
+from edgectl.domain import CheckpointMissed, GuardOverdue, PatrolCheckpoint, PatrolTour
 from edgectl.patrol import store
 from edgectl.patrol.settings import Patrol, RouteSettings
-from edgectl.roster import Duty, on_duty
+from edgectl.roster import on_duty
+from edgectl.sitectx import SiteContext
 from edgectl.store import kv
 from edgectl.store.journal import Entry
-from edgectl.timeline import Clock, Timeline
 from edgectl.workorders.engine import WorkOrderEngine
 from edgectl.workorders.store import stamp
 from rules import patrol as rules
 from rules.patrol_schedule import PatrolSchedule, next_start
-from rules.schedule import NEVER, Calendar, WeekPlan, parse_time
+from rules.schedule import NEVER, WeekPlan, parse_time
 
-log = structlog.get_logger(__name__)
-
-Record = Callable[[Event], Any]
 LAST_START = "patrol.last_start.{route}"  # kv: the latest nominal scheduled start taken
 
 
@@ -45,22 +38,15 @@ class PatrolEngine:
     def __init__(
         self,
         settings: Patrol,
-        roster: tuple[Duty, ...],
-        calendar: Calendar,
         plans: Mapping[str, WeekPlan],
-        conn: sqlite3.Connection,
-        timeline: Timeline,
-        record: Record,
-        clock: Clock,
+        site: SiteContext,
         workorders: WorkOrderEngine,
     ) -> None:
         self.settings = settings
-        self.roster = roster
-        self.calendar = calendar
-        self.conn = conn
-        self.timeline = timeline
-        self.record = record
-        self.clock = clock
+        self.site = site
+        self.timeline = site.timeline
+        self.record = site.record
+        self.clock = site.clock
         self.workorders = workorders
         self.config: dict[str, RouteSettings] = {r.id: r for r in settings.routes}
         self.routes = {r.id: r.route() for r in settings.routes}
@@ -75,15 +61,22 @@ class PatrolEngine:
             if r.times
         }
         self.tours: dict[str, rules.Tour] = {}
+        self.streak: dict[str, int] = {}  # route -> incomplete tours in a row
+        self.last_start: dict[str, datetime] = {}  # route -> the latest scheduled start taken
 
     # --- state ---------------------------------------------------------------------------
 
     def load(self) -> int:
         """Rebuild active tours and the next scheduled starts from the store."""
         self.tours.clear()
-        for tour in store.load_active(self.conn, self.routes):
+        for tour in store.load_active(self.site.conn, self.routes):
             self._track(tour)
+        for route in self.routes:
+            self.streak[route] = store.incomplete_streak(self.site.conn, route)
         for route in self.schedules:
+            last = kv.get(self.site.conn, LAST_START.format(route=route))
+            if last:
+                self.last_start[route] = datetime.fromisoformat(last)
             self._arm_schedule(route)
         return len(self.tours)
 
@@ -102,16 +95,16 @@ class PatrolEngine:
             self._apply(*rules.tick(tour, now))
 
     def _arm_schedule(self, route: str) -> None:
-        last = kv.get(self.conn, LAST_START.format(route=route))
         now = self.clock() - timedelta(microseconds=1)  # a start due right now still runs
-        after = max(now, datetime.fromisoformat(last)) if last else now
-        got = next_start(self.schedules[route], self.calendar, after, self.settings.seed)
+        after = max(now, self.last_start.get(route, now))
+        got = next_start(self.schedules[route], self.site.calendar, after, self.settings.seed)
         fire = partial(self._scheduled, route, got[0] if got else None)
         self.timeline.set(("patrol_start", route), got[1] if got else None, fire)
 
     def _scheduled(self, route: str, nominal: datetime | None, now: datetime) -> None:
         if nominal is not None:
-            kv.put(self.conn, LAST_START.format(route=route), stamp(now))
+            self.last_start[route] = now
+            self.site.write(kv.put, LAST_START.format(route=route), stamp(now))
             self._start(route, "schedule", None, now)
         self._arm_schedule(route)
 
@@ -121,7 +114,7 @@ class PatrolEngine:
         fixed = self.config[route].guard
         if fixed:
             return fixed
-        staff = on_duty(self.roster, "guard", self.calendar, now)
+        staff = on_duty(self.site.roster, "guard", self.site.calendar, now)
         return staff[0] if staff else ""
 
     def start(self, route: str, by: str, guard: str | None = None) -> rules.Tour:
@@ -136,7 +129,7 @@ class PatrolEngine:
         guard = guard or self._guard_for(route, now)
         tour_id = f"{route}-{now:%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}"
         tour = rules.start(self.routes[route], tour_id, guard, now, by)
-        store.insert(self.conn, tour)
+        self.site.write(store.insert, tour)
         self.record(
             PatrolTour(source=route, at=now, tour_id=tour_id, status="started", guard=guard, by=by)
         )
@@ -176,7 +169,7 @@ class PatrolEngine:
     ) -> list[rules.CheckpointResult]:
         results = [e for e in effects if isinstance(e, rules.CheckpointResult)]
         if effects:
-            store.save(self.conn, tour, results)
+            self.site.write(store.save, tour, results)
         for e in effects:
             if isinstance(e, rules.CheckpointResult):
                 self.record(
@@ -191,7 +184,6 @@ class PatrolEngine:
                     )
                 )
                 if e.result == rules.MISSED:
-                    log.warning("checkpoint_missed", tour=e.tour_id, checkpoint=e.checkpoint)
                     self.record(
                         CheckpointMissed(
                             source=e.checkpoint,
@@ -202,7 +194,6 @@ class PatrolEngine:
                         )
                     )
             elif isinstance(e, rules.GuardOverdue):
-                log.warning("guard_overdue", tour=e.tour_id, guard=e.guard)
                 self.record(
                     GuardOverdue(
                         source=e.guard or e.route,
@@ -231,9 +222,10 @@ class PatrolEngine:
         )
         key = f"patrol:{e.route}"
         if e.status == rules.COMPLETED:
+            self.streak[e.route] = 0
             self.workorders.recovered(key)
             return
-        streak = store.incomplete_streak(self.conn, e.route)
+        streak = self.streak[e.route] = self.streak.get(e.route, 0) + 1
         if streak >= self.settings.fault_after:
             self.workorders.fault(
                 key,

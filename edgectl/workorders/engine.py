@@ -11,34 +11,25 @@ deadlines come from stored times, never from timers alone.
 
 from __future__ import annotations
 
-import sqlite3
 import uuid
-from collections.abc import Callable
 from dataclasses import replace
 from datetime import date, datetime, timedelta
 from functools import partial
-from typing import Any
-
-import structlog
 
 from edgectl.domain import (
-    Event,
     WorkOrderChanged,
     WorkOrderCreated,
     WorkOrderOverdue,
     WorkOrderReport,
 )
-from edgectl.roster import Duty, on_duty
+from edgectl.roster import on_duty
+from edgectl.sitectx import SiteContext
 from edgectl.store import kv
-from edgectl.timeline import Clock, Timeline
 from edgectl.workorders import report, store
 from edgectl.workorders.settings import WorkOrders
 from rules import workorders as rules
-from rules.schedule import Calendar, day_bounds
+from rules.schedule import day_bounds
 
-log = structlog.get_logger(__name__)
-
-Record = Callable[[Event], Any]
 SOURCES = ("hub", "desk", "operator", "butler", "fault", "patrol", "availability")
 AUTOMATIC = frozenset({"fault", "patrol", "availability"})
 LAST_REPORT = "workorders.last_report"  # kv: the last local day reported
@@ -53,41 +44,39 @@ class NotFound(LookupError):
 
 
 class WorkOrderEngine:
-    def __init__(
-        self,
-        settings: WorkOrders,
-        roster: tuple[Duty, ...],
-        calendar: Calendar,
-        site_id: str,
-        conn: sqlite3.Connection,
-        timeline: Timeline,
-        record: Record,
-        clock: Clock,
-    ) -> None:
+    def __init__(self, settings: WorkOrders, site: SiteContext) -> None:
         self.settings = settings
         self.policy = settings.policy()
-        self.roster = roster
-        self.calendar = calendar
-        self.site_id = site_id
-        self.conn = conn
-        self.timeline = timeline
-        self.record = record
-        self.clock = clock
-        self.orders: dict[str, rules.Order] = {}
+        self.site = site
+        self.timeline = site.timeline
+        self.record = site.record
+        self.clock = site.clock
+        self.orders: dict[str, rules.Order] = {}  # open orders
+        self.faults: dict[str, rules.Order] = {}  # fault key -> its latest order
+        self._fault_of: dict[str, str] = {}  # order id -> fault key
+        self._last_report = ""
 
     # --- state ---------------------------------------------------------------------------
 
     def load(self) -> int:
         """Rebuild every open order and its next deadline from the store."""
         self.orders.clear()
-        for order in store.load_open(self.conn):
+        for order in store.load_open(self.site.conn):
             self._track(order)
+        since = self.clock() - timedelta(seconds=self.settings.reopen_window_s)
+        for key, order in store.fault_orders(self.site.conn, since).items():
+            self._remember_fault(key, order)
+        self._last_report = kv.get(self.site.conn, LAST_REPORT)
         self._reports_due(self.clock())
         return len(self.orders)
 
+    def _remember_fault(self, key: str, order: rules.Order) -> None:
+        self.faults[key] = order
+        self._fault_of[order.id] = key
+
     def reload(self, order_ids: list[str]) -> None:
         """Orders changed outside the engine (pulled from the hub): take them up again."""
-        fresh = {o.id: o for o in store.load_open(self.conn) if o.id in set(order_ids)}
+        fresh = {o.id: o for o in store.load_open(self.site.conn) if o.id in set(order_ids)}
         for order_id in order_ids:
             if order_id in fresh:
                 self._track(fresh[order_id])
@@ -95,6 +84,8 @@ class WorkOrderEngine:
                 self._forget(order_id)
 
     def _track(self, order: rules.Order) -> None:
+        if order.id in self._fault_of:
+            self.faults[self._fault_of[order.id]] = order
         if order.status in rules.CLOSED:
             self._forget(order.id)
             return
@@ -112,11 +103,8 @@ class WorkOrderEngine:
             return
         moved, notices = rules.tick(order, self.policy, now)
         if notices:
-            store.escalated(self.conn, notices)
+            self.site.write(store.escalated, notices)
             for n in notices:
-                log.warning(
-                    "workorder_overdue", order=n.order_id, stage=n.stage, level=n.level, to=n.to
-                )
                 self.record(
                     WorkOrderOverdue(
                         source="workorders",
@@ -135,24 +123,24 @@ class WorkOrderEngine:
     # --- the daily report ----------------------------------------------------------------
 
     def report(self, day: date) -> report.Report:
-        start, end = day_bounds(day, self.calendar.zone)
-        orders = store.load_period(self.conn, start, end)
+        start, end = day_bounds(day, self.site.calendar.zone)
+        orders = store.load_period(self.site.conn, start, end)
         return report.daily(day.isoformat(), orders, start, end, self.clock(), self.policy)
 
     def _reports_due(self, now: datetime) -> None:
         """Journal the report of every finished day not yet reported, then arm the next."""
-        today = now.astimezone(self.calendar.zone).date()
-        last = kv.get(self.conn, LAST_REPORT)
+        zone = self.site.calendar.zone
+        today = now.astimezone(zone).date()
         day = today - timedelta(days=1)
-        if last:
+        if self._last_report:
             floor = today - timedelta(days=REPORT_CATCH_UP_DAYS)
-            day = max(date.fromisoformat(last) + timedelta(days=1), floor)
+            day = max(date.fromisoformat(self._last_report) + timedelta(days=1), floor)
         while day < today:
             r = self.report(day)
-            _, end = day_bounds(day, self.calendar.zone)
+            _, end = day_bounds(day, zone)
             self.record(
                 WorkOrderReport(
-                    source=self.site_id,
+                    source=self.site.site_id,
                     at=end,
                     day=r.day,
                     created=r.created,
@@ -162,9 +150,10 @@ class WorkOrderEngine:
                     follow_up_rate=r.follow_up_rate,
                 )
             )
-            kv.put(self.conn, LAST_REPORT, r.day)
+            self._last_report = r.day
+            self.site.write(kv.put, LAST_REPORT, r.day)
             day += timedelta(days=1)
-        _, midnight = day_bounds(today, self.calendar.zone)
+        _, midnight = day_bounds(today, zone)
         when = midnight + timedelta(seconds=REPORT_SETTLE_S)
         self.timeline.set(REPORT_KEY, when, self._reports_due)
 
@@ -172,7 +161,7 @@ class WorkOrderEngine:
 
     def assignee_for(self, role: str, now: datetime) -> str | None:
         """The first staff member in ``role`` on duty now (roster order), if any."""
-        staff = on_duty(self.roster, role, self.calendar, now)
+        staff = on_duty(self.site.roster, role, self.site.calendar, now)
         return staff[0] if staff else None
 
     # --- changes -------------------------------------------------------------------------
@@ -206,7 +195,7 @@ class WorkOrderEngine:
         assignee = assignee or self.assignee_for(role, now)
         limits = self.policy.limits(priority)
         new = store.NewOrder(
-            id=f"{self.site_id}-{uuid.uuid4().hex[:12]}",
+            id=f"{self.site.site_id}-{uuid.uuid4().hex[:12]}",
             title=title.strip(),
             priority=priority,
             source=source,
@@ -219,7 +208,7 @@ class WorkOrderEngine:
             role=role,
             fault_key=fault_key,
         )
-        store.insert(self.conn, new, by, channel)
+        self.site.write(store.insert, new, by, channel)
         self.record(
             WorkOrderCreated(
                 source=by,
@@ -234,6 +223,8 @@ class WorkOrderEngine:
             )
         )
         order = rules.Order(new.id, priority, source, now, assignee=assignee)
+        if fault_key is not None:
+            self._remember_fault(fault_key, order)
         self._track(order)
         return order
 
@@ -241,7 +232,7 @@ class WorkOrderEngine:
         order = self.orders.get(order_id)
         if order is not None:
             return order
-        row = store.get(self.conn, order_id)
+        row = store.get(self.site.conn, order_id)
         if row is None:
             raise NotFound(f"no work order {order_id!r}")
         raise rules.Refused(f"work order {order_id!r} is {store.status_of(str(row['status']))}")
@@ -273,7 +264,7 @@ class WorkOrderEngine:
     def assign(self, order_id: str, assignee: str, by: str, channel: str) -> rules.Order:
         order = self.open_order(order_id)
         now = self.clock()
-        store.assign(self.conn, order_id, assignee, now)
+        self.site.write(store.assign, order_id, assignee, now)
         moved = replace(order, assignee=assignee)
         self.record(
             WorkOrderChanged(
@@ -291,7 +282,7 @@ class WorkOrderEngine:
         return moved
 
     def _apply(self, moved: rules.Order, t: rules.Transition, channel: str) -> None:
-        store.record(self.conn, t, channel)
+        self.site.write(store.record, t, channel)
         self.record(
             WorkOrderChanged(
                 source=t.by,
@@ -313,26 +304,14 @@ class WorkOrderEngine:
     def fault(self, key: str, target: str, title: str, source: str = "fault") -> str:
         """A fault is active: one open order per fault; a repeat within the window reopens."""
         now = self.clock()
-        found = store.by_fault(self.conn, key)
-        if found is not None:
-            order_id, status, updated = found
-            if status not in (rules.DONE, *rules.CLOSED):
-                return order_id
-            window = timedelta(seconds=self.settings.reopen_window_s)
-            if now - updated <= window:
-                row = store.get(self.conn, order_id)
-                assert row is not None
-                closed = rules.Order(
-                    order_id,
-                    str(row["priority"]),
-                    str(row["source"]),
-                    datetime.fromisoformat(str(row["created_at"])),
-                    status,
-                    row["assignee"] if isinstance(row["assignee"], str) else None,
-                )
-                moved, t = rules.reopen(closed, now)
-                self._apply(moved, t, source)
-                return order_id
+        last = self.faults.get(key)
+        if last is not None:
+            if last.status not in (rules.DONE, *rules.CLOSED):
+                return last.id
+            closed_at = max(last.reached.values(), default=last.created_at)
+            if now - closed_at <= timedelta(seconds=self.settings.reopen_window_s):
+                self._apply(*rules.reopen(last, now), source)
+                return last.id
         order = self.create(
             title=title,
             priority=self.settings.fault_priority,
@@ -346,11 +325,9 @@ class WorkOrderEngine:
 
     def recovered(self, key: str) -> str | None:
         """The fault is over: its open order is done (by the device)."""
-        found = store.by_fault(self.conn, key)
-        if found is None or found[0] not in self.orders:
-            return None
-        closed = rules.close_recovered(self.orders[found[0]], self.clock())
+        last = self.faults.get(key)
+        closed = rules.close_recovered(last, self.clock()) if last is not None else None
         if closed is None:
             return None
         self._apply(*closed, "fault")
-        return found[0]
+        return closed[0].id

@@ -47,6 +47,18 @@ class NewOrder:
 
 @contextlib.contextmanager
 def transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+    """A write transaction; inside another one, a savepoint (so a batch of changes shares
+    one commit, and a failed change inside it is undone alone)."""
+    if conn.in_transaction:
+        conn.execute("SAVEPOINT change")
+        try:
+            yield conn
+        except BaseException:
+            conn.execute("ROLLBACK TO change")
+            conn.execute("RELEASE change")
+            raise
+        conn.execute("RELEASE change")
+        return
     conn.execute("BEGIN IMMEDIATE")
     try:
         yield conn
@@ -189,16 +201,21 @@ def load_period(conn: sqlite3.Connection, since: datetime, until: datetime) -> l
     return _load(conn, f"({where})", (a, b, a, b))
 
 
-def by_fault(conn: sqlite3.Connection, fault_key: str) -> tuple[str, str, datetime] | None:
-    """The newest order for ``fault_key``: (id, status, updated_at)."""
-    row = conn.execute(
-        "SELECT id, status, updated_at FROM work_orders WHERE fault_key = ? "
-        "ORDER BY created_at DESC LIMIT 1",
-        (fault_key,),
-    ).fetchone()
-    if row is None:
-        return None
-    return row[0], status_of(row[1]), datetime.fromisoformat(row[2])
+def fault_orders(conn: sqlite3.Connection, since: datetime) -> dict[str, rules.Order]:
+    """The latest order of each fault key that is open or changed since ``since``."""
+    where = (
+        "o.fault_key IS NOT NULL AND (o.status NOT IN ('done', 'followed_up', 'cancelled', "
+        "'closed') OR o.updated_at >= ?)"
+    )
+    keys = dict(
+        conn.execute(
+            f"SELECT o.id, o.fault_key FROM work_orders o WHERE {where}", (stamp(since),)
+        ).fetchall()
+    )
+    latest: dict[str, rules.Order] = {}
+    for order in sorted(_load(conn, where, (stamp(since),)), key=lambda o: o.created_at):
+        latest[keys[order.id]] = order
+    return latest
 
 
 def get(conn: sqlite3.Connection, order_id: str) -> dict[str, object] | None:
