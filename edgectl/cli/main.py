@@ -51,6 +51,11 @@ def sim(
     devices_only: bool = typer.Option(
         False, "--devices-only", help="Only run the simulated devices; run the daemon yourself."
     ),
+    operations: bool = typer.Option(
+        False,
+        "--operations",
+        help="Time-lapse: a patrol tour with a missed checkpoint, a gate fault work order.",
+    ),
 ) -> None:
     """Run a simulated compound (gate on RS-485, Wiegand reader) against the real daemon.
 
@@ -58,7 +63,7 @@ def sim(
     """
     from edgectl.cli.sim import run_sim
 
-    run_sim(duration, interval, directory, seed_value, devices_only)
+    run_sim(duration, interval, directory, seed_value, devices_only, operations)
 
 
 @app.command()
