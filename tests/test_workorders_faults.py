@@ -11,7 +11,7 @@ from edgectl.simulation import simulated_compound
 from tests.cli_helpers import edgectl
 from tests.conftest import SecureBroker
 from tests.mqtt_console import console, online, running_site
-from tests.ops_site import ROSTER, WORKORDERS, FakeClock, daemon_at, journal, tick, wait_for
+from tests.ops_site import ROSTER, ROUTE, WORKORDERS, FakeClock, daemon_at, journal, tick, wait_for
 
 
 async def test_a_gate_fault_becomes_an_order_that_is_accepted_escalated_and_closed(
@@ -64,7 +64,7 @@ async def test_orders_over_mqtt_with_roles_and_the_assignee_topic(
     tmp_path: Path, secure_broker: SecureBroker
 ) -> None:
     roster = [{"staff": "gina", "role": "engineer"}, {"staff": "alice", "role": "butler"}]
-    overrides = {"roster": roster}
+    overrides = {"roster": roster, "patrol": {"routes": [ROUTE]}}
     async with (
         running_site(tmp_path, secure_broker, site_overrides=overrides) as site,
         console(secure_broker, "gina", subscribe=("edgectl/riverside/butler/gina/#",)) as gina,
@@ -94,3 +94,10 @@ async def test_orders_over_mqtt_with_roles_and_the_assignee_topic(
         audit = await wait_for(events, "workorder_created")
         assert by_device.source == "device" and by_device.body["channel"] == "fault"
         assert audit.source == "alice" and audit.body["channel"] == "mqtt"
+        started = await alice.request("patrol/start", {"route": "night", "guard": "gina"})
+        assert started["status"] == "ok" and started["result"]["guard"] == "gina", started
+        badged = await gina.request("patrol/badge", {"checkpoint": "tag-1"})  # her handheld
+        assert badged["result"]["results"][0]["result"] == "on_time", badged
+        tours = await victor.request("patrol/tours")
+        assert tours["result"]["tours"][0]["checkpoints"] == {"tag-1": "on_time"}
+        assert (await victor.request("patrol/start", {"route": "night"}))["code"] == "forbidden"
