@@ -65,12 +65,12 @@ def report(
     console.print(f"[bold]Facility availability, {wanted}[/] ({cfg.site.id}), target {target:.0%}")
     table = Table("device", "day %", "outages", f"{window}-day %", "")
     for r in rows:
-        week = "-" if r["week_share"] is None else f"{100 * r['week_share']:.2f}"
+        shown = "-" if r["week_share"] is None else f"{100 * r['week_share']:.2f}"
         table.add_row(
             str(r["device"]),
             f"{100 * r['share']:.2f}",
             str(r["outages"]),
-            week,
+            shown,
             "[red]below target[/]" if r["below_target"] else "",
         )
     console.print(table)

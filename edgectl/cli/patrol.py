@@ -83,7 +83,7 @@ def tours(
         return
     table = Table("tour", "route", "guard", "started", "status", "checkpoints")
     for t in rows:
-        cps = ", ".join(f"{k}:{v}" for k, v in t["checkpoints"].items())  # type: ignore[attr-defined]
+        cps = ", ".join(f"{k}:{v}" for k, v in t["checkpoints"].items())
         table.add_row(
             str(t["id"]),
             str(t["route"]),
@@ -125,7 +125,7 @@ def report(
     for t in _tours(cfg, wanted):
         counts = per_route.setdefault(str(t["route"]), Counter())
         counts[f"tour_{t['status']}"] += 1
-        counts.update(t["checkpoints"].values())  # type: ignore[attr-defined]
+        counts.update(t["checkpoints"].values())
     doc = {"day": wanted.isoformat(), "routes": {r: dict(c) for r, c in sorted(per_route.items())}}
     if as_json:
         show(doc)

@@ -6,6 +6,7 @@ import sqlite3
 from collections.abc import Mapping
 from datetime import datetime
 from types import MappingProxyType
+from typing import Any
 
 from edgectl.workorders.store import stamp, transaction
 from rules import patrol as rules
@@ -104,7 +105,7 @@ def incomplete_streak(conn: sqlite3.Connection, route: str) -> int:
     return streak
 
 
-def tours(conn: sqlite3.Connection, since: str, until: str) -> list[dict[str, object]]:
+def tours(conn: sqlite3.Connection, since: str, until: str) -> list[dict[str, Any]]:
     """Tours started in ``[since, until)`` (UTC stamps) with their checkpoint results."""
     out = []
     for row in conn.execute(
