@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -14,7 +12,7 @@ from edgectl.config import Config, load
 from edgectl.daemon import Daemon
 from edgectl.store.db import connect
 from edgectl.store.journal import Entry, last_entries
-from tests.daemon_helpers import wait_for
+from tests.daemon_helpers import running, wait_for
 
 ROSTER = [
     {"staff": "butler-li", "role": "butler"},
@@ -69,16 +67,9 @@ def ops_site(directory: Path, zone: str = "Europe/Berlin", **sections: Any) -> C
     return load(path)
 
 
-@contextlib.asynccontextmanager
-async def daemon_at(config: Config, clock: FakeClock) -> AsyncIterator[tuple[Daemon, Any]]:
+def daemon_at(config: Config, clock: FakeClock) -> Any:
     """A started daemon on ``clock`` and a queue of its committed journal entries."""
-    daemon = Daemon(config, clock=clock)
-    await daemon.start()
-    events = daemon.journal.subscribe()
-    try:
-        yield daemon, events
-    finally:
-        await daemon.stop()
+    return running(config, clock)
 
 
 async def tick(daemon: Daemon, clock: FakeClock, **delta: float) -> None:

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import sqlite3
-from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import typer
 from rich.table import Table
 
-from edgectl.cli.common import ConfigOption, console, load_or_exit
-from edgectl.cli.opcall import fail, read_store, show
+from edgectl.cli.common import ConfigOption, console
+from edgectl.cli.opcall import JsonOption, day_option, fail, open_day, show
 from edgectl.facilities import figures
 from rules.schedule import day_bounds
 
@@ -21,18 +20,13 @@ app = typer.Typer(
 
 @app.command("report")
 def report(
-    day: str = typer.Option("", "--day", "-d", help="Local day YYYY-MM-DD (default: yesterday)."),
-    as_json: bool = typer.Option(False, "--json"),
+    day: str = day_option("yesterday"),
+    as_json: bool = JsonOption,
     config: Path = ConfigOption,
 ) -> None:
     """Availability per device for a day, and over the rolling window, against the target."""
-    cfg = load_or_exit(config)
+    cfg, wanted, conn = open_day(config, day, default_back=1)
     zone = cfg.site.zone
-    try:
-        wanted = date.fromisoformat(day) if day else datetime.now(zone).date() - timedelta(days=1)
-    except ValueError:
-        raise fail(f"--day: expected YYYY-MM-DD, got {day!r}", 2) from None
-    conn = read_store(cfg)
     target, window = cfg.facilities.target, cfg.facilities.window_days
     rows = []
     try:

@@ -5,11 +5,13 @@ from __future__ import annotations
 import asyncio
 import json
 import sqlite3
+from datetime import date, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import typer
 
-from edgectl.cli.common import console, err_console
+from edgectl.cli.common import console, err_console, load_or_exit
 from edgectl.config import Config
 from edgectl.control import request
 from edgectl.store.db import StoreError, connect
@@ -46,3 +48,28 @@ def read_store(cfg: Config) -> sqlite3.Connection:
         return connect(cfg.store.path, readonly=True)
     except StoreError as exc:
         raise fail(str(exc)) from None
+
+
+def local_day(cfg: Config, text: str, *, default_back: int) -> date:
+    """``--day YYYY-MM-DD``, or the site's local today minus ``default_back`` days; exit 2."""
+    try:
+        if text:
+            return date.fromisoformat(text)
+    except ValueError:
+        raise fail(f"--day: expected YYYY-MM-DD, got {text!r}", 2) from None
+    return datetime.now(cfg.site.zone).date() - timedelta(days=default_back)
+
+
+JsonOption = typer.Option(False, "--json", help="Print JSON.")
+
+
+def day_option(default: str) -> Any:
+    return typer.Option("", "--day", "-d", help=f"Local day YYYY-MM-DD (default: {default}).")
+
+
+def open_day(
+    config: Path, day: str, *, default_back: int
+) -> tuple[Config, date, sqlite3.Connection]:
+    """The config, the local day asked for, and the store opened read-only."""
+    cfg = load_or_exit(config)
+    return cfg, local_day(cfg, day, default_back=default_back), read_store(cfg)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections import Counter
-from datetime import date, datetime
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +12,7 @@ import typer
 from rich.table import Table
 
 from edgectl.cli.common import ConfigOption, console, load_or_exit
-from edgectl.cli.opcall import call, fail, read_store, show
+from edgectl.cli.opcall import JsonOption, call, day_option, fail, local_day, read_store, show
 from edgectl.config import Config
 from edgectl.patrol import store
 from edgectl.workorders.store import stamp
@@ -53,13 +53,6 @@ def routes(as_json: bool = typer.Option(False, "--json"), config: Path = ConfigO
     console.print(table)
 
 
-def _day(cfg: Config, text: str) -> date:
-    try:
-        return date.fromisoformat(text) if text else datetime.now(cfg.site.zone).date()
-    except ValueError:
-        raise fail(f"--day: expected YYYY-MM-DD, got {text!r}", 2) from None
-
-
 def _tours(cfg: Config, day: date) -> list[dict[str, Any]]:
     start, end = day_bounds(day, cfg.site.zone)
     conn = read_store(cfg)
@@ -71,13 +64,13 @@ def _tours(cfg: Config, day: date) -> list[dict[str, Any]]:
 
 @app.command("tours")
 def tours(
-    day: str = typer.Option("", "--day", "-d", help="Local day YYYY-MM-DD (default: today)."),
-    as_json: bool = typer.Option(False, "--json"),
+    day: str = day_option("today"),
+    as_json: bool = JsonOption,
     config: Path = ConfigOption,
 ) -> None:
     """Tours started on a day, with each checkpoint's result."""
     cfg = load_or_exit(config)
-    rows = _tours(cfg, _day(cfg, day))
+    rows = _tours(cfg, local_day(cfg, day, default_back=0))
     if as_json:
         show({"tours": rows})
         return
@@ -114,13 +107,13 @@ def start(
 
 @app.command("report")
 def report(
-    day: str = typer.Option("", "--day", "-d", help="Local day YYYY-MM-DD (default: today)."),
-    as_json: bool = typer.Option(False, "--json"),
+    day: str = day_option("today"),
+    as_json: bool = JsonOption,
     config: Path = ConfigOption,
 ) -> None:
     """A day's tours by route: completed, incomplete, checkpoint results."""
     cfg = load_or_exit(config)
-    wanted = _day(cfg, day)
+    wanted = local_day(cfg, day, default_back=0)
     per_route: dict[str, Counter[str]] = {}
     for t in _tours(cfg, wanted):
         counts = per_route.setdefault(str(t["route"]), Counter())

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import sqlite3
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +13,7 @@ import typer
 from rich.table import Table
 
 from edgectl.cli.common import ConfigOption, console, load_or_exit
-from edgectl.cli.opcall import call, fail, read_store, show
+from edgectl.cli.opcall import JsonOption, call, day_option, fail, open_day, read_store, show
 from edgectl.workorders import report, store
 from rules.schedule import day_bounds
 
@@ -136,19 +136,13 @@ def list_(as_json: bool = typer.Option(False, "--json"), config: Path = ConfigOp
 
 @app.command("report")
 def report_(
-    day: str = typer.Option("", "--day", "-d", help="Local day YYYY-MM-DD (default: yesterday)."),
-    as_json: bool = typer.Option(False, "--json"),
+    day: str = day_option("yesterday"),
+    as_json: bool = JsonOption,
     config: Path = ConfigOption,
 ) -> None:
     """The daily report: orders by source and priority, deadline compliance, follow-up rate."""
-    cfg = load_or_exit(config)
-    zone = cfg.site.zone
-    try:
-        wanted = date.fromisoformat(day) if day else datetime.now(zone).date() - timedelta(days=1)
-    except ValueError:
-        raise fail(f"--day: expected YYYY-MM-DD, got {day!r}", 2) from None
-    conn = read_store(cfg)
-    start, end = day_bounds(wanted, zone)
+    cfg, wanted, conn = open_day(config, day, default_back=1)
+    start, end = day_bounds(wanted, cfg.site.zone)
     try:
         orders = store.load_period(conn, start, end)
     except sqlite3.Error as exc:
