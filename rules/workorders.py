@@ -79,6 +79,7 @@ class Policy:
     escalation: tuple[Escalation, ...]
     supervisor: str = ""
     _limits: Mapping[str, Mapping[str, timedelta]] = field(init=False, repr=False, compare=False)
+    _due_after: tuple[timedelta, ...] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         limits = {
@@ -86,6 +87,12 @@ class Policy:
             for priority, d in self.deadlines.items()
         }
         object.__setattr__(self, "_limits", MappingProxyType(limits))
+        # when each level is due after the deadline: overdue is strictly after (1 µs)
+        due = tuple(timedelta(seconds=e.after_s, microseconds=1) for e in self.escalation)
+        object.__setattr__(self, "_due_after", due)
+
+    def due_after(self) -> tuple[timedelta, ...]:
+        return self._due_after
 
     def limits(self, priority: str) -> Deadlines:
         return self.deadlines.get(priority) or next(iter(self.deadlines.values()))
@@ -273,9 +280,9 @@ def next_deadline(order: Order, policy: Policy) -> datetime | None:
         if due is None:
             continue
         # levels rise with their offsets: the first one not sent yet is the stage's next
-        for level, esc in enumerate(policy.escalation):
+        for level, after in enumerate(policy.due_after()):
             if (stage, level) not in order.escalated:
-                at = due + timedelta(seconds=esc.after_s, microseconds=1)
+                at = due + after
                 if best is None or at < best:
                     best = at
                 break
