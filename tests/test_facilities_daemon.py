@@ -24,13 +24,8 @@ class CameraFault(Event):
 
     KIND: ClassVar[str] = "camera_fault"
     CLASS: ClassVar[EventClass] = EventClass.ALARM
-    error: str
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class CameraRecovered(Event):
-    KIND: ClassVar[str] = "camera_recovered"
-    CLASS: ClassVar[EventClass] = EventClass.DEVICE
+    fault: str  # frozen, black, defocus, moved
+    active: bool
 
 
 def at(seconds: float) -> datetime:
@@ -49,8 +44,8 @@ async def test_daily_availability_is_exact_and_below_target_opens_an_order(
             emit(DeviceOnline(source=cam, at=at(0)))
         emit(DeviceOffline(source="cam-1", at=at(36000), error="timeout"))
         emit(DeviceOnline(source="cam-1", at=at(36000 + 1728)))  # 2% of the day: on target
-        emit(CameraFault(source="cam-2", at=at(40000), error="no video"))
-        emit(CameraRecovered(source="cam-2", at=at(47200)))  # 2 h in fault
+        emit(CameraFault(source="cam-2", at=at(40000), fault="black", active=True))
+        emit(CameraFault(source="cam-2", at=at(47200), fault="black", active=False))  # 2 h
         fixed = await wait_for(events, "workorder_changed")  # the camera's fault order
         assert (fixed.body["status"], fixed.body["note"]) == ("done", "device_recovered")
         await tick(daemon, clock, seconds=405)  # local midnight + 5 s
@@ -101,9 +96,9 @@ async def test_offline_too_long_held_open_and_camera_faults_open_one_order_each(
         emit(AccessAlarm(source="lobby-a", at=clock(), alarm="held_open", target="lobby-a"))
         held = await wait_for(events, "workorder_created")
         assert "held open" in held.body["title"]
-        emit(CameraFault(source="cam-9", at=clock(), error="tampered"))
+        emit(CameraFault(source="cam-9", at=clock(), fault="moved", active=True))
         cam = await wait_for(events, "workorder_created")
-        assert cam.body["target"] == "cam-9" and "tampered" in cam.body["title"]
+        assert cam.body["target"] == "cam-9" and "moved" in cam.body["title"]
         emit(DeviceOnline(source="intercom-1", at=clock()))
         closed = await wait_for(events, "workorder_changed")
         assert closed.body["order_id"] == offline.body["order_id"]

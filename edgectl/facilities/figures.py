@@ -18,7 +18,7 @@ from rules.availability import Availability, Change, Status, compute
 from rules.schedule import day_bounds
 
 ONLINE_KINDS = ("device_online", "device_offline", "gate_state")
-FAULT_KINDS = ("gate_state", "camera_fault", "camera_recovered")
+FAULT_KINDS = ("gate_state", "camera_fault")
 KINDS = tuple(sorted({*ONLINE_KINDS, *FAULT_KINDS}))
 
 
@@ -31,10 +31,8 @@ def change_of(kind: str, body: dict[str, object], at: datetime) -> Change | None
     if kind == "gate_state":
         state = body.get("state")
         return Change(at, online=True, fault=None if state == "unknown" else state == "fault")
-    if kind == "camera_fault":
-        return Change(at, fault=True)
-    if kind == "camera_recovered":
-        return Change(at, fault=False)
+    if kind == "camera_fault":  # the camera family's health check; ``active`` false: over
+        return Change(at, fault=bool(body.get("active", True)))
     return None
 
 

@@ -8,7 +8,8 @@ by other modules (cameras, intercoms) need no import here:
 - ``device_offline`` for longer than ``workorders.fault_after_s`` opens ``offline:<id>``
   (any device: gate, door, reader, camera, intercom); ``device_online`` closes it;
 - ``access_alarm`` ``held_open`` opens ``held_open:<door>``; ``door_secured`` closes it;
-- ``camera_fault`` opens ``camera_fault:<camera>``; ``camera_recovered`` closes it.
+- ``camera_fault`` (the camera family's health check: ``fault`` frozen, black, defocus,
+  moved; ``active`` true or false) opens ``camera_fault:<camera>:<fault>`` and closes it.
 
 The offline grace time is a deadline on the site timeline, not a sleeping task.
 """
@@ -54,10 +55,12 @@ class FaultWatcher:
             elif body.get("alarm") == "door_secured":
                 self.engine.recovered(f"held_open:{door}")
         elif kind == "camera_fault":
-            reason = body.get("error") or body.get("reason") or "fault"
-            self.engine.fault(f"camera_fault:{src}", src, f"Camera {src} fault: {reason}")
-        elif kind == "camera_recovered":
-            self.engine.recovered(f"camera_fault:{src}")
+            fault = str(body.get("fault") or "fault")
+            key = f"camera_fault:{src}:{fault}"
+            if body.get("active", True):
+                self.engine.fault(key, src, f"Camera {src} picture fault: {fault}")
+            else:
+                self.engine.recovered(key)
 
     def _offline(self, device: str, now: datetime) -> None:
         minutes = self.grace.total_seconds() / 60
