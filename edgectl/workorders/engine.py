@@ -76,12 +76,8 @@ class WorkOrderEngine:
 
     def reload(self, order_ids: list[str]) -> None:
         """Orders changed outside the engine (pulled from the hub): take them up again."""
-        fresh = {o.id: o for o in store.load_open(self.site.conn) if o.id in set(order_ids)}
-        for order_id in order_ids:
-            if order_id in fresh:
-                self._track(fresh[order_id])
-            else:
-                self._forget(order_id)
+        for order in store.load_ids(self.site.conn, order_ids):
+            self._track(order)  # a closed one is forgotten
 
     def _track(self, order: rules.Order) -> None:
         if order.id in self._fault_of:

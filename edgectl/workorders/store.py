@@ -191,6 +191,13 @@ def load_open(conn: sqlite3.Connection) -> list[rules.Order]:
     return _load(conn, "o.status NOT IN ('followed_up', 'cancelled', 'closed')", ())
 
 
+def load_ids(conn: sqlite3.Connection, ids: list[str]) -> list[rules.Order]:
+    """These orders (any status) as the rules see them."""
+    if not ids:
+        return []
+    return _load(conn, f"o.id IN ({','.join('?' * len(ids))})", tuple(ids))
+
+
 def load_period(conn: sqlite3.Connection, since: datetime, until: datetime) -> list[rules.Order]:
     """Orders created in ``[since, until)`` or done in it (for the daily report)."""
     where = (
