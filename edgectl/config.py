@@ -5,22 +5,56 @@ See ``config.example.toml`` for every key with a comment.
 
 from __future__ import annotations
 
+import os
+import stat
 import tomllib
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import date
 from pathlib import Path
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from drivers.modbus.settings import Bus, Contact, Door, Gate, Relay, check_wiring
+from drivers.wiegand.settings import Reader
 from edgectl.confload import ConfigError, Invalid, build
 from edgectl.facilities.settings import Facilities
 from edgectl.patrol.settings import Patrol
 from edgectl.roster import Duty
 from edgectl.workorders.settings import WorkOrders
-from rules.schedule import DAYS, MAX_SEGMENTS, parse_segment
+from rules.settings import (
+    ROLES,
+    Access,
+    AccessPoint,
+    Antipassback,
+    Area,
+    Holiday,
+    HolidayPlan,
+    Schedule,
+)
 
-__all__ = ["Config", "ConfigError", "load"]
+# The section types are defined by the code that uses them (drivers/*/settings.py,
+# rules/settings.py) and composed here; they stay importable from here for callers.
+__all__ = [
+    "ROLES",
+    "Access",
+    "AccessPoint",
+    "Antipassback",
+    "Area",
+    "Bus",
+    "Config",
+    "ConfigError",
+    "Contact",
+    "Door",
+    "Gate",
+    "Holiday",
+    "HolidayPlan",
+    "Invalid",
+    "Reader",
+    "Relay",
+    "Schedule",
+    "load",
+    "parse",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,121 +90,6 @@ class Daemon:
     metrics_port: int = 0  # 0 disables the Prometheus endpoint
     metrics_host: str = "127.0.0.1"
     log_level: Literal["debug", "info", "warning", "error"] = "info"
-
-
-@dataclass(frozen=True, slots=True)
-class Bus:
-    """An RS-485 serial bus (``rtu``) or a Modbus TCP link (``tcp``)."""
-
-    id: str
-    kind: Literal["rtu", "tcp"] = "rtu"
-    port: str = ""  # serial device for rtu, e.g. /dev/serial/by-id/usb-FTDI_...
-    host: str = ""  # for tcp
-    tcp_port: int = 502
-    baud: int = 9600
-    parity: Literal["N", "E", "O"] = "N"
-    stopbits: int = 1
-    bytesize: int = 8
-    turnaround_ms: float = 5.0
-    retries: int = 1
-    latency_ms: float = 25.0  # host/USB-adapter/gateway allowance added to reply timeouts
-    offline_after: int = 3  # failed transactions before a unit is reported offline
-
-    def validate(self) -> None:
-        if self.kind == "rtu" and not self.port:
-            raise Invalid("port", "expected the serial device path for an rtu bus")
-        if self.kind == "tcp" and not self.host:
-            raise Invalid("host", "expected a host name or address for a tcp bus")
-        if self.baud not in (1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200):
-            raise Invalid("baud", f"expected a standard baud rate, got {self.baud}")
-        if not 0 <= self.retries <= 5:
-            raise Invalid("retries", f"expected 0-5 retries, got {self.retries}")
-        if self.offline_after < 1:
-            raise Invalid("offline_after", f"expected at least 1, got {self.offline_after}")
-
-
-@dataclass(frozen=True, slots=True)
-class Gate:
-    id: str
-    bus: str
-    unit: int = 1
-    profile: str = "generic"
-    area: str = "site"
-    name: str = ""
-    poll_interval_s: float = 1.0
-    auto_close_s: float = 0.0  # 0 leaves closing to the gate itself
-    open_pulse_s: float = 5.0
-
-    def validate(self) -> None:
-        if not 1 <= self.unit <= 247:
-            raise Invalid("unit", f"expected a Modbus unit id 1-247, got {self.unit}")
-        if self.poll_interval_s < 0 or self.auto_close_s < 0:
-            raise Invalid("poll_interval_s", "expected intervals of 0 seconds or more")
-        from drivers.modbus import profile  # profiles are data files beside the driver
-
-        try:
-            profile.load(self.profile)
-        except ConfigError as exc:
-            raise Invalid(
-                "profile", f"{exc.file}: {exc.key + ': ' if exc.key else ''}{exc.problem}"
-            ) from None
-
-
-@dataclass(frozen=True, slots=True)
-class Relay:
-    bus: str
-    unit: int
-    coil: int
-
-
-@dataclass(frozen=True, slots=True)
-class Contact:
-    """A door contact wired to a discrete input of a Modbus I/O module on a bus."""
-
-    bus: str
-    unit: int
-    input: int
-    open_value: bool = True  # the input reads this when the door is open
-    poll_interval_s: float = 0.2
-
-
-@dataclass(frozen=True, slots=True)
-class Door:
-    id: str
-    area: str = "site"
-    name: str = ""
-    unlock_s: float = 5.0
-    fail_mode: Literal["safe", "secure"] = "secure"
-    egress: bool = False
-    relay: Relay | None = None
-    contact: Contact | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Reader:
-    """A Wiegand reader behind a serial Wiegand converter (see docs/wiegand-converter.md)."""
-
-    id: str
-    port: str
-    baud: int = 9600
-    door: str = ""
-    gate: str = ""
-    direction: Literal["in", "out", "none"] = "in"
-    formats: tuple[str, ...] = ("h10301", "wiegand34", "c1000", "h10304")
-
-    def validate(self) -> None:
-        if bool(self.door) == bool(self.gate):
-            raise Invalid("door", "expected exactly one of 'door' or 'gate' for a reader")
-        from drivers.wiegand.codec import builtin_formats
-
-        known = builtin_formats()
-        for i, name in enumerate(self.formats):
-            if name not in known:
-                raise Invalid(f"formats[{i}]", f"expected one of {sorted(known)}, got {name!r}")
-
-    @property
-    def target(self) -> str:
-        return self.door or self.gate
 
 
 @dataclass(frozen=True, slots=True)
@@ -257,131 +176,6 @@ class Hub:
                 raise Invalid(key, f"expected a positive integer, got {getattr(self, key)}")
 
 
-ROLES = ("resident", "staff", "guard", "contractor", "visitor")
-Antipassback = Literal["off", "soft", "hard"]
-
-
-@dataclass(frozen=True, slots=True)
-class HolidayPlan:
-    """The segments a schedule allows on days of one holiday type."""
-
-    type: str
-    segments: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True, slots=True)
-class Schedule:
-    """A week plan: up to 8 ``"HH:MM[:SS]-HH:MM[:SS]"`` segments a day, in site local time."""
-
-    id: str
-    mon: tuple[str, ...] = ()
-    tue: tuple[str, ...] = ()
-    wed: tuple[str, ...] = ()
-    thu: tuple[str, ...] = ()
-    fri: tuple[str, ...] = ()
-    sat: tuple[str, ...] = ()
-    sun: tuple[str, ...] = ()
-    holidays: tuple[HolidayPlan, ...] = ()
-
-    def validate(self) -> None:
-        if self.id in ("always", "never"):
-            raise Invalid("id", f"{self.id!r} is built in; choose another id")
-        for day in DAYS:
-            _check_segments(day, getattr(self, day))
-        for i, plan in enumerate(self.holidays):
-            _check_segments(f"holidays[{i}].segments", plan.segments)
-
-
-def _check_segments(key: str, segments: tuple[str, ...]) -> None:
-    if len(segments) > MAX_SEGMENTS:
-        raise Invalid(key, f"at most {MAX_SEGMENTS} segments a day, got {len(segments)}")
-    for text in segments:
-        try:
-            parse_segment(text)
-        except ValueError as exc:
-            raise Invalid(key, str(exc)) from None
-
-
-@dataclass(frozen=True, slots=True)
-class Holiday:
-    date: str  # YYYY-MM-DD, a local calendar day
-    type: str
-
-    def validate(self) -> None:
-        try:
-            date.fromisoformat(self.date)
-        except ValueError:
-            raise Invalid("date", f"expected YYYY-MM-DD, got {self.date!r}") from None
-
-
-@dataclass(frozen=True, slots=True)
-class Area:
-    """Anti-passback by area: readers with direction in/out move people in and out of it."""
-
-    id: str
-    antipassback: Antipassback = "off"
-    reset_s: float = 0.0  # forget a position after this long; 0 keeps it until forgiven
-
-
-@dataclass(frozen=True, slots=True)
-class AccessPoint:
-    """Per door or gate access policy: timed anti-passback and held-open alarm times."""
-
-    target: str
-    antipassback: Antipassback = "off"
-    antipassback_s: float = 0.0  # the same person may not pass again within this time
-    held_prealarm_s: float = 30.0
-    held_alarm_s: float = 60.0
-
-    def validate(self) -> None:
-        if self.antipassback != "off" and self.antipassback_s <= 0:
-            raise Invalid("antipassback_s", "expected a positive time for timed anti-passback")
-        if not 0 < self.held_prealarm_s <= self.held_alarm_s:
-            raise Invalid("held_alarm_s", "expected 0 < held_prealarm_s <= held_alarm_s")
-
-
-@dataclass(frozen=True, slots=True)
-class Access:
-    max_offline_days: float = 7.0
-    degraded_policy: Literal["deny_all_but_staff", "facility_code_only", "carry_on"] = "carry_on"
-    degraded_facility_codes: tuple[int, ...] = ()
-    security_roles: tuple[str, ...] = ("guard",)
-    holiday_types: tuple[str, ...] = ()
-    holidays: tuple[Holiday, ...] = ()
-    schedules: tuple[Schedule, ...] = ()
-    areas: tuple[Area, ...] = ()
-    points: tuple[AccessPoint, ...] = ()
-    visitor_code_digits: int = 8
-    pin_timeout_s: float = 10.0  # card+PIN: how long after the card the PIN may follow
-
-    def validate(self) -> None:
-        for i, role in enumerate(self.security_roles):
-            if role not in ROLES:
-                raise Invalid(f"security_roles[{i}]", f"expected one of {ROLES}, got {role!r}")
-        types = set(self.holiday_types)
-        for i, holiday in enumerate(self.holidays):
-            if holiday.type not in types:
-                raise Invalid(
-                    f"holidays[{i}].type",
-                    f"unknown holiday type {holiday.type!r}; declared: {sorted(types)}",
-                )
-        for i, schedule in enumerate(self.schedules):
-            for j, plan in enumerate(schedule.holidays):
-                if plan.type not in types:
-                    raise Invalid(
-                        f"schedules[{i}].holidays[{j}].type",
-                        f"schedule {schedule.id!r} references unknown holiday type "
-                        f"{plan.type!r}; declared in access.holiday_types: {sorted(types)}",
-                    )
-        for section in ("schedules", "areas"):
-            seen = Counter(item.id for item in getattr(self, section))
-            for i, item in enumerate(getattr(self, section)):
-                if seen[item.id] > 1:
-                    raise Invalid(f"{section}[{i}].id", f"duplicate id {item.id!r}")
-        if not 4 <= self.visitor_code_digits <= 12:
-            raise Invalid("visitor_code_digits", "expected 4 to 12 digits")
-
-
 @dataclass(frozen=True, slots=True)
 class Config:
     site: Site
@@ -429,11 +223,11 @@ class Config:
                 raise Invalid(
                     f"readers[{i}].door", f"expected one of {door_ids}, got {reader.door!r}"
                 )
-        ports = Counter(b.port for b in self.buses if b.kind == "rtu")
-        ports.update(r.port for r in self.readers)
-        for i, reader in enumerate(self.readers):
-            if ports[reader.port] > 1:
-                raise Invalid(f"readers[{i}].port", f"serial port {reader.port!r} used twice")
+        check_wiring(self.gates, self.doors)
+        _check_ports(
+            [(f"buses[{i}].port", b.port) for i, b in enumerate(self.buses) if b.kind == "rtu"]
+            + [(f"readers[{i}].port", r.port) for i, r in enumerate(self.readers)]
+        )
         targets = {*gate_ids, *door_ids}
         for i, point in enumerate(self.access.points):
             if point.target not in targets:
@@ -462,6 +256,30 @@ class Config:
 
     def bus(self, bus_id: str) -> Bus:
         return next(b for b in self.buses if b.id == bus_id)
+
+
+def _device(path: str) -> tuple[str, int | str]:
+    """What a serial port path names: the character device (its st_rdev) if it exists,
+    else the path with symlinks resolved (so /dev/serial/by-id/... and /dev/ttyUSB0 match)."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return ("path", os.path.realpath(path))
+    if stat.S_ISCHR(st.st_mode):
+        return ("rdev", st.st_rdev)
+    return ("path", os.path.realpath(path))
+
+
+def _check_ports(ports: list[tuple[str, str]]) -> None:
+    """One owner per serial port: no two buses or readers on one device, however named."""
+    seen: dict[tuple[str, int | str], tuple[str, str]] = {}
+    for key, path in ports:
+        device = _device(path)
+        if device in seen:
+            other_key, other_path = seen[device]
+            same = "" if other_path == path else f" ({path!r} and {other_path!r} are one device)"
+            raise Invalid(key, f"serial port {path!r} used twice: also {other_key}{same}")
+        seen[device] = (key, path)
 
 
 def parse(text: str, file: Path | str = "<config>") -> Config:

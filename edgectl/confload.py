@@ -13,16 +13,11 @@ import typing
 from pathlib import Path
 from typing import Any, Literal, TypeVar, get_args, get_origin
 
+from edgectl.domain import Invalid
+
+__all__ = ["ConfigError", "Invalid", "build"]
+
 T = TypeVar("T")
-
-
-class Invalid(ValueError):
-    """Raised by a section's ``validate()``: ``key`` is relative to that section."""
-
-    def __init__(self, key: str, problem: str) -> None:
-        self.key = key
-        self.problem = problem
-        super().__init__(f"{key}: {problem}")
 
 
 class ConfigError(Exception):
@@ -64,6 +59,8 @@ def _convert(tp: Any, value: Any, file: Path, key: str) -> Any:
             try:
                 return _convert(arg, value, file, key)
             except ConfigError:
+                if dataclasses.is_dataclass(arg) and isinstance(value, dict):
+                    raise  # the table is meant as this section: name the key inside it
                 continue
         raise ConfigError(file, key, f"expected {_type_name(tp)}, got {value!r}")
     if origin is Literal:

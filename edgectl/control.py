@@ -62,6 +62,8 @@ class ControlServer:
         self.app.router.add_post("/v1/ops/{noun}/{verb}", self.operation)
         self._runner: web.AppRunner | None = None
         self._path = ""
+        # drivers' own health, task restarts, watchdog problems (the daemon sets it)
+        self.health: Callable[[], dict[str, object]] = dict
 
     async def start(self, path: str) -> None:
         self._path = path
@@ -80,7 +82,9 @@ class ControlServer:
                 os.unlink(self._path)
 
     async def status(self, _: web.Request) -> web.Response:
-        return web.json_response({"site": self.site_id, "devices": self.devices.snapshot()})
+        return web.json_response(
+            {"site": self.site_id, "devices": self.devices.snapshot()} | self.health()
+        )
 
     async def device(self, request: web.Request) -> web.Response:
         """One device: the registry's view, plus its driver's own detail where it has one."""

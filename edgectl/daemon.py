@@ -8,7 +8,6 @@ import signal
 from datetime import UTC, datetime
 
 import structlog
-from aiohttp import web
 
 from drivers.base import Driver
 from drivers.wiegand.reader import WiegandReaderDriver
@@ -42,25 +41,40 @@ def build_drivers(config: Config) -> list[Driver]:
 
 
 class Daemon:
-    """Start with ``await start()``, stop with ``await stop()``; ``run()`` does both around signals."""
+    """Start with ``await start()``, stop with ``await stop()``; ``run()`` does both around signals.
+
+    Every part ``start()`` brings up registers its own shutdown as it starts, so ``stop()``
+    after a ``start()`` that failed half way stops exactly what had started.
+    """
 
     def __init__(self, config: Config, *, clock: Clock = utc_now) -> None:
         self.config = config
         self.clock = clock
         self.notifier = Notifier()
         self.stopping = asyncio.Event()
-        self._background: list[asyncio.Task[None]] = []
-        self._metrics: web.AppRunner | None = None
+        self._exit = contextlib.AsyncExitStack()
         self.mqtt: MqttInterface | None = None
         self.sync: SyncClient | None = None
 
     async def start(self) -> None:
         cfg = self.config
+        stack = self._exit
         self.journal = Journal(cfg.store.path)
-        self.retention = Retention(self.journal, cfg.store.disk_budget_mb)
-        self._background.append(asyncio.create_task(self.retention.run(), name="retention"))
+        stack.push_async_callback(self.journal.close)
         self.operations = Operations(cfg, journal_record(self.journal), self.clock)
+        stack.push_async_callback(self.operations.close)  # after its task stopped
         self.operations.load()  # work orders, tours: every deadline from stored times
+        self.index = AccessIndex.load(open_store(cfg.store.path), cfg)
+        self.devices = DeviceRegistry(cfg)
+        self.router = Router(cfg, self.journal, self.index, self.devices, self.clock)
+        stack.push_async_callback(self.router.drain)
+        stack.callback(self.router.doors.stop)
+        # Background work: journaled and restarted when it fails, never critical to access.
+        self.background = Supervisor(self.router.emit)
+        stack.push_async_callback(self.background.stop)
+        self.router.doors.on_failure = self.background.failed
+        self.retention = Retention(self.journal, cfg.store.disk_budget_mb)
+        self.background.spawn("retention", self.retention.run)
         if cfg.hub.enabled:  # a consumer of the journal only: access never waits on it
             self.sync = SyncClient(
                 cfg,
@@ -68,12 +82,9 @@ class Daemon:
                 journal=self.journal,
                 on_workorders=self.operations.workorders.reload,
             )
-            self._background.append(asyncio.create_task(self.sync.run(), name="sync"))
-        self.index = AccessIndex.load(open_store(cfg.store.path), cfg)
-        self.devices = DeviceRegistry(cfg)
-        self.router = Router(cfg, self.journal, self.index, self.devices, self.clock)
-        ops_task = self.operations.run(self.journal.subscribe())
-        self._background.append(asyncio.create_task(ops_task, name="operations"))
+            self.background.spawn("sync", self.sync.run)
+        feed = self.journal.subscribe()  # device faults and badge-ins, for the operations
+        self.background.spawn("operations", lambda: self.operations.run(feed))
         if cfg.mqtt.enabled:  # connects in the background; never waits on the broker
             self.mqtt = MqttInterface(
                 cfg,
@@ -84,20 +95,28 @@ class Daemon:
                 self.clock,
                 operations=self.operations,
             )
-            self.mqtt.start()
+            stack.push_async_callback(self.mqtt.stop)
+            self.mqtt.start(self.background.spawn)
         self.supervisor = Supervisor(self.router.emit)
+        stack.push_async_callback(self.supervisor.stop)
         self.drivers = build_drivers(cfg)
         for driver in self.drivers:
             self.router.attach(driver)
-            self.supervisor.start(driver)
+            # A device fault stays that device's fault: the supervisor keeps retrying it,
+            # and the watchdog never restarts the whole site for one unplugged reader.
+            self.supervisor.start(driver, critical=False)
         self.control = ControlServer(cfg.site.id, self.router, self.devices, self.operations)
+        self.control.health = self.health
+        stack.push_async_callback(self.control.stop)
         try:
             await self.control.start(cfg.daemon.control_socket)
         except OSError as exc:
             log.error("control_socket_failed", path=cfg.daemon.control_socket, error=str(exc))
         if cfg.daemon.metrics_port:
-            self._metrics = await metrics.serve(cfg.daemon.metrics_host, cfg.daemon.metrics_port)
-        self._background.append(asyncio.create_task(self.notifier.watchdog()))
+            runner = await metrics.serve(cfg.daemon.metrics_host, cfg.daemon.metrics_port)
+            stack.push_async_callback(runner.cleanup)
+        watchdog = asyncio.create_task(self.notifier.watchdog(self.problems), name="watchdog")
+        stack.push_async_callback(_cancel, watchdog)
         log.info(
             "started",
             site=cfg.site.id,
@@ -106,30 +125,39 @@ class Daemon:
         )
         self.notifier.send("READY=1\nSTATUS=running")
 
+    def problems(self) -> list[str]:
+        """What stops the watchdog keep-alive. Critical: the journal writer, every
+        supervision loop, and each driver (a driver failing CRITICAL_FAILURES times in a
+        row). The router and door timers run on the loop itself: the keep-alive is sent
+        from the loop, so a stalled loop stops it too."""
+        found = [] if self.journal.writer_alive else ["journal writer stopped"]
+        return found + self.supervisor.problems() + self.background.problems()
+
+    def health(self) -> dict[str, object]:
+        """Each driver's own health and every supervised task's restarts, for /v1/status."""
+        drivers = {}
+        for driver in self.drivers:
+            h = driver.health()
+            restarts = self.supervisor.restarts.get(driver.id, 0)
+            drivers[driver.id] = {"online": h.online, "detail": h.detail, "restarts": restarts}
+        return {
+            "drivers": drivers,
+            "tasks": {"restarts": self.supervisor.restarts | self.background.restarts},
+            "problems": self.problems(),
+        }
+
     async def stop(self) -> None:
         self.notifier.send("STOPPING=1")
         log.info("stopping")
-        await self.supervisor.stop()
-        self.router.doors.stop()
-        await self.router.drain()
-        await self.control.stop()
-        if self.mqtt:
-            await self.mqtt.stop()
-        if self._metrics:
-            await self._metrics.cleanup()
-        for task in self._background:
-            task.cancel()
-        await asyncio.gather(*self._background, return_exceptions=True)
-        await self.operations.close()
-        await self.journal.close()
+        await self._exit.aclose()
         log.info("stopped", at=datetime.now(UTC).isoformat())
 
     async def run(self) -> int:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self.stopping.set)
-        await self.start()
         try:
+            await self.start()
             await self.stopping.wait()
         finally:
             await self.stop()
@@ -137,3 +165,8 @@ class Daemon:
                 with contextlib.suppress(ValueError):
                     loop.remove_signal_handler(sig)
         return 0
+
+
+async def _cancel(task: asyncio.Task[None]) -> None:
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)

@@ -187,6 +187,21 @@ class DriverRestarted(Event):
     backoff_s: float
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TaskFailed(Event):
+    """A supervised long-running task (a driver, sync, retention, MQTT, a door timer)
+    crashed; the supervisor restarts it after ``backoff_s``. ``source`` names the task."""
+
+    KIND: ClassVar[str] = "task_failed"
+    CLASS: ClassVar[EventClass] = EventClass.DEVICE
+
+    error: str  # "ExceptionType: message"
+    where: str  # the innermost frame: "path:line in function"
+    attempt: int  # consecutive failures without a stable run
+    backoff_s: float
+    critical: bool  # staying dead stops the systemd watchdog
+
+
 # --- gates ----------------------------------------------------------------------------
 
 
@@ -452,3 +467,17 @@ class FacilityAvailability(Event):
     up_s: float
     outages: int
     week_share: float  # rolling, the last 7 days
+
+
+# --- settings -------------------------------------------------------------------------
+# Here rather than in edgectl/confload.py so that rules/settings.py can raise it while
+# importing nothing from edgectl but this vocabulary.
+
+
+class Invalid(ValueError):
+    """Raised by a settings section's ``validate()``: ``key`` is relative to that section."""
+
+    def __init__(self, key: str, problem: str) -> None:
+        self.key = key
+        self.problem = problem
+        super().__init__(f"{key}: {problem}")

@@ -12,12 +12,18 @@ import asyncio
 from collections.abc import Callable
 from datetime import datetime
 
+import structlog
+
 from edgectl.domain import Command, Event, HoldRelay, PulseRelay
 from rules import door as machine
 from rules.policy import SitePolicy
 
 Effects = tuple[Command | Event, ...]
 Sink = Callable[[Effects], None]
+# (task name, error, where) -> seconds until the next try; Supervisor.failed fits
+OnFailure = Callable[[str, str, str], float]
+
+log = structlog.get_logger(__name__)
 
 
 class DoorManager:
@@ -28,6 +34,7 @@ class DoorManager:
             t.id: machine.DoorState(door=t) for t in policy.targets.values() if t.kind == "door"
         }
         self._timers: dict[str, asyncio.TimerHandle] = {}
+        self.on_failure: OnFailure = lambda name, error, where: 1.0
 
     def commanded(self, command: Command) -> None:
         """A command was sent to a door's strike: a grant's pulse, a hold, a relock."""
@@ -62,10 +69,19 @@ class DoorManager:
 
     def _tick(self, door_id: str) -> None:
         self._timers.pop(door_id, None)
-        new, effects = machine.tick(self.states[door_id], self.clock())
-        self._set(new)
-        if effects:
-            self.sink(effects)
+        try:
+            new, effects = machine.tick(self.states[door_id], self.clock())
+            self._set(new)
+            if effects:
+                self.sink(effects)
+        except Exception as exc:  # a timer must not die silently: report it, try again
+            log.exception("door_timer_failed", door=door_id)
+            delay = self.on_failure(f"door:{door_id}", f"{type(exc).__name__}: {exc}", "")
+            timer = self._timers.pop(door_id, None)
+            if timer:
+                timer.cancel()
+            loop = asyncio.get_running_loop()
+            self._timers[door_id] = loop.call_later(delay, self._tick, door_id)
 
     def phases(self) -> dict[str, str]:
         return {door_id: s.phase for door_id, s in self.states.items()}

@@ -16,7 +16,11 @@ DECISION_SECONDS = Histogram(
     buckets=(0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.1),
 )
 BAD_READS = Counter("edgectl_bad_reads_total", "Reader frames rejected", ["reader", "reason"])
-DRIVER_RESTARTS = Counter("edgectl_driver_restarts_total", "Driver restarts", ["driver"])
+TASK_RESTARTS = Counter(
+    "edgectl_task_restarts_total",
+    "Restarts of supervised tasks (drivers, sync, retention, MQTT, door timers) after a crash",
+    ["task"],
+)
 
 
 async def _handle(_: web.Request) -> web.Response:

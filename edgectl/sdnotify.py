@@ -5,6 +5,11 @@ from __future__ import annotations
 import asyncio
 import os
 import socket
+from collections.abc import Callable
+
+import structlog
+
+log = structlog.get_logger(__name__)
 
 
 class Notifier:
@@ -34,10 +39,18 @@ class Notifier:
             except OSError:
                 pass
 
-    async def watchdog(self) -> None:
-        """Send WATCHDOG=1 at half the configured interval, until cancelled."""
+    async def watchdog(self, problems: Callable[[], list[str]] = list) -> None:
+        """Send WATCHDOG=1 at half the configured interval, until cancelled, but only while
+        this loop turns and ``problems()`` finds none: then systemd restarts the process."""
         if not self.watchdog_s:
             return
+        withheld: list[str] = []
         while True:
-            self.send("WATCHDOG=1")
+            found = problems()
+            if not found:
+                self.send("WATCHDOG=1")
+            elif found != withheld:
+                log.error("watchdog_withheld", problems=found)
+                self.send("STATUS=unhealthy: " + "; ".join(found))
+            withheld = found
             await asyncio.sleep(self.watchdog_s / 2)

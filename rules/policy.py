@@ -6,13 +6,44 @@ anti-passback position, modes) is in ``rules.access.AccessState``.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from types import MappingProxyType
+from typing import Protocol
+from zoneinfo import ZoneInfo
 
-from edgectl.config import Config
 from rules.schedule import ALWAYS, NEVER, Calendar, WeekPlan
+from rules.settings import Access
+
+
+class _Placed(Protocol):
+    """A door's or gate's settings as far as the rules read them (by duck typing: the
+    settings types belong to the drivers, which rules do not import)."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def area(self) -> str: ...
+
+
+class _Site(Protocol):
+    @property
+    def zone(self) -> ZoneInfo: ...
+
+
+class SiteSettings(Protocol):
+    """What ``SitePolicy.from_config`` reads of the site config (``edgectl.config.Config``)."""
+
+    @property
+    def site(self) -> _Site: ...
+    @property
+    def access(self) -> Access: ...
+    @property
+    def doors(self) -> Sequence[_Placed]: ...
+    @property
+    def gates(self) -> Sequence[_Placed]: ...
+
 
 DEFAULT_HELD_PREALARM_S = 30.0
 DEFAULT_HELD_ALARM_S = 60.0
@@ -55,7 +86,7 @@ class SitePolicy:
         return self.plans.get(schedule_id, NEVER)
 
     @classmethod
-    def from_config(cls, config: Config) -> SitePolicy:
+    def from_config(cls, config: SiteSettings) -> SitePolicy:
         acc = config.access
         plans: dict[str, WeekPlan] = {"always": ALWAYS, "never": NEVER}
         for s in acc.schedules:

@@ -22,12 +22,14 @@ from typing import Any
 import aiohttp
 import structlog
 
+from edgectl.backoff import backoff_delay
 from edgectl.config import Config, Tls
-from edgectl.store import kv
+from edgectl.store import kv, workorders
 from edgectl.store.journal import Entry, Journal
+from edgectl.store.tx import transaction
 from edgectl.store.worker import DbWorker
-from sync import apply, metrics, outbox, workorders
-from sync.codec import AckError, BatchError, backoff_delay, gunzip, judge_ack
+from sync import apply, metrics, outbox
+from sync.codec import AckError, BatchError, gunzip, judge_ack
 from sync.status import read_status
 
 log = structlog.get_logger(__name__)
@@ -84,7 +86,8 @@ class SyncClient:
     ) -> None:
         self.site = config.site.id
         self.hub = config.hub
-        self._db_worker = DbWorker(db_path, "sync-db")
+        self._db_path = db_path
+        self._db_worker: DbWorker | None = None  # opened on first use, closed when run ends
         self._journal = journal
         self._on_applied = on_applied
         self._on_workorders = on_workorders
@@ -94,11 +97,6 @@ class SyncClient:
         self._next_pull = 0.0
         self._next_sync_mark = 0.0
         self._base = self.hub.url.rstrip("/") + f"/v1/sites/{self.site}"
-
-    def wake(self) -> None:
-        """Start a full round now (e.g. after a local work-order status change)."""
-        self._full_round = True
-        self._wake.set()
 
     async def run(self) -> None:
         """Sync until cancelled. Never raises for hub or network trouble."""
@@ -118,7 +116,9 @@ class SyncClient:
             if watcher is not None and wakeups is not None and self._journal is not None:
                 watcher.cancel()
                 self._journal.unsubscribe(wakeups)
-            self._db_worker.close()
+            if self._db_worker is not None:
+                self._db_worker.close()
+                self._db_worker = None  # a restart under the supervisor opens a fresh one
 
     async def _loop(self, http: aiohttp.ClientSession) -> None:
         failures = 0
@@ -151,8 +151,8 @@ class SyncClient:
             self._wake.set()
 
     async def sync_once(self, http: aiohttp.ClientSession) -> bool:
-        """One round: push events; then, at most every ``interval_s`` or when woken with
-        ``wake()``, pull changes and work orders and push statuses.
+        """One round: push events; then, at most every ``interval_s`` (or after a failed
+        round), pull changes and work orders and push statuses.
 
         Returns whether the event backlog is empty; raises SyncFailure on the first failure.
         """
@@ -172,6 +172,8 @@ class SyncClient:
     # --- plumbing -----------------------------------------------------------------------
 
     async def _db(self, fn: Callable[..., Any], *args: Any, **kw: Any) -> Any:
+        if self._db_worker is None:
+            self._db_worker = DbWorker(self._db_path, "sync-db")
         return await self._db_worker.call(fn, *args, **kw)
 
     async def _request(
@@ -232,7 +234,7 @@ class SyncClient:
             last = {"kind": exc.kind, "message": str(exc), "at": datetime.now(UTC).isoformat()}
             kv.put(conn, kv.LAST_ERROR, json.dumps(last))
 
-        await self._db_worker.call(save)
+        await self._db(save)
 
     async def _publish(self) -> None:
         metrics.publish(await self._db(read_status, datetime.now(UTC)))
@@ -384,11 +386,6 @@ class SyncClient:
 
 
 def _store_orders(conn: sqlite3.Connection, orders: list[dict[str, Any]], cursor: int) -> None:
-    conn.execute("BEGIN IMMEDIATE")
-    try:
+    with transaction(conn):
         workorders.store_orders(conn, orders)
         kv.put(conn, kv.WORKORDERS_CURSOR, cursor)
-        conn.execute("COMMIT")
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise

@@ -14,9 +14,8 @@ from __future__ import annotations
 
 import gzip
 import json
-import random
 import zlib
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -147,11 +146,3 @@ def judge_ack(cursor: int, head: int, ack: Any) -> int:
     if ack > head:
         raise AckError(f"hub acked seq {ack}, but this site has only committed up to {head}")
     return ack
-
-
-def backoff_delay(
-    failures: int, base: float, cap: float, rnd: Callable[[], float] = random.random
-) -> float:
-    """Exponential backoff with jitter: uniform in [d/2, d], d = min(cap, base * 2^(n-1))."""
-    span = min(cap, base * 2 ** min(max(failures - 1, 0), 62))
-    return span / 2 + rnd() * span / 2

@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from edgectl.store import kv
 from edgectl.store.credentials import bump_revision
 from edgectl.store.journal import head_seq
+from edgectl.store.tx import transaction
 from sync.codec import Row, encode_batch, envelope
 
 
@@ -47,8 +48,7 @@ def next_batch(
     Cursor, head and rows are read in one transaction (one WAL snapshot), so a seq missing
     between the cursor and the head really was evicted, not committed a moment later.
     """
-    conn.execute("BEGIN")
-    try:
+    with transaction(conn, immediate=False):
         cursor = kv.acked_seq(conn)
         head = head_seq(conn)
         rows: list[Row] = conn.execute(
@@ -56,8 +56,6 @@ def next_batch(
             "WHERE seq > ? ORDER BY seq LIMIT ?",
             (cursor, max_events),
         ).fetchall()
-    finally:
-        conn.execute("COMMIT")
     if head <= cursor:
         return None
     envelopes: list[str] = []
@@ -91,14 +89,9 @@ def backlog(conn: sqlite3.Connection) -> Backlog:
 
 def record_sync(conn: sqlite3.Connection, at: datetime) -> None:
     """Record a fully successful sync round; the access index reloads it (degraded policy)."""
-    conn.execute("BEGIN IMMEDIATE")
-    try:
+    with transaction(conn):
         kv.put(conn, kv.LAST_SYNC_AT, at.astimezone(UTC).isoformat())
         bump_revision(conn)
-        conn.execute("COMMIT")
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
 
 
 def last_sync(conn: sqlite3.Connection) -> datetime | None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import subprocess
 import sys
 import time
@@ -14,6 +15,7 @@ from drivers.sim.ptys import PtyPair
 from edgectl.domain import BadRead
 from edgectl.store.journal import Journal
 from tests.cli_helpers import REPO, edgectl
+from tests.daemon_helpers import running, wait_for
 from tests.site import door_site
 
 
@@ -103,3 +105,27 @@ def test_doctor_on_invalid_config_fails_naming_the_key(tmp_path: Path) -> None:
     result = edgectl("doctor", "--config", str(bad))
     assert result.returncode == 1
     assert "site.colour" in result.stdout
+
+
+async def test_doctor_shows_the_running_daemons_driver_health(
+    tmp_path: Path, pty_pair: PtyPair
+) -> None:
+    config, cfg = door_site(tmp_path, {"ok": pty_pair.host, "gone": str(tmp_path / "ttyUSB7")})
+    async with running(cfg) as (_, events):
+        await wait_for(events, "device_online")  # reader "ok" has opened its port
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "edgectl",
+            "doctor",
+            "--config",
+            str(config),
+            cwd=REPO,
+            env={**os.environ, "PYTHONPATH": str(REPO), "COLUMNS": "200"},
+            stdout=asyncio.subprocess.PIPE,
+        )
+        out = (await asyncio.wait_for(proc.communicate(), 60))[0].decode()
+    assert "daemon" in out and "running" in out
+    assert "driver ok" in out and pty_pair.host in out  # the reader driver's own health
+    assert "driver gone" in out and "cannot open" in out and "restart(s)" in out
+    assert "watchdog" in out and "kept alive" in out

@@ -10,7 +10,7 @@ import pytest
 
 from drivers.base import DeviceError
 from drivers.sim.gate import start_sim_gates
-from edgectl.config import Bus, Gate
+from edgectl.config import Bus, Contact, Door, Gate, Relay
 from edgectl.domain import (
     CloseGate,
     DeviceOffline,
@@ -18,6 +18,7 @@ from edgectl.domain import (
     GateCommandFailed,
     GateState,
     OpenGate,
+    PulseRelay,
     VehicleDetected,
 )
 from tests.conftest import PtyPair, free_port
@@ -164,5 +165,41 @@ async def test_tcp_faults_are_counted_and_silence_goes_offline() -> None:
         sim.gates[1].inject(None)
         await r.wait_for(lambda e: isinstance(e, DeviceOnline) and e.source == "t1", within_s=5)
         assert all(r.count(2, o) == 0 for o in BAD)
+    finally:
+        await r.stop()
+
+
+async def test_a_relay_at_an_impossible_unit_fails_alone_and_the_bus_carries_on(
+    pty_pair: PtyPair, tmp_path: Path
+) -> None:
+    """A door wired (config check bypassed) to unit 300, which no RTU frame can carry:
+    each of its transactions fails and is counted, and the gates on the bus keep working."""
+    profile = fast_profile(tmp_path)
+    sim = await start_sim_gates(pty_pair.device, {1: profile, 2: profile}, baud=115200)
+    bus = Bus(id="bad-relay", port=pty_pair.host, baud=115200, retries=0, latency_ms=15)
+    gates = [
+        Gate(id=f"g{u}", bus=bus.id, unit=u, profile=profile, poll_interval_s=0.05) for u in (1, 2)
+    ]
+    door = Door(
+        id="d-bad",
+        relay=Relay(bus=bus.id, unit=300, coil=0),  # constructed directly: validate() not run
+        contact=Contact(bus=bus.id, unit=300, input=0, poll_interval_s=0.05),
+    )
+    r = Rig(sim, build(bus, gates, [door]))
+    r.start()
+    try:
+        await r.wait_count(300, "error", 0)  # its contact poll fails and is counted
+        with pytest.raises(DeviceError, match=r"unit 300 failed: .*ValueError"):
+            await r.driver.execute(PulseRelay(target="d-bad", seconds=1.0))
+        assert r.task is not None and not r.task.done(), "the bus task ended"
+        ok2 = r.count(2, "ok")
+        await r.driver.execute(OpenGate(target="g1"))
+        assert [c for _, c in sim.gates[1].model.commands] == ["open"]  # the coil was written
+        await r.wait_for(
+            lambda e: isinstance(e, GateState) and e.source == "g1" and e.state == "open"
+        )
+        await r.wait_count(2, "ok", ok2 + 5)
+        assert all(r.count(u, o) == 0 for u in (1, 2) for o in BAD)
+        assert r.task is not None and not r.task.done()
     finally:
         await r.stop()

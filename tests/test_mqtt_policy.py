@@ -7,7 +7,7 @@ import sqlite3
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from sync import workorders
+from edgectl.store import workorders
 from tests.conftest import SecureBroker
 from tests.mqtt_console import GATE, READER, console, now_iso, online, running_site
 from tests.test_daemon_reader import wait_for

@@ -14,8 +14,8 @@ from hypothesis import strategies as st
 
 from edgectl.store import kv
 from edgectl.store.db import open_store
+from edgectl.store.workorders import WorkOrderError, validate_order
 from sync.apply import InvalidRecord, apply_changes, parse_changes
-from sync.workorders import WorkOrderError, validate_order
 
 ids = st.text("abcdefgh0123456789-", min_size=1, max_size=6)
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)

@@ -13,13 +13,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from edgectl.backoff import backoff_delay
 from edgectl.domain import EventClass
 from edgectl.store import kv
 from edgectl.store.db import open_store
 from sync.codec import (
     AckError,
     BatchError,
-    backoff_delay,
     decode_batch,
     encode_batch,
     envelope,

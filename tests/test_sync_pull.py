@@ -10,9 +10,8 @@ from pathlib import Path
 from typer.testing import CliRunner
 
 from edgectl.cli.hub import app as hub_app
-from edgectl.store import kv
+from edgectl.store import kv, workorders
 from edgectl.store.db import open_store
-from sync import workorders
 from sync.client import SyncClient
 from sync.hub.store import HubStore
 from tests.conftest import RefHub, site_config

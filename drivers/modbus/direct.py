@@ -18,8 +18,8 @@ from drivers.modbus.driver import ACTIONS, action_request, make_link
 from drivers.modbus.frames import READ_HOLDING, ExceptionReply, FrameError, Request
 from drivers.modbus.link import LinkError
 from drivers.modbus.scheduler import BusOwner
+from drivers.modbus.settings import Bus, Gate
 from drivers.modbus.tracker import GateTracker, Snapshot
-from edgectl.config import Bus, Gate
 from edgectl.domain import Command
 
 

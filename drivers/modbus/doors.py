@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from drivers.base import DeviceError
 from drivers.modbus.frames import READ_DISCRETE, WRITE_COIL, Request
 from drivers.modbus.profile import read_ranges
-from edgectl.config import Door
+from drivers.modbus.settings import Door
 from edgectl.domain import AccessAlarm, Command, DoorContact, Event, HoldRelay, PulseRelay
 
 KEY_PREFIX = "door-inputs:"

@@ -21,9 +21,9 @@ from drivers.modbus.doors import DoorIo
 from drivers.modbus.frames import READ_HOLDING, WRITE_COIL, WRITE_REGISTER, FrameError, Request
 from drivers.modbus.link import LinkError, RtuLink, TcpLink
 from drivers.modbus.scheduler import BusOwner
+from drivers.modbus.settings import Bus, Door, Gate
 from drivers.modbus.timing import LineTiming
 from drivers.modbus.tracker import GateTracker
-from edgectl.config import Bus, Door, Gate
 from edgectl.domain import (
     CloseGate,
     Command,

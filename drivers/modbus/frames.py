@@ -41,6 +41,13 @@ class FrameError(Exception):
     kind = "garbage"
 
 
+class Unexpected(FrameError):
+    """Anything the bus owner did not expect while making one transaction (an address the
+    frame cannot carry, a bug): that transaction fails, the bus carries on."""
+
+    kind = "error"
+
+
 class CrcError(FrameError):
     kind = "crc"
 

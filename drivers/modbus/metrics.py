@@ -6,7 +6,7 @@ from prometheus_client import Counter
 
 TRANSACTIONS = Counter(
     "edgectl_modbus_transactions",
-    "Modbus transactions by outcome: ok, timeout, crc, truncated, wrong_unit, exception, garbage",
+    "Modbus transactions by outcome: ok, timeout, crc, truncated, wrong_unit, exception, garbage, error",
     ["bus", "unit", "outcome"],
 )
 BUS_SECONDS = Counter(

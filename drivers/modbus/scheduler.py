@@ -11,14 +11,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+import traceback
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+import structlog
+
 from drivers.modbus import metrics
 from drivers.modbus.breaker import Breaker
-from drivers.modbus.frames import ExceptionReply, FrameError, Request, decode_values
-from drivers.modbus.link import RtuLink, TcpLink
+from drivers.modbus.frames import ExceptionReply, FrameError, Request, Unexpected, decode_values
+from drivers.modbus.link import LinkError, RtuLink, TcpLink
+
+log = structlog.get_logger(__name__)
 
 FAST_POLL_S = 0.1  # poll interval while a command's effect is being watched
 
@@ -119,7 +124,8 @@ class BusOwner:
         self._wake.set()
 
     async def run(self) -> None:
-        """Own the bus until cancelled; LinkError escapes (the port failed)."""
+        """Own the bus until cancelled; LinkError escapes (the port failed). Anything else
+        that goes wrong fails only the one transaction (see ``_transact``)."""
         try:
             while True:
                 # Choose only once the line is free, so a command queued during the gap
@@ -165,11 +171,13 @@ class BusOwner:
         breaker = self.agenda.breaker(poll.request.unit)
         retries = self.retries if breaker.online is not False else 0
         try:
-            values = await self._transact(poll.request, retries)
+            values: list[int] | None = await self._transact(poll.request, retries)
         except FrameError:
-            self.on_poll(poll.key, poll.request, None)
-        else:
+            values = None
+        try:
             self.on_poll(poll.key, poll.request, values)
+        except Exception:  # a bug reading this reply must not end the bus
+            log.exception("modbus_poll_handler_failed", bus=self.bus_id, key=poll.key)
 
     async def _transact(self, request: Request, retries: int) -> list[int]:
         unit = request.unit
@@ -189,6 +197,14 @@ class BusOwner:
                 metrics.count(self.bus_id, unit, exc.kind, time.monotonic() - start)
                 error = exc
                 continue
+            except LinkError:
+                raise
+            except Exception as exc:  # not worth a retry: it would fail the same way
+                error = Unexpected(f"{type(exc).__name__}: {exc}")
+                trace = "".join(traceback.format_exception(exc))
+                log.error("modbus_transaction_failed", bus=self.bus_id, unit=unit, traceback=trace)
+                metrics.count(self.bus_id, unit, error.kind, time.monotonic() - start)
+                break
             metrics.count(self.bus_id, unit, "ok", time.monotonic() - start)
             self._alive(unit, breaker)
             return values

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from drivers.modbus.profile import Profile
-from edgectl.config import Gate
+from drivers.modbus.settings import Gate
 from edgectl.domain import Event, GateState, VehicleDetected
 
 OPENED = frozenset({"opening", "open"})

@@ -11,7 +11,7 @@ import structlog
 from drivers.base import DeviceError, Emit, Health
 from drivers.wiegand import codec
 from drivers.wiegand.line import Heartbeat, Keys, encode_feedback, parse_line
-from edgectl.config import Reader
+from drivers.wiegand.settings import Reader
 from edgectl.domain import (
     BadRead,
     Command,

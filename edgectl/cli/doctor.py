@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import ctypes
 import os
 import socket
@@ -13,6 +14,7 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
+from edgectl import control
 from edgectl.cli.common import ConfigOption, console
 from edgectl.config import Config, ConfigError, load
 from edgectl.store.db import StoreError, open_store
@@ -80,6 +82,24 @@ def hub(cfg: Config) -> Check:
     return tcp_reachable("hub", url.hostname or "", port, required=False)
 
 
+def running_daemon(cfg: Config) -> list[Check]:
+    """What the running daemon says of itself: each driver's own health, the watchdog."""
+    path = cfg.daemon.control_socket
+    try:
+        _, body = asyncio.run(control.request(path, "GET", "/v1/status", timeout=3.0))
+    except (OSError, TimeoutError):
+        return [Check("daemon", False, f"not running (nothing answers on {path})", False)]
+    checks = [Check("daemon", True, f"running, control socket {path}")]
+    for driver_id, health in sorted(body.get("drivers", {}).items()):
+        restarts = health.get("restarts", 0)
+        detail = health.get("detail") or ("online" if health.get("online") else "offline")
+        detail += f"; {restarts} restart(s)" if restarts else ""
+        checks.append(Check(f"driver {driver_id}", bool(health.get("online")), detail, False))
+    problems = body.get("problems", [])
+    checks.append(Check("watchdog", not problems, "; ".join(problems) or "kept alive"))
+    return checks
+
+
 def run_checks(config: Path) -> list[Check]:
     try:
         cfg = load(config)
@@ -98,7 +118,7 @@ def run_checks(config: Path) -> list[Check]:
     if cfg.hub.enabled:
         checks.append(hub(cfg))
     checks.append(clock_synchronised())
-    return checks
+    return checks + running_daemon(cfg)
 
 
 def doctor(config: Path = ConfigOption) -> None:

@@ -15,9 +15,9 @@ from typing import Annotated, Any
 
 import typer
 
+from edgectl.store.workorders import missed_deadlines
 from sync.apply import InvalidRecord, parse_changes
 from sync.hub.store import HubError, HubStore
-from sync.workorders import missed_deadlines
 
 app = typer.Typer(
     help="The reference head-office hub (development, demos, tests).", no_args_is_help=True

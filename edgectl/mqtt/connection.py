@@ -1,8 +1,7 @@
-"""Building the broker connection from config, and the reconnect backoff."""
+"""Building the broker connection from config."""
 
 from __future__ import annotations
 
-import random
 import socket
 
 import aiomqtt
@@ -39,19 +38,3 @@ def client(config: Config, will: Will) -> aiomqtt.Client:
         tls_insecure=m.tls.insecure if m.tls else None,
         socket_options=[NO_DELAY],
     )
-
-
-class Backoff:
-    """Exponential backoff with full jitter: 0.25 s, 0.5 s, ... capped at ``cap`` s."""
-
-    def __init__(self, first: float = 0.25, cap: float = 15.0) -> None:
-        self.first, self.cap = first, cap
-        self.attempt = 0
-
-    def reset(self) -> None:
-        self.attempt = 0
-
-    def next(self) -> float:
-        ceiling = min(self.cap, self.first * 2**self.attempt)
-        self.attempt += 1
-        return random.uniform(ceiling / 2, ceiling)

@@ -23,6 +23,7 @@ from aiomqtt import Will
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
+from edgectl.backoff import Backoff
 from edgectl.config import Config
 from edgectl.devices import DeviceRegistry, DeviceView
 from edgectl.domain import OperatorCommand
@@ -41,6 +42,10 @@ log = structlog.get_logger(__name__)
 
 EVENT_QOS = 0
 STOP_TIMEOUT_S = 5.0
+RECONNECT_FIRST_S = 0.25  # reconnect backoff: 0.25 s, 0.5 s, ... capped at 15 s
+RECONNECT_MAX_S = 15.0
+
+Spawn = Callable[[str, Callable[[], Awaitable[None]]], "asyncio.Task[None]"]
 REPLY_TIMEOUT_S = 2.0
 PUMP_RETRY_S = 1.0
 REPLAY_SEED_MAX = 10000  # newest operator commands read back at start for replay checks
@@ -94,9 +99,9 @@ class MqttInterface:
 
     # --- lifecycle ---------------------------------------------------------------------
 
-    def start(self) -> None:
-        """Start connecting in the background; returns at once."""
-        self._task = asyncio.get_running_loop().create_task(self._run(), name="mqtt")
+    def start(self, spawn: Spawn) -> None:
+        """Start connecting in the background, as a supervised task; returns at once."""
+        self._task = spawn("mqtt", self._run)
 
     async def stop(self) -> None:
         """Finish in-flight commands, say ``offline`` (retained), disconnect."""
@@ -116,7 +121,7 @@ class MqttInterface:
         self.journal.unsubscribe(self._events)
 
     async def _run(self) -> None:
-        backoff = connection.Backoff()
+        backoff = Backoff(RECONNECT_FIRST_S, RECONNECT_MAX_S)
         will = Will(self.topics.availability, b"offline", qos=1, retain=True)
         m = self.config.mqtt
         while True:
@@ -130,10 +135,8 @@ class MqttInterface:
                     finally:  # before the client's exit, which may wait to disconnect
                         self._client = None
                         self.connected.clear()
-            except aiomqtt.MqttError as exc:
+            except aiomqtt.MqttError as exc:  # anything else is a crash for the supervisor
                 log.warning("mqtt_disconnected", host=m.host, port=m.port, error=str(exc))
-            except Exception:
-                log.exception("mqtt_session_failed")
             await asyncio.sleep(backoff.next())
 
     async def _session(self, client: aiomqtt.Client) -> None:

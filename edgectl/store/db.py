@@ -11,6 +11,7 @@ import sqlite3
 from pathlib import Path
 
 from edgectl.store.migrations import MIGRATIONS
+from edgectl.store.tx import transaction
 
 
 class StoreError(Exception):
@@ -46,14 +47,12 @@ def migrate(conn: sqlite3.Connection) -> int:
             f"({len(MIGRATIONS)}); upgrade edgectl instead of downgrading"
         )
     for version, sql in enumerate(MIGRATIONS[current:], start=current + 1):
-        conn.execute("BEGIN IMMEDIATE")
         try:
-            for statement in _statements(sql):
-                conn.execute(statement)
-            conn.execute(f"PRAGMA user_version = {version}")
-            conn.execute("COMMIT")
+            with transaction(conn):
+                for statement in _statements(sql):
+                    conn.execute(statement)
+                conn.execute(f"PRAGMA user_version = {version}")
         except sqlite3.Error as exc:
-            conn.execute("ROLLBACK")
             raise StoreError(f"migration {version} failed: {exc}") from exc
     return len(MIGRATIONS)
 

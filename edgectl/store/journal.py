@@ -23,7 +23,7 @@ import json
 import queue
 import sqlite3
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -31,8 +31,10 @@ from typing import Any
 
 import structlog
 
+from edgectl.backoff import Backoff
 from edgectl.domain import DURABLE_CLASSES, SCHEMA_VERSION, Event, EventClass, StorageFull
 from edgectl.store.db import StoreError, open_store
+from edgectl.store.tx import transaction
 
 log = structlog.get_logger(__name__)
 
@@ -147,8 +149,6 @@ class Journal:
         self._closing = threading.Event()
         self.storage_full = False
         self.storage_error = ""
-        self.commits = 0
-        self.failures = 0
         self._thread = threading.Thread(target=self._writer, name="journal-writer", daemon=True)
         self._thread.start()
 
@@ -173,8 +173,10 @@ class Journal:
         if q in self._subscribers:
             self._subscribers.remove(q)
 
-    def read(self, after: int = 0, limit: int = 1000) -> list[Entry]:
-        return read_entries(self._conn, after, limit)
+    @property
+    def writer_alive(self) -> bool:
+        """Whether the writer thread runs (it ends only on close)."""
+        return self._thread.is_alive()
 
     async def close(self) -> None:
         """Commit everything queued, then stop the writer."""
@@ -231,14 +233,13 @@ class Journal:
             for (ev, _), body in zip(batch, bodies, strict=True)
         ]
         durable = any(ev.CLASS in DURABLE_CLASSES for ev, _ in batch)
-        delay = _RETRY_FIRST_S
+        backoff = Backoff(_RETRY_FIRST_S, _RETRY_MAX_S)
         outage_since: datetime | None = None
         while True:
             try:
                 first = self._insert(rows, durable)
                 break
             except sqlite3.Error as exc:
-                self.failures += 1
                 if not _retryable(exc) or self._closing.is_set():
                     err = StoreError(f"journal commit failed ({len(batch)} events): {exc}")
                     log.error("journal_commit_failed", error=str(exc), events=len(batch))
@@ -250,9 +251,7 @@ class Journal:
                     outage_since = datetime.now(UTC)
                     self._report_full(True, str(exc))
                     log.error("journal_storage_full", error=str(exc), pending=len(batch))
-                self._closing.wait(delay)
-                delay = min(delay * 2, _RETRY_MAX_S)
-        self.commits += 1
+                self._closing.wait(backoff.next())
         entries = [
             Entry(first + i, ev.at, ev.KIND, ev.CLASS, ev.source, body)
             for i, ((ev, _), body) in enumerate(zip(batch, bodies, strict=True))
@@ -264,20 +263,14 @@ class Journal:
     def _insert(self, rows: list[tuple[str, str, str, str, str]], durable: bool) -> int:
         """Insert ``rows`` in one transaction; return the first row's seq."""
         conn = self._conn
-        try:
-            self._set_sync("FULL" if durable else "NORMAL")
-            conn.execute("BEGIN IMMEDIATE")
+        self._set_sync("FULL" if durable else "NORMAL")
+        with transaction(conn):
             first = head_seq(conn) + 1
             conn.executemany(
                 "INSERT INTO journal (at, kind, cls, source, body, schema_version) "
                 f"VALUES (?, ?, ?, ?, ?, {SCHEMA_VERSION})",
                 rows,
             )
-            conn.execute("COMMIT")
-        except sqlite3.Error:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            raise
         return first
 
     def _report_full(self, full: bool, error: str) -> None:
@@ -314,12 +307,3 @@ class Journal:
                 if q.full():
                     break
                 q.put_nowait(entry)
-
-
-def iter_all(conn: sqlite3.Connection, after: int = 0, chunk: int = 1000) -> Iterator[Entry]:
-    while True:
-        entries = read_entries(conn, after, chunk)
-        if not entries:
-            return
-        yield from entries
-        after = entries[-1].seq

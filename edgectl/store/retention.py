@@ -99,7 +99,7 @@ class Retention:
         self.pressure = False
         self.last: Report | None = None
         self._wake = asyncio.Event()
-        self._db = DbWorker(journal.path, "retention-db")
+        self._db: DbWorker | None = None  # opened by the first check, closed when run ends
         if journal.on_storage_full is None:
             journal.on_storage_full = self.storage_full
 
@@ -119,9 +119,13 @@ class Retention:
                     pass
                 self._wake.clear()
         finally:
-            self._db.close()
+            if self._db is not None:
+                self._db.close()
+                self._db = None  # a restart under the supervisor opens a fresh connection
 
     async def check(self) -> Report:
+        if self._db is None:
+            self._db = DbWorker(self.journal.path, "retention-db")
         report = await self._db.call(enforce, self.budget_bytes)
         self.last = report
         USED_BYTES.set(report.used_bytes)

@@ -11,10 +11,14 @@ deadlines come from stored times, never from timers alone.
 
 from __future__ import annotations
 
+import asyncio
 import uuid
+from concurrent.futures import Future
 from dataclasses import replace
 from datetime import date, datetime, timedelta
 from functools import partial
+
+import structlog
 
 from edgectl.domain import (
     WorkOrderChanged,
@@ -30,9 +34,10 @@ from edgectl.workorders.settings import WorkOrders
 from rules import workorders as rules
 from rules.schedule import day_bounds
 
+log = structlog.get_logger(__name__)
+
 SOURCES = ("hub", "desk", "operator", "butler", "fault", "patrol", "availability")
 AUTOMATIC = frozenset({"fault", "patrol", "availability"})
-LAST_REPORT = "workorders.last_report"  # kv: the last local day reported
 REPORT_KEY = ("workorders", "report")
 REPORT_CATCH_UP_DAYS = 7
 REPORT_SETTLE_S = 5.0
@@ -66,7 +71,7 @@ class WorkOrderEngine:
         since = self.clock() - timedelta(seconds=self.settings.reopen_window_s)
         for key, order in store.fault_orders(self.site.conn, since).items():
             self._remember_fault(key, order)
-        self._last_report = kv.get(self.site.conn, LAST_REPORT)
+        self._last_report = kv.get(self.site.conn, report.LAST_REPORT)
         self._reports_due(self.clock())
         return len(self.orders)
 
@@ -118,11 +123,6 @@ class WorkOrderEngine:
 
     # --- the daily report ----------------------------------------------------------------
 
-    def report(self, day: date) -> report.Report:
-        start, end = day_bounds(day, self.site.calendar.zone)
-        orders = store.load_period(self.site.conn, start, end)
-        return report.daily(day.isoformat(), orders, start, end, self.clock(), self.policy)
-
     def _reports_due(self, now: datetime) -> None:
         """Journal the report of every finished day not yet reported, then arm the next."""
         zone = self.site.calendar.zone
@@ -131,9 +131,21 @@ class WorkOrderEngine:
         if self._last_report:
             floor = today - timedelta(days=REPORT_CATCH_UP_DAYS)
             day = max(date.fromisoformat(self._last_report) + timedelta(days=1), floor)
-        while day < today:
-            r = self.report(day)
-            _, end = day_bounds(day, zone)
+        days = [day + timedelta(days=i) for i in range((today - day).days)]
+        if days:
+            self._last_report = days[-1].isoformat()
+            done = self.site.write(report.report_days, days, zone, now, self.policy)
+            loop = asyncio.get_running_loop()
+            done.add_done_callback(lambda f: loop.call_soon_threadsafe(self._journal_reports, f))
+        _, midnight = day_bounds(today, zone)
+        when = midnight + timedelta(seconds=REPORT_SETTLE_S)
+        self.timeline.set(REPORT_KEY, when, self._reports_due)
+
+    def _journal_reports(self, done: Future[list[tuple[datetime, report.Report]]]) -> None:
+        if done.cancelled() or done.exception() is not None:
+            log.error("workorder_report_failed", error=str(done.exception()))
+            return
+        for end, r in done.result():
             self.record(
                 WorkOrderReport(
                     source=self.site.site_id,
@@ -146,12 +158,6 @@ class WorkOrderEngine:
                     follow_up_rate=r.follow_up_rate,
                 )
             )
-            self._last_report = r.day
-            self.site.write(kv.put, LAST_REPORT, r.day)
-            day += timedelta(days=1)
-        _, midnight = day_bounds(today, zone)
-        when = midnight + timedelta(seconds=REPORT_SETTLE_S)
-        self.timeline.set(REPORT_KEY, when, self._reports_due)
 
     # --- assignment ----------------------------------------------------------------------
 

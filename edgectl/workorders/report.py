@@ -15,11 +15,18 @@ gives the same figures once every stage has come due.
 
 from __future__ import annotations
 
+import sqlite3
 from collections import Counter
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
 
+from edgectl.store import kv
+from edgectl.workorders import store
 from rules import workorders as rules
+from rules.schedule import day_bounds
+
+LAST_REPORT = "workorders.last_report"  # kv: the last local day reported
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,3 +89,21 @@ def daily(
         pending=pending,
         follow_up_rate=_pct(followed, len(done)),
     )
+
+
+def report_days(
+    conn: sqlite3.Connection,
+    days: list[date],
+    zone: ZoneInfo,
+    now: datetime,
+    policy: rules.Policy,
+) -> list[tuple[datetime, Report]]:
+    """Each day's report with the instant it closed, and the last day marked reported (run
+    by the store writer, so every change queued before is already in)."""
+    out = []
+    for day in days:
+        start, end = day_bounds(day, zone)
+        orders = store.load_period(conn, start, end)
+        out.append((end, daily(day.isoformat(), orders, start, end, now, policy)))
+        kv.put(conn, LAST_REPORT, day.isoformat())
+    return out

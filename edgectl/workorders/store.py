@@ -17,7 +17,7 @@ from types import MappingProxyType
 
 from rules import workorders as rules
 
-# statuses the hub used before the site kept the lifecycle (sync/workorders.py)
+# statuses the hub used before the site kept the lifecycle (edgectl/store/workorders.py)
 LEGACY = MappingProxyType({"open": "new", "acknowledged": "accepted", "closed": "followed_up"})
 
 

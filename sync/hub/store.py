@@ -14,13 +14,15 @@ import hashlib
 import json
 import secrets
 import sqlite3
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from edgectl.store.tx import transaction
+from edgectl.store.workorders import PRIORITIES, SITE_STATUSES
 from sync.codec import Batch
-from sync.workorders import PRIORITIES, SITE_STATUSES
 
 RECORD_TYPES = ("person", "credential", "access_level", "group")
 FAULT_KINDS = frozenset({"gate_command_failed", "device_offline"})  # open a work order
@@ -117,8 +119,8 @@ class HubStore:
     def close(self) -> None:
         self.conn.close()
 
-    def _tx(self) -> _Tx:
-        return _Tx(self.conn)
+    def _tx(self) -> AbstractContextManager[None]:
+        return transaction(self.conn)
 
     def _next_cursor(self, table: str, site: str) -> int:
         """The site's next change cursor in ``table``: above every cursor ever handed out,
@@ -469,16 +471,3 @@ class HubStore:
         return [
             dict(zip(("update_id", "status", "at", "by", "note"), r, strict=True)) for r in rows
         ]
-
-
-class _Tx:
-    """``BEGIN IMMEDIATE`` ... ``COMMIT``, rolled back on any exception."""
-
-    def __init__(self, conn: sqlite3.Connection) -> None:
-        self.conn = conn
-
-    def __enter__(self) -> None:
-        self.conn.execute("BEGIN IMMEDIATE")
-
-    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
-        self.conn.execute("ROLLBACK" if exc_type else "COMMIT")

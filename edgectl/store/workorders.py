@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from edgectl.store.tx import transaction
+
 PRIORITIES = {"service": timedelta(minutes=15), "emergency": timedelta(minutes=30)}
 STATUSES = ("open", "acknowledged", "on_site", "done", "closed", "cancelled")
 SITE_STATUSES = frozenset({"acknowledged", "on_site", "done"})  # what a site may report
@@ -88,8 +90,7 @@ def record_status(
     """Record a status change made on site; it is pushed to the hub by the sync client."""
     if status not in SITE_STATUSES:
         raise WorkOrderError(f"status: a site may report {sorted(SITE_STATUSES)}, not {status!r}")
-    conn.execute("BEGIN IMMEDIATE")
-    try:
+    with transaction(conn):
         row = conn.execute("SELECT status FROM work_orders WHERE id = ?", (order_id,)).fetchone()
         if row is None:
             raise WorkOrderError(f"no work order {order_id!r}")
@@ -105,10 +106,6 @@ def record_status(
             "UPDATE work_orders SET status = ?, updated_at = ? WHERE id = ?",
             (status, stamp, order_id),
         )
-        conn.execute("COMMIT")
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
     return int(cur.lastrowid or 0)
 
 
