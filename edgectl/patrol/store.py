@@ -8,7 +8,7 @@ from datetime import datetime
 from types import MappingProxyType
 from typing import Any
 
-from edgectl.workorders.store import stamp, transaction
+from edgectl.workorders.store import stamp
 from rules import patrol as rules
 
 
@@ -17,50 +17,48 @@ def _when(text: str | None) -> datetime | None:
 
 
 def insert(conn: sqlite3.Connection, tour: rules.Tour) -> None:
-    with transaction(conn):
-        conn.execute(
-            "INSERT INTO patrol_tours (id, route, guard, started_at, started_by, status, "
-            "last_seen) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (
-                tour.id,
-                tour.route.id,
-                tour.guard,
-                stamp(tour.started_at),
-                tour.started_by,
-                tour.status,
-                stamp(tour.last_seen) if tour.last_seen else None,
-            ),
-        )
+    conn.execute(
+        "INSERT INTO patrol_tours (id, route, guard, started_at, started_by, status, "
+        "last_seen) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        (
+            tour.id,
+            tour.route.id,
+            tour.guard,
+            stamp(tour.started_at),
+            tour.started_by,
+            tour.status,
+            stamp(tour.last_seen) if tour.last_seen else None,
+        ),
+    )
 
 
 def save(conn: sqlite3.Connection, tour: rules.Tour, results: list[rules.CheckpointResult]) -> None:
-    """The tour's new state and the checkpoints it has just classified, in one transaction."""
-    with transaction(conn):
-        conn.executemany(
-            "INSERT OR IGNORE INTO patrol_checkpoints (tour_id, checkpoint, result, at, "
-            "badged_at) VALUES (?, ?, ?, ?, ?)",
-            [
-                (
-                    r.tour_id,
-                    r.checkpoint,
-                    r.result,
-                    stamp(r.at),
-                    stamp(r.badged_at) if r.badged_at else None,
-                )
-                for r in results
-            ],
-        )
-        conn.execute(
-            "UPDATE patrol_tours SET status = ?, last_seen = ?, silence_alarmed = ?, "
-            "ended_at = ? WHERE id = ?",
+    """The tour's new state and the checkpoints it has just classified (by the writer)."""
+    conn.executemany(
+        "INSERT OR IGNORE INTO patrol_checkpoints (tour_id, checkpoint, result, at, "
+        "badged_at) VALUES (?, ?, ?, ?, ?)",
+        [
             (
-                tour.status,
-                stamp(tour.last_seen) if tour.last_seen else None,
-                int(tour.silence_alarmed),
-                stamp(tour.ended_at) if tour.ended_at else None,
-                tour.id,
-            ),
-        )
+                r.tour_id,
+                r.checkpoint,
+                r.result,
+                stamp(r.at),
+                stamp(r.badged_at) if r.badged_at else None,
+            )
+            for r in results
+        ],
+    )
+    conn.execute(
+        "UPDATE patrol_tours SET status = ?, last_seen = ?, silence_alarmed = ?, "
+        "ended_at = ? WHERE id = ?",
+        (
+            tour.status,
+            stamp(tour.last_seen) if tour.last_seen else None,
+            int(tour.silence_alarmed),
+            stamp(tour.ended_at) if tour.ended_at else None,
+            tour.id,
+        ),
+    )
 
 
 def load_active(conn: sqlite3.Connection, routes: Mapping[str, rules.Route]) -> list[rules.Tour]:

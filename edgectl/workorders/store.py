@@ -1,16 +1,15 @@
 """Work orders in the store: the order rows, their transitions and the escalations sent.
 
 ``work_order_updates`` is the log of every transition (who, when, through which channel);
-the sync client pushes it to the hub in order. ``load_open`` rebuilds the rules' ``Order``
-of every open order from these stored times, so deadlines after a restart are the same as
-before it.
+the sync client pushes it to the hub in order. The writing functions run on the store
+writer's thread, inside its transaction (``edgectl/store/writer.py``). ``load_open``
+rebuilds the rules' ``Order`` of every open order from these stored times, so deadlines
+after a restart are the same as before it.
 """
 
 from __future__ import annotations
 
-import contextlib
 import sqlite3
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from types import MappingProxyType
@@ -45,53 +44,29 @@ class NewOrder:
     fault_key: str | None = None
 
 
-@contextlib.contextmanager
-def transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
-    """A write transaction; inside another one, a savepoint (so a batch of changes shares
-    one commit, and a failed change inside it is undone alone)."""
-    if conn.in_transaction:
-        conn.execute("SAVEPOINT change")
-        try:
-            yield conn
-        except BaseException:
-            conn.execute("ROLLBACK TO change")
-            conn.execute("RELEASE change")
-            raise
-        conn.execute("RELEASE change")
-        return
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        yield conn
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
-    conn.execute("COMMIT")
-
-
 def insert(conn: sqlite3.Connection, order: NewOrder, by: str, channel: str) -> None:
-    with transaction(conn):
-        conn.execute(
-            "INSERT INTO work_orders (id, kind, priority, title, detail, target, assignee, "
-            "status, created_at, respond_by, complete_by, updated_at, source, role, fault_key) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, 'new', ?, ?, ?, ?, ?, ?, ?)",
-            (
-                order.id,
-                "fault" if order.fault_key else "request",
-                order.priority,
-                order.title,
-                order.detail,
-                order.target,
-                order.assignee,
-                stamp(order.created_at),
-                stamp(order.respond_by),
-                stamp(order.complete_by),
-                stamp(order.created_at),
-                order.source,
-                order.role,
-                order.fault_key,
-            ),
-        )
-        _log(conn, rules.Transition(order.id, "new", "", by, order.created_at), channel)
+    conn.execute(
+        "INSERT INTO work_orders (id, kind, priority, title, detail, target, assignee, "
+        "status, created_at, respond_by, complete_by, updated_at, source, role, fault_key) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, 'new', ?, ?, ?, ?, ?, ?, ?)",
+        (
+            order.id,
+            "fault" if order.fault_key else "request",
+            order.priority,
+            order.title,
+            order.detail,
+            order.target,
+            order.assignee,
+            stamp(order.created_at),
+            stamp(order.respond_by),
+            stamp(order.complete_by),
+            stamp(order.created_at),
+            order.source,
+            order.role,
+            order.fault_key,
+        ),
+    )
+    _log(conn, rules.Transition(order.id, "new", "", by, order.created_at), channel)
 
 
 def _log(conn: sqlite3.Connection, t: rules.Transition, channel: str) -> int:
@@ -114,38 +89,34 @@ def _log(conn: sqlite3.Connection, t: rules.Transition, channel: str) -> int:
 
 def record(conn: sqlite3.Connection, t: rules.Transition, channel: str) -> int:
     """Store a transition and the order's new status; a reopen restarts its clock."""
-    with transaction(conn):
-        row = _log(conn, t, channel)
-        if t.status == rules.NEW:  # reopened: a fresh clock, escalations start over
-            conn.execute(
-                "UPDATE work_orders SET status = 'new', created_at = ?, updated_at = ? "
-                "WHERE id = ?",
-                (stamp(t.at), stamp(t.at), t.order_id),
-            )
-            conn.execute("DELETE FROM work_order_escalations WHERE order_id = ?", (t.order_id,))
-        else:
-            conn.execute(
-                "UPDATE work_orders SET status = ?, updated_at = ? WHERE id = ?",
-                (t.status, stamp(t.at), t.order_id),
-            )
+    row = _log(conn, t, channel)
+    if t.status == rules.NEW:  # reopened: a fresh clock, escalations start over
+        conn.execute(
+            "UPDATE work_orders SET status = 'new', created_at = ?, updated_at = ? WHERE id = ?",
+            (stamp(t.at), stamp(t.at), t.order_id),
+        )
+        conn.execute("DELETE FROM work_order_escalations WHERE order_id = ?", (t.order_id,))
+    else:
+        conn.execute(
+            "UPDATE work_orders SET status = ?, updated_at = ? WHERE id = ?",
+            (t.status, stamp(t.at), t.order_id),
+        )
     return row
 
 
 def assign(conn: sqlite3.Connection, order_id: str, assignee: str, at: datetime) -> None:
-    with transaction(conn):
-        conn.execute(
-            "UPDATE work_orders SET assignee = ?, updated_at = ? WHERE id = ?",
-            (assignee, stamp(at), order_id),
-        )
+    conn.execute(
+        "UPDATE work_orders SET assignee = ?, updated_at = ? WHERE id = ?",
+        (assignee, stamp(at), order_id),
+    )
 
 
 def escalated(conn: sqlite3.Connection, notices: tuple[rules.Overdue, ...]) -> None:
-    with transaction(conn):
-        conn.executemany(
-            "INSERT OR IGNORE INTO work_order_escalations (order_id, stage, level, at, to_staff) "
-            "VALUES (?, ?, ?, ?, ?)",
-            [(n.order_id, n.stage, n.level, stamp(n.at), n.to) for n in notices],
-        )
+    conn.executemany(
+        "INSERT OR IGNORE INTO work_order_escalations (order_id, stage, level, at, to_staff) "
+        "VALUES (?, ?, ?, ?, ?)",
+        [(n.order_id, n.stage, n.level, stamp(n.at), n.to) for n in notices],
+    )
 
 
 def _order(
