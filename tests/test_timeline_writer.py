@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from edgectl.store.db import connect
+from edgectl.store.tx import transaction
 from edgectl.store.writer import Writer
 from edgectl.timeline import Timeline
 from tests.ops_site import FakeClock
@@ -75,3 +76,25 @@ async def test_writes_commit_in_order_and_a_failing_one_is_undone_alone(tmp_path
     rows = conn.execute("SELECT key, value FROM kv ORDER BY key").fetchall()
     conn.close()
     assert [tuple(r) for r in rows] == [("k1", "a"), ("k2", "c")]
+
+
+def _own_transaction(conn: sqlite3.Connection, key: str) -> str:
+    with transaction(conn):
+        conn.execute("INSERT INTO kv (key, value) VALUES (?, 'own')", (key,))
+    return key
+
+
+async def test_a_change_with_its_own_transaction_runs_in_order(tmp_path: Path) -> None:
+    writer = Writer(tmp_path / "s.db")
+    try:
+        writer.submit(_insert, "k1", "a")
+        alone = writer.submit_alone(_own_transaction, "k2")
+        after = writer.submit(_insert, "k3", "b")
+        assert await asyncio.wrap_future(alone) == "k2"
+        assert await asyncio.wrap_future(after) == "k3"
+    finally:
+        writer.close()
+    conn = connect(tmp_path / "s.db", readonly=True)
+    keys = [r[0] for r in conn.execute("SELECT key FROM kv ORDER BY rowid")]
+    conn.close()
+    assert keys == ["k1", "k2", "k3"]

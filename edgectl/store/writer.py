@@ -25,7 +25,8 @@ from edgectl.store.db import open_store
 log = structlog.get_logger(__name__)
 
 T = TypeVar("T")
-Item = tuple[Callable[..., Any], tuple[Any, ...], "concurrent.futures.Future[Any]"]
+# (change, its arguments, its future, whether it runs in a transaction of its own)
+Item = tuple[Callable[..., Any], tuple[Any, ...], "concurrent.futures.Future[Any]", bool]
 MAX_BATCH = 1000
 RETRY_FIRST_S = 0.1
 RETRY_MAX_S = 30.0
@@ -42,9 +43,16 @@ class Writer:
         self.commits = 0
 
     def submit(self, fn: Callable[..., T], *args: Any) -> concurrent.futures.Future[T]:
-        """Queue ``fn(conn, *args)``; returns at once."""
+        """Queue ``fn(conn, *args)`` to run inside a shared transaction; returns at once."""
         fut: concurrent.futures.Future[T] = concurrent.futures.Future()
-        self._queue.put((fn, args, fut))
+        self._queue.put((fn, args, fut, False))
+        return fut
+
+    def submit_alone(self, fn: Callable[..., T], *args: Any) -> concurrent.futures.Future[T]:
+        """Queue ``fn(conn, *args)``, which runs its own transaction (an audited change
+        commits with its audit event), in order with the others; returns at once."""
+        fut: concurrent.futures.Future[T] = concurrent.futures.Future()
+        self._queue.put((fn, args, fut, True))
         return fut
 
     async def flush(self) -> None:
@@ -73,9 +81,28 @@ class Writer:
                     break
                 item = self._queue.get()
             stopping = item is None
-            if batch:
-                self._commit_retrying(conn, batch)
+            group: list[Item] = []
+            for item in batch:
+                if item[3]:  # its own transaction: after what was queued before it
+                    if group:
+                        self._commit_retrying(conn, group)
+                    group = []
+                    self._run_alone(conn, item)
+                else:
+                    group.append(item)
+            if group:
+                self._commit_retrying(conn, group)
         conn.close()
+
+    def _run_alone(self, conn: sqlite3.Connection, item: Item) -> None:
+        fn, args, fut, _ = item
+        if not fut.set_running_or_notify_cancel():
+            return
+        try:
+            fut.set_result(fn(conn, *args))
+        except Exception as exc:
+            log.error("store_write_failed", change=getattr(fn, "__name__", "?"), error=str(exc))
+            fut.set_exception(exc)
 
     def _commit_retrying(self, conn: sqlite3.Connection, batch: list[Item]) -> None:
         """A batch that cannot commit (locked, disk full) is retried whole until it does."""
@@ -94,7 +121,7 @@ class Writer:
     def _commit(self, conn: sqlite3.Connection, batch: list[Item]) -> None:
         outcomes: list[tuple[concurrent.futures.Future[Any], Any, BaseException | None]] = []
         conn.execute("BEGIN IMMEDIATE")
-        for fn, args, fut in batch:
+        for fn, args, fut, _ in batch:
             if fut.cancelled():
                 continue  # nobody waits for it any more (a stopped daily run)
             conn.execute("SAVEPOINT change")
