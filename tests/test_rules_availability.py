@@ -69,3 +69,23 @@ def test_rolling_share_weights_days() -> None:
     up = compute(Status(online=True), [], DAY, END)
     down = compute(Status(online=False), [], END, END + timedelta(days=1))
     assert rolling([up, down]) == 0.5
+
+
+def test_a_dst_day_is_23_hours_and_its_share_counts_real_time() -> None:
+    from datetime import date
+    from zoneinfo import ZoneInfo
+
+    from rules.schedule import day_bounds
+
+    start, end = day_bounds(date(2026, 3, 29), ZoneInfo("Europe/Berlin"))
+    assert end - start == timedelta(hours=23)
+    a = compute(
+        Status(online=True),
+        [
+            Change(start + timedelta(hours=1), online=False),
+            Change(start + timedelta(hours=2), online=True),
+        ],
+        start,
+        end,
+    )
+    assert a.up_s == 22 * 3600 and round(a.share, 6) == round(22 / 23, 6)
