@@ -42,20 +42,19 @@ def site(directory: Path):  # type: ignore[no-untyped-def]
 
 def build(directory: Path, count: int) -> tuple[float, int]:
     """Fill a store with ``count`` cards through the CSV import; (seconds, rows)."""
-    from edgectl.store.card_import import import_csv
-    from edgectl.store.credentials import AccessIndex
-    from edgectl.store.db import open_store
+    from edgectl.site.actor import SYSTEM
+    from edgectl.site.service import SiteService
     from tests.access_site import write_cards_csv
 
     cfg = site(directory)
-    conn = open_store(cfg.store.path)
-    AccessIndex.load(conn, cfg).define_level("all", ["*"])
+    service = SiteService.open(cfg)
+    service.define_level("all", ["*"], actor=SYSTEM)
     path = write_cards_csv(directory / "cards.csv", count, level="all")
     started = time.perf_counter()
-    result = import_csv(conn, path, cfg.site.zone)
+    result = service.import_cards(path, actor=SYSTEM)
     elapsed = time.perf_counter() - started
     assert not result.errors and result.imported == count, result.errors[:5]
-    conn.close()
+    service.close()
     path.unlink()
     return elapsed, count
 
@@ -66,7 +65,7 @@ def worker(directory: Path, count: int, decisions: int) -> None:
 
     from edgectl.config import load
     from edgectl.domain import CredentialPresented
-    from edgectl.store.credentials import AccessIndex
+    from edgectl.store.access_index import AccessIndex
     from edgectl.store.db import open_store
     from rules.access import decide
 
@@ -80,7 +79,7 @@ def worker(directory: Path, count: int, decisions: int) -> None:
             source=reader.id, at=now, format="h10301", facility=10, number=number, bits=26
         )
         decision = decide(index.state_for(event, reader), event, now)
-        index.commit(decision)
+        index.apply(decision)
         return decision.granted
 
     assert one(count)

@@ -8,6 +8,12 @@ being written to the gate's open coil being written (the simulated gate's own mo
 timestamp, same clock) is recorded, while the daemon keeps polling the gate.
 
     python bench/access_path.py [--quick] [--json] [--credentials N] [--presentations N]
+                                [--write-lock SECONDS]
+
+``--write-lock SECONDS`` then holds the store's write lock from another process
+(``tests/lock_holder.py``) for SECONDS while swiping on, and reports ``p99_ms_locked`` and
+``lost_decisions``: gate opens (every swipe is a valid card) minus granted
+``access_decided`` events in the journal once the lock is gone and the journal caught up.
 
 ``--runs`` repeats the whole measurement with a fresh daemon (medians are reported, and
 the worst run's p99). ``--json`` prints one JSON object as the last line.
@@ -21,6 +27,7 @@ import json
 import os
 import platform
 import random
+import sqlite3
 import statistics
 import subprocess
 import sys
@@ -32,9 +39,8 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from edgectl.simulation import Compound, simulated_compound  # noqa: E402
-from edgectl.store.card_import import import_csv  # noqa: E402
-from edgectl.store.credentials import AccessIndex  # noqa: E402
-from edgectl.store.db import open_store  # noqa: E402
+from edgectl.site.actor import SYSTEM  # noqa: E402
+from edgectl.site.service import SiteService  # noqa: E402
 from tests.access_site import write_cards_csv  # noqa: E402
 
 FACILITY = 10
@@ -42,13 +48,12 @@ LIMIT_P99_MS = 20.0
 
 
 def seed(compound: Compound, count: int) -> None:
-    cfg = compound.config
-    conn = open_store(cfg.store.path)
-    AccessIndex.load(conn, cfg).define_level("all", ["*"])
+    site = SiteService.open(compound.config)
+    site.define_level("all", ["*"], actor=SYSTEM)
     path = write_cards_csv(compound.directory / "cards.csv", count, FACILITY, level="all")
-    result = import_csv(conn, path, cfg.site.zone)
+    result = site.import_cards(path, actor=SYSTEM)
     assert not result.errors and result.imported == count, result.errors[:3]
-    conn.close()
+    site.close()
     path.unlink()
 
 
@@ -70,7 +75,72 @@ async def wait_ready(compound: Compound, proc: subprocess.Popen[bytes]) -> None:
     raise TimeoutError("daemon never opened the gate")
 
 
-async def measure(credentials: int, presentations: int) -> dict[str, float]:
+async def swipe(compound: Compound, rng: random.Random, credentials: int) -> float:
+    """One swipe of a random valid card; ms from its last byte to the gate's open coil."""
+    before = len(opens(compound))
+    compound.reader.present("c1000", FACILITY, rng.randint(1, credentials))
+    written = time.monotonic()  # os.write returned: the last byte is on the pty
+    async with asyncio.timeout(2):
+        while len(opens(compound)) == before:
+            await asyncio.sleep(0.0002)
+    await asyncio.sleep(rng.uniform(0.005, 0.03))  # let polls interleave
+    return (opens(compound)[-1] - written) * 1000
+
+
+def granted_in_journal(path: str) -> int:
+    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        row = conn.execute(
+            "SELECT count(*) FROM journal WHERE kind = 'access_decided' "
+            "AND json_extract(body, '$.granted')"
+        ).fetchone()
+        return int(row[0])
+    finally:
+        conn.close()
+
+
+async def locked_phase(
+    compound: Compound, rng: random.Random, credentials: int, seconds: float
+) -> tuple[list[float], int]:
+    """Swipe while another process holds the write lock; (latencies, lost decisions)."""
+    holder = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "tests.lock_holder",
+        str(compound.config.store.path),
+        str(seconds),
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        cwd=REPO,
+    )
+    assert holder.stdin is not None and holder.stdout is not None
+    assert (await holder.stdout.readline()).strip() == b"locked"
+    held = time.monotonic()
+    latencies = []
+    while time.monotonic() - held < seconds - 0.5:
+        latencies.append(await swipe(compound, rng, credentials))
+    holder.stdin.write(b"release\n")
+    await holder.stdin.drain()
+    if await holder.wait() != 0:
+        raise RuntimeError("the lock holder failed")
+    deadline = time.monotonic() + 60
+    while granted_in_journal(str(compound.config.store.path)) < len(opens(compound)):
+        if time.monotonic() > deadline:
+            break
+        await asyncio.sleep(0.1)
+    return latencies, len(opens(compound)) - granted_in_journal(str(compound.config.store.path))
+
+
+def percentiles(latencies: list[float], suffix: str = "") -> dict[str, float]:
+    latencies = sorted(latencies)
+    return {
+        f"p50_ms{suffix}": round(statistics.median(latencies), 3),
+        f"p99_ms{suffix}": round(latencies[max(0, int(len(latencies) * 0.99) - 1)], 3),
+        f"max_ms{suffix}": round(latencies[-1], 3),
+    }
+
+
+async def measure(credentials: int, presentations: int, write_lock: float) -> dict[str, float]:
     with tempfile.TemporaryDirectory(prefix="edgectl-bench-") as tmp:
         async with simulated_compound(Path(tmp)) as compound:
             seed(compound, credentials)
@@ -83,24 +153,16 @@ async def measure(credentials: int, presentations: int) -> dict[str, float]:
             try:
                 await wait_ready(compound, proc)
                 rng = random.Random(1)
-                latencies: list[float] = []
-                for _ in range(presentations):
-                    before = len(opens(compound))
-                    compound.reader.present("c1000", FACILITY, rng.randint(1, credentials))
-                    written = time.monotonic()  # os.write returned: the last byte is on the pty
-                    async with asyncio.timeout(2):
-                        while len(opens(compound)) == before:
-                            await asyncio.sleep(0.0002)
-                    latencies.append((opens(compound)[-1] - written) * 1000)
-                    await asyncio.sleep(rng.uniform(0.005, 0.03))  # let polls interleave
+                latencies = [await swipe(compound, rng, credentials) for _ in range(presentations)]
+                figures = percentiles(latencies)
+                if write_lock:
+                    locked, lost = await locked_phase(compound, rng, credentials, write_lock)
+                    figures |= percentiles(locked, "_locked")
+                    figures |= {"presentations_locked": len(locked), "lost_decisions": lost}
             finally:
                 proc.terminate()
                 proc.wait(10)
-    latencies.sort()
-    return {
-        "p50_ms": round(statistics.median(latencies), 3),
-        "p99_ms": round(latencies[int(len(latencies) * 0.99) - 1], 3),
-        "max_ms": round(latencies[-1], 3),
+    return figures | {
         "credentials": credentials,
         "presentations": presentations,
         "limit_p99_ms": LIMIT_P99_MS,
@@ -114,16 +176,27 @@ def main() -> None:
     parser.add_argument("--credentials", type=int)
     parser.add_argument("--presentations", type=int)
     parser.add_argument("--runs", type=int, help="independent runs (fresh daemon each)")
+    parser.add_argument(
+        "--write-lock",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="then swipe on while another process holds the write lock this long",
+    )
     args = parser.parse_args()
     credentials = args.credentials or (10_000 if args.quick else 100_000)
     presentations = args.presentations or (200 if args.quick else 1000)
     runs = [
-        asyncio.run(measure(credentials, presentations))
+        asyncio.run(measure(credentials, presentations, args.write_lock))
         for _ in range(args.runs or (1 if args.quick else 3))
     ]
     figures: dict[str, object] = dict(runs[0])
-    for key in ("p50_ms", "p99_ms", "max_ms"):
-        figures[key] = statistics.median(r[key] for r in runs)
+    for key in ("p50_ms", "p99_ms", "max_ms", "p50_ms_locked", "p99_ms_locked", "max_ms_locked"):
+        if key in runs[0]:
+            figures[key] = statistics.median(r[key] for r in runs)
+    if args.write_lock:
+        figures["lost_decisions"] = sum(r["lost_decisions"] for r in runs)
+        figures["p99_ms_locked_worst_run"] = max(r["p99_ms_locked"] for r in runs)
     figures["p99_ms_worst_run"] = max(r["p99_ms"] for r in runs)
     figures["runs"] = len(runs)
     figures["ratio_to_limit"] = round(float(figures["p99_ms"]) / LIMIT_P99_MS, 3)  # type: ignore[arg-type]

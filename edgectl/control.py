@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import os
 import socket
+import sqlite3
 import struct
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -26,6 +27,10 @@ from edgectl.opcommands import OPS, Request
 from edgectl.opcommands import run as run_operation
 from edgectl.operations import Operations
 from edgectl.router import Router
+from edgectl.site.actor import Actor
+from edgectl.site.service import SiteService
+from edgectl.site.worker import SiteWorker
+from edgectl.store.credentials import CredentialError, card_label
 
 COMMANDS: dict[str, Callable[[str], Command]] = {
     "open_gate": lambda t: OpenGate(target=t),
@@ -49,16 +54,19 @@ class ControlServer:
         site_id: str,
         router: Router,
         devices: DeviceRegistry,
+        site: SiteWorker,
         operations: Operations | None = None,
     ) -> None:
         self.site_id = site_id
         self.router = router
         self.devices = devices
+        self.site = site
         self.operations = operations
         self.app = web.Application(client_max_size=64 * 1024)
         self.app.router.add_get("/v1/status", self.status)
         self.app.router.add_get("/v1/devices/{id}", self.device)
         self.app.router.add_post("/v1/commands", self.command)
+        self.app.router.add_post("/v1/credentials/status", self.credential_status)
         self.app.router.add_post("/v1/ops/{noun}/{verb}", self.operation)
         self._runner: web.AppRunner | None = None
         self._path = ""
@@ -176,6 +184,33 @@ class ControlServer:
             200 if outcome["status"] == "ok" else 404 if outcome.get("code") == "not_found" else 400
         )
         return web.json_response(outcome, status=status)
+
+    async def credential_status(self, request: web.Request) -> web.Response:
+        """Suspend, revoke or reactivate a card, through the site service (audited)."""
+        try:
+            body = await request.json()
+            facility, number, status = body.get("facility"), body["number"], body["status"]
+            if not isinstance(number, int) or not (facility is None or isinstance(facility, int)):
+                raise TypeError
+        except (ValueError, KeyError, TypeError, AttributeError):
+            message = "expected {facility (optional), number, status}"
+            return _error("bad_request", message, 400)
+        actor = Actor(f"local:{_peer_uid(request)}", "control")
+        try:
+            found = await self.site.call(
+                SiteService.set_card_status, facility, number, status, actor=actor
+            )
+        except CredentialError as exc:
+            return _error("bad_request", str(exc), 400)
+        except sqlite3.Error as exc:  # the store is locked or failing: nothing changed
+            return _error("store_error", str(exc), 503)
+        if not found:
+            return _error("not_found", f"no {card_label(facility, number)}", 404)
+        return web.json_response({"status": "ok"})
+
+
+def _error(code: str, message: str, status: int) -> web.Response:
+    return web.json_response({"status": "error", "code": code, "message": message}, status=status)
 
 
 async def request(

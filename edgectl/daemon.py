@@ -19,7 +19,8 @@ from edgectl.mqtt import AccessOps, MqttInterface
 from edgectl.operations import Operations, journal_record
 from edgectl.router import Clock, Router, utc_now
 from edgectl.sdnotify import Notifier
-from edgectl.store.credentials import AccessIndex
+from edgectl.site.worker import SiteWorker, fan_out
+from edgectl.store.access_index import AccessIndex
 from edgectl.store.db import open_store
 from edgectl.store.journal import Journal
 from edgectl.store.retention import Retention
@@ -61,10 +62,15 @@ class Daemon:
         stack = self._exit
         self.journal = Journal(cfg.store.path)
         stack.push_async_callback(self.journal.close)
-        self.operations = Operations(cfg, journal_record(self.journal), self.clock)
+        self.operations = Operations(
+            cfg, journal_record(self.journal), self.clock, on_commit=fan_out(self.journal)
+        )
         stack.push_async_callback(self.operations.close)  # after its task stopped
         self.operations.load()  # work orders, tours: every deadline from stored times
         self.index = AccessIndex.load(open_store(cfg.store.path), cfg)
+        stack.push_async_callback(asyncio.to_thread, self.index.close)  # queued updates land
+        self.site = SiteWorker(cfg, self.journal)  # the one writer of site state
+        stack.callback(self.site.close)
         self.devices = DeviceRegistry(cfg)
         self.router = Router(cfg, self.journal, self.index, self.devices, self.clock)
         stack.push_async_callback(self.router.drain)
@@ -91,7 +97,7 @@ class Daemon:
                 self.journal,
                 self.router,
                 self.devices,
-                AccessOps(self.index),
+                AccessOps(self.site, self.index),
                 self.clock,
                 operations=self.operations,
             )
@@ -105,7 +111,9 @@ class Daemon:
             # A device fault stays that device's fault: the supervisor keeps retrying it,
             # and the watchdog never restarts the whole site for one unplugged reader.
             self.supervisor.start(driver, critical=False)
-        self.control = ControlServer(cfg.site.id, self.router, self.devices, self.operations)
+        self.control = ControlServer(
+            cfg.site.id, self.router, self.devices, self.site, self.operations
+        )
         self.control.health = self.health
         stack.push_async_callback(self.control.stop)
         try:

@@ -333,6 +333,27 @@ class StoragePressure(Event):
     unacked_events: int  # events the hub has not acknowledged (access/alarm ones are kept)
 
 
+# --- site state changes (issue 9: the site service) -----------------------------------
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SiteChanged(Event):
+    """A change to site state (people, credentials, levels, passes, modes, work orders),
+    committed in the same transaction as the change. ``source`` is always ``"site"``.
+
+    ``subject`` names what changed by a label, never a PIN or a visitor code in clear.
+    """
+
+    KIND: ClassVar[str] = "site_changed"
+    CLASS: ClassVar[EventClass] = EventClass.AUDIT
+
+    actor: str  # who: an operator, a CLI user, "hub", "system"
+    interface: str  # cli, control, mqtt, hub, system
+    action: str  # e.g. credential_status, person_upsert, cards_import
+    subject: str  # e.g. "card 12:345", "person p1", "visitor pass #17"
+    details: dict[str, Any] = dataclasses.field(default_factory=dict)
+
+
 # --- work orders, patrols, facility availability (issue 16) ------------------------------
 
 

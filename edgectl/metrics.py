@@ -13,7 +13,7 @@ DECISIONS = Counter(
 DECISION_SECONDS = Histogram(
     "edgectl_access_decision_seconds",
     "Time from a credential event to its decision and actuation being dispatched",
-    buckets=(0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.1),
+    buckets=(0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.02, 0.025, 0.1),
 )
 BAD_READS = Counter("edgectl_bad_reads_total", "Reader frames rejected", ["reader", "reason"])
 TASK_RESTARTS = Counter(

@@ -119,7 +119,8 @@ def tour_json(tour: patrol_rules.Tour) -> Result:
 
 
 def _patrol_start(r: Request) -> Result:
-    return tour_json(r.ops.patrol.start(r.params["route"], r.operator, r.params.get("guard")))
+    tour = r.ops.patrol.start(r.params["route"], r.operator, r.params.get("guard"), r.channel)
+    return tour_json(tour)
 
 
 def _patrol_badge(r: Request) -> Result:

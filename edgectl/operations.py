@@ -9,8 +9,11 @@ on the hub or the broker.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
+import sqlite3
 import time
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 import structlog
@@ -19,6 +22,9 @@ from edgectl.config import Config
 from edgectl.domain import Event
 from edgectl.facilities.tracker import FacilityTracker
 from edgectl.patrol.engine import PatrolEngine
+from edgectl.site.actor import Actor
+from edgectl.site.audit import OnCommit
+from edgectl.site.service import SiteService
 from edgectl.sitectx import SiteContext
 from edgectl.store.db import open_store
 from edgectl.store.journal import Entry, Journal
@@ -45,11 +51,42 @@ def journal_record(journal: Journal) -> Callable[[Event], Any]:
     return record
 
 
+def _audited(
+    conn: sqlite3.Connection,
+    service: SiteService,
+    actor: Actor,
+    action: str,
+    subject: str,
+    details: dict[str, Any],
+    now: datetime,
+    fn: Callable[..., Any],
+    args: tuple[Any, ...],
+) -> Any:
+    """On the writer's thread: the change and its audit event in one transaction."""
+    with service.change(actor, action, subject, details, now=now) as c:
+        return fn(c, *args)
+
+
 class Operations:
-    def __init__(self, config: Config, record: Callable[[Event], Any], clock: Clock) -> None:
+    """``on_commit`` hands each committed audit event to the journal's subscribers."""
+
+    def __init__(
+        self,
+        config: Config,
+        record: Callable[[Event], Any],
+        clock: Clock,
+        *,
+        on_commit: OnCommit | None = None,
+    ) -> None:
         self.config = config
+        self.clock = clock
         self.conn = open_store(config.store.path)  # reads on the loop: the rebuild, reports
         self.writer = Writer(config.store.path, "operations-writer")
+        # the site service on the writer's own connection and thread: work orders and tours
+        # change through it, in order with the engines' bookkeeping, never on the loop
+        self.service = self.writer.submit_alone(
+            lambda conn: SiteService(conn, config, on_commit)
+        ).result()
         self.timeline = Timeline(clock)
         policy = SitePolicy.from_config(config)
         self.site = SiteContext(
@@ -58,6 +95,7 @@ class Operations:
             config.roster,
             self.conn,
             self.writer.submit,
+            self._change,
             self.timeline,
             record,
             clock,
@@ -69,6 +107,19 @@ class Operations:
         devices = tuple(ids + [r.id for r in config.readers])
         self.facilities = FacilityTracker(config.facilities, devices, self.site, self.workorders)
         self.rebuild_s = 0.0
+
+    def _change(
+        self,
+        actor: Actor,
+        action: str,
+        subject: str,
+        details: dict[str, Any],
+        fn: Callable[..., Any],
+        *args: Any,
+    ) -> concurrent.futures.Future[Any]:
+        return self.writer.submit_alone(
+            _audited, self.service, actor, action, subject, details, self.clock(), fn, args
+        )
 
     def load(self) -> None:
         """Rebuild every open order, active tour and scheduled start from the store."""

@@ -8,6 +8,7 @@ dead network never delays a gate. The decision is then journaled like every othe
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -16,18 +17,20 @@ import structlog
 
 from drivers.base import DeviceError, Driver
 from edgectl import metrics
-from edgectl.config import Config
+from edgectl.config import Config, Reader
 from edgectl.devices import DeviceRegistry
 from edgectl.domain import (
+    AccessAlarm,
     AccessDecided,
     BadRead,
     Command,
     CredentialPresented,
     DoorContact,
     Event,
+    ReaderFeedback,
 )
 from edgectl.doors import DoorManager
-from edgectl.store.credentials import AccessIndex
+from edgectl.store.access_index import AccessIndex
 from edgectl.store.journal import Journal
 from rules import access
 
@@ -46,6 +49,15 @@ def credential_label(event: CredentialPresented) -> str:
     if event.facility is None:
         return f"{event.format}:{event.number}"
     return f"{event.format}:{event.facility}:{event.number}"
+
+
+def store_error(reader: Reader, now: datetime) -> access.Decision:
+    """The decision when the store cannot be read: denied, with an alarm for operators."""
+    alarm = AccessAlarm(
+        source=reader.id, at=now, alarm="store_error", target=reader.target, person_id=None
+    )
+    feedback = ReaderFeedback(target=reader.id, granted=False)
+    return access.Decision(False, "store_error", (feedback, alarm))
 
 
 class Router:
@@ -106,9 +118,13 @@ class Router:
             return
         started = time.perf_counter()
         now = self.clock()
-        decision = access.decide(self.index.state_for(event, reader), event, now)
+        try:
+            decision = access.decide(self.index.state_for(event, reader), event, now)
+        except sqlite3.Error as exc:  # an unreadable store denies; it never unwinds a driver
+            log.error("access_store_error", reader=reader.id, error=str(exc))
+            decision = store_error(reader, now)
         self.apply(decision.effects)
-        self.index.commit(decision)  # anti-passback moves, pass uses: before the next swipe
+        self.index.apply(decision)  # anti-passback, pass uses: in memory now, on disk behind
         metrics.DECISION_SECONDS.observe(time.perf_counter() - started)
         metrics.DECISIONS.labels(str(decision.granted).lower(), decision.reason).inc()
         self.record(

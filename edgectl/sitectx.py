@@ -10,11 +10,22 @@ from typing import Any
 
 from edgectl.domain import Event
 from edgectl.roster import Duty
+from edgectl.site.actor import Actor
 from edgectl.timeline import Clock, Timeline
 from rules.schedule import Calendar
 
 Record = Callable[[Event], Any]
 Write = Callable[..., "concurrent.futures.Future[Any]"]  # Writer.submit(fn, *args)
+# change(actor, action, subject, details, fn, *args): ``fn(conn, *args)`` through the site
+# service, committed with its ``site_changed`` audit event
+Change = Callable[..., "concurrent.futures.Future[Any]"]
+INTERFACES = {"cli": "control", "mqtt": "mqtt", "hub": "hub"}  # channel -> audit interface
+
+
+def actor_for(who: str, channel: str) -> Actor:
+    """Who made a change through which channel, as the site service's audit names it
+    (changes by devices, schedules and the deadline engine are the ``system``'s)."""
+    return Actor(who or "system", INTERFACES.get(channel, "system"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,7 +34,8 @@ class SiteContext:
     calendar: Calendar
     roster: tuple[Duty, ...]
     conn: sqlite3.Connection  # reads: the rebuild at start, reports
-    write: Write  # every change, in order, off the event loop
+    write: Write  # the engines' own bookkeeping, in order, off the event loop
+    change: Change  # a change to site state by someone: audited through the site service
     timeline: Timeline
     record: Record  # journal an event
     clock: Clock

@@ -5,10 +5,11 @@ A pulled page is a list of records ``{"cursor", "type", "op", "id", "data"}``; `
 ``access_level``, ``group``, ``person`` or ``credential``, ``op`` is ``upsert`` or ``delete``
 (revoking a card is an upsert with ``status: "revoked"``). ``parse_changes`` checks every
 record first, credentials with the access store's own ``credential_values`` (so PINs are
-stored as digests and plates normalised exactly as on site). ``apply_changes`` then writes
-them, the new cursor and an access-revision bump in ONE transaction: one bad record, whether
-malformed or breaking a reference, means nothing is applied and ``InvalidRecord`` names it.
-The bump makes every ``AccessIndex`` reload its cached levels and groups on its next decision.
+stored as digests and plates normalised exactly as on site). The site service's
+``apply_hub_changes`` then writes them (``write_changes``), the new cursor, an
+access-revision bump and one audit event (actor ``hub``) in ONE transaction: one bad record,
+whether malformed or breaking a reference, means nothing is applied and ``InvalidRecord``
+names it. The bump makes every ``AccessIndex`` reload its cached levels and groups.
 
 Hub credentials are matched by ``credentials.hub_id``; credentials created on site
 (visitor passes, cards added locally) have no ``hub_id`` and are never touched by a pull.
@@ -25,7 +26,7 @@ from typing import Any
 
 from edgectl.config import ROLES
 from edgectl.store import kv
-from edgectl.store.credentials import bump_revision, credential_values
+from edgectl.store.credentials import credential_values
 
 TYPES = ("access_level", "group", "person", "credential")  # upsert order; deletes go reversed
 _ORDER = {t: i for i, t in enumerate(TYPES)}
@@ -257,7 +258,7 @@ def _drop_absent(conn: sqlite3.Connection, changes: Sequence[Change]) -> None:
     conn.execute(f"DELETE FROM access_levels WHERE id NOT IN ({keep})", ("access_level",))
 
 
-def apply_changes(
+def write_changes(
     conn: sqlite3.Connection,
     changes: Sequence[Change],
     cursor: int,
@@ -265,27 +266,22 @@ def apply_changes(
     *,
     replace: bool = False,
 ) -> None:
-    """Write ``changes``, the new cursor and a revision bump in one transaction.
+    """Write ``changes`` and the new cursor inside the caller's transaction (the site
+    service's ``apply_hub_changes``, which adds the audit event and the revision bump).
 
     ``replace`` (a full resync) first drops hub-managed records absent from ``changes``. A
     record that breaks a reference (a card for an unknown person, a person in an unknown
-    level) or a uniqueness rule (a card number twice) raises InvalidRecord; nothing is written.
+    level) or a uniqueness rule (a card number twice) raises InvalidRecord; the caller's
+    transaction then rolls back and nothing is written.
     """
     upserts = sorted((c for c in changes if c.op == "upsert"), key=lambda c: _ORDER[c.type])
     deletes = sorted((c for c in changes if c.op == "delete"), key=lambda c: -_ORDER[c.type])
     stamp = now.isoformat()
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        if replace:
-            _drop_absent(conn, upserts)
-        for c in [*deletes, *upserts]:
-            try:
-                _upsert(conn, c, stamp) if c.op == "upsert" else _delete(conn, c)
-            except sqlite3.IntegrityError as exc:
-                raise InvalidRecord(c.index, c.id, f"{c.type} {c.op}: {exc}") from None
-        kv.put(conn, kv.CHANGES_CURSOR, cursor)
-        bump_revision(conn)
-        conn.execute("COMMIT")
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
+    if replace:
+        _drop_absent(conn, upserts)
+    for c in [*deletes, *upserts]:
+        try:
+            _upsert(conn, c, stamp) if c.op == "upsert" else _delete(conn, c)
+        except sqlite3.IntegrityError as exc:
+            raise InvalidRecord(c.index, c.id, f"{c.type} {c.op}: {exc}") from None
+    kv.put(conn, kv.CHANGES_CURSOR, cursor)

@@ -24,9 +24,10 @@ import structlog
 
 from edgectl.backoff import backoff_delay
 from edgectl.config import Config, Tls
+from edgectl.site.service import SiteService
+from edgectl.site.worker import fan_out
 from edgectl.store import kv, workorders
 from edgectl.store.journal import Entry, Journal
-from edgectl.store.tx import transaction
 from edgectl.store.worker import DbWorker
 from sync import apply, metrics, outbox
 from sync.codec import AckError, BatchError, gunzip, judge_ack
@@ -88,6 +89,9 @@ class SyncClient:
         self.hub = config.hub
         self._db_path = db_path
         self._db_worker: DbWorker | None = None  # opened on first use, closed when run ends
+        self._config = config
+        self._on_site_commit = fan_out(journal) if journal is not None else None
+        self._site: SiteService | None = None  # on the worker's connection, made on first use
         self._journal = journal
         self._on_applied = on_applied
         self._on_workorders = on_workorders
@@ -308,9 +312,7 @@ class SyncClient:
             try:
                 changes = apply.parse_changes(records)
                 if changes or replace or new != cursor:
-                    await self._db(
-                        apply.apply_changes, changes, new, datetime.now(UTC), replace=replace
-                    )
+                    await self._db(self._apply_pulled, changes, new, replace)
             except apply.InvalidRecord as exc:
                 raise SyncFailure(
                     "invalid_pull", f"pulled batch after cursor {cursor} not applied: {exc}"
@@ -322,6 +324,23 @@ class SyncClient:
             cursor = new
             if not doc.get("more"):
                 return
+
+    def _apply_pulled(
+        self, conn: sqlite3.Connection, changes: list[apply.Change], cursor: int, replace: bool
+    ) -> None:
+        """On the worker thread: through the site service, audited as the hub's change."""
+        self._site_on(conn).apply_hub_changes(changes, cursor, replace=replace)
+
+    def _store_orders(
+        self, conn: sqlite3.Connection, orders: list[dict[str, Any]], cursor: int
+    ) -> None:
+        self._site_on(conn).store_hub_orders(orders, cursor)
+
+    def _site_on(self, conn: sqlite3.Connection) -> SiteService:
+        """The site service on the worker's connection (a restarted worker has a new one)."""
+        if self._site is None or self._site.conn is not conn:
+            self._site = SiteService(conn, self._config, self._on_site_commit)
+        return self._site
 
     async def _notify_applied(self) -> None:
         if self._on_applied is not None:
@@ -356,7 +375,7 @@ class SyncClient:
                     "invalid_pull", f"work orders after {cursor} not applied: {exc}"
                 ) from None
             if orders or new != cursor:
-                await self._db(_store_orders, orders, new)
+                await self._db(self._store_orders, orders, new)
             if orders and self._on_workorders is not None:
                 self._on_workorders([o["id"] for o in orders])
             cursor = new
@@ -383,9 +402,3 @@ class SyncClient:
                     "sync_status_rejected", order=up.order_id, status=up.status, reason=rejected
                 )
             await self._db(workorders.mark_pushed, up.row_id, datetime.now(UTC), rejected)
-
-
-def _store_orders(conn: sqlite3.Connection, orders: list[dict[str, Any]], cursor: int) -> None:
-    with transaction(conn):
-        workorders.store_orders(conn, orders)
-        kv.put(conn, kv.WORKORDERS_CURSOR, cursor)

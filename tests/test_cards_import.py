@@ -10,10 +10,13 @@ from zoneinfo import ZoneInfo
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from edgectl.store.card_import import import_csv
-from edgectl.store.db import open_store
+from edgectl.site.actor import Actor
+from edgectl.site.service import SiteService
+from edgectl.store.journal import read_entries
+from tests.access_site import access_site
 
 ZONE = ZoneInfo("Asia/Shanghai")
+ADMIN = Actor("admin", "cli")
 GOOD, BAD_NUMBER, NO_PERSON, INVERTED, DATE_ONLY, REPEAT, BAD_ROLE = range(7)
 kinds = st.lists(st.sampled_from(range(7)), min_size=1, max_size=40)
 
@@ -54,22 +57,30 @@ def test_all_or_nothing_with_exact_line_numbers(plan: list[int], skip_bad: bool)
             out = csv.writer(f)
             out.writerow(["person_id", "role", "number", "valid_from", "valid_until"])
             out.writerows(rows)
-        conn = open_store(Path(tmp) / "edgectl.db")
-        result = import_csv(conn, path, ZONE, skip_bad=skip_bad)
-        stored = conn.execute("SELECT count(*) FROM credentials").fetchone()[0]
-        conn.close()
+        site = SiteService.open(access_site(Path(tmp)))
+        result = site.import_cards(path, actor=ADMIN, skip_bad=skip_bad)
+        stored = site.conn.execute("SELECT count(*) FROM credentials").fetchone()[0]
+        audits = read_entries(site.conn, 0, 100)
+        site.close()
     assert {e.line for e in result.errors} == bad
     assert result.rows == len(rows)
     if bad and not skip_bad:
         assert stored == 0
+        assert audits == []  # nothing applied, nothing audited
     else:
         assert stored == result.imported == len(rows) - len(bad)
+        # ONE audit event for the whole import: who, where, which file, how many
+        assert [(a.kind, a.body["actor"], a.body["interface"]) for a in audits] == [
+            ("site_changed", "admin", "cli")
+        ]
+        assert audits[0].body["details"]["count"] == result.imported
+        assert audits[0].body["details"]["file"] == "cards.csv"
 
 
 def test_a_file_without_a_header_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "cards.csv"
     path.write_text("number,facility\n1,2\n")
-    conn = open_store(tmp_path / "edgectl.db")
-    result = import_csv(conn, path, ZONE)
+    site = SiteService.open(access_site(tmp_path))
+    result = site.import_cards(path, actor=ADMIN)
     assert str(result.errors[0]).startswith("line 1: missing the person_id column; columns are")
-    assert conn.execute("SELECT count(*) FROM credentials").fetchone()[0] == 0
+    assert site.conn.execute("SELECT count(*) FROM credentials").fetchone()[0] == 0

@@ -12,6 +12,8 @@ from drivers.sim.ptys import PtyPair
 from drivers.sim.wiegand_converter import SimWiegandConverter
 from edgectl.config import Config
 from edgectl.daemon import Daemon
+from edgectl.site.actor import SYSTEM
+from edgectl.site.service import SiteService
 from edgectl.store.journal import Entry, read_entries
 from tests.daemon_helpers import running, wait_for
 from tests.site import door_site
@@ -45,8 +47,8 @@ async def test_unknown_and_revoked_cards_are_denied_with_reason(
 ) -> None:
     _, cfg = door_site(tmp_path, {"r1": pty_pair.host})
     async with with_reader(cfg, pty_pair.device) as (daemon, events, reader):
-        daemon.index.add_card("p1", 12, 100)
-        daemon.index.set_status(12, 100, "revoked")
+        await daemon.site.call(SiteService.add_card, "p1", 12, 100, actor=SYSTEM)
+        await daemon.site.call(SiteService.set_card_status, 12, 100, "revoked", actor=SYSTEM)
         await wait_for(events, "device_online")
         reader.present("h10301", 12, 100)
         revoked = await wait_for(events, "access_decided")
@@ -107,3 +109,25 @@ async def test_missing_serial_port_goes_offline_with_retries_and_others_work(
         while restart.body["attempt"] < 2:
             restart = await wait_for(events, "driver_restarted")
         assert restart.source == "gone"
+
+
+async def test_unreadable_store_denies_with_store_error_and_alarm_and_reader_lives_on(
+    tmp_path: Path, pty_pair: PtyPair
+) -> None:
+    _, cfg = door_site(tmp_path, {"r1": pty_pair.host})
+    async with with_reader(cfg, pty_pair.device) as (daemon, events, reader):
+        await daemon.site.call(SiteService.add_card, "p1", 12, 100, actor=SYSTEM)
+        await wait_for(events, "device_online")
+        other = sqlite3.connect(cfg.store.path, isolation_level=None)
+        other.execute("ALTER TABLE credentials RENAME TO credentials_away")  # reads now fail
+        reader.present("h10301", 12, 100)
+        alarm = await wait_for(events, "access_alarm")  # journaled just before the decision
+        denied = await wait_for(events, "access_decided")
+        assert (denied.body["granted"], denied.body["reason"]) == (False, "store_error")
+        assert (alarm.body["alarm"], alarm.body["target"]) == ("store_error", "door-r1")
+        assert await asyncio.wait_for(reader.feedback.get(), 2) is False
+        other.execute("ALTER TABLE credentials_away RENAME TO credentials")
+        other.close()
+        reader.present("h10301", 12, 100)  # the same reader driver, still running
+        granted = await wait_for(events, "access_decided")
+        assert (granted.body["granted"], granted.body["reason"]) == (True, "granted")

@@ -10,6 +10,8 @@ from typing import Any
 from drivers.sim.io_module import SimIoModule
 from edgectl.domain import HoldRelay
 from edgectl.simulation import Compound, simulated_compound
+from edgectl.site.actor import SYSTEM
+from edgectl.site.service import SiteService
 from tests.daemon_helpers import running, wait_for
 
 DOOR = {
@@ -45,7 +47,7 @@ async def test_grant_pulses_strike_and_opening_relocks_then_held_open_escalates(
 ) -> None:
     async with simulated_compound(tmp_path, overrides(tmp_path)) as compound:
         async with running(compound.config) as (daemon, events):
-            daemon.index.add_card("res-1", 12, 1001)
+            await daemon.site.call(SiteService.add_card, "res-1", 12, 1001, actor=SYSTEM)
             await wait_for(events, "device_online")
             compound.reader.present("h10301", 12, 1001)
             assert (await wait_for(events, "access_decided")).body["granted"] is True
@@ -68,7 +70,7 @@ async def test_grant_pulses_strike_and_opening_relocks_then_held_open_escalates(
 async def test_unused_grant_relocks_after_access_time(tmp_path: Path) -> None:
     async with simulated_compound(tmp_path, overrides(tmp_path)) as compound:
         async with running(compound.config) as (daemon, events):
-            daemon.index.add_card("res-1", 12, 1001)
+            await daemon.site.call(SiteService.add_card, "res-1", 12, 1001, actor=SYSTEM)
             await wait_for(events, "device_online")
             compound.reader.present("h10301", 12, 1001)
             await until(lambda: io(compound).relays[0])
@@ -86,7 +88,7 @@ async def test_forced_open_raises_alarm_and_emergency_releases_door(tmp_path: Pa
             assert forced.body["alarm"] == "forced_open" and forced.source == "lobby-a"
             io(compound).set_input(0, False)
             await wait_for(events, "access_alarm")  # door_secured
-            for command in daemon.index.set_emergency(True):
+            for command in await daemon.site.call(SiteService.set_emergency, True, actor=SYSTEM):
                 await daemon.router.execute(command)
             assert io(compound).relays[0] is True  # egress door held unlocked
             io(compound).set_input(0, True)  # evacuation: no alarm while released
@@ -103,7 +105,7 @@ async def test_bus_lost_during_access_time_raises_relock_alarm(tmp_path: Path) -
         simulated_compound(tmp_path, overrides(tmp_path) | {"doors": [slow]}) as compound,
         running(compound.config) as (daemon, events),
     ):
-        daemon.index.add_card("res-1", 12, 1001)
+        await daemon.site.call(SiteService.add_card, "res-1", 12, 1001, actor=SYSTEM)
         await wait_for(events, "device_online")
         compound.reader.present("h10301", 12, 1001)
         await until(lambda: io(compound).relays[0])

@@ -9,6 +9,8 @@ from pathlib import Path
 
 from edgectl.daemon import Daemon
 from edgectl.simulation import Compound, simulated_compound
+from edgectl.site.actor import SYSTEM
+from edgectl.site.service import SiteService
 from tests.cli_helpers import edgectl
 from tests.conftest import Broker
 from tests.daemon_helpers import running, wait_for
@@ -21,7 +23,7 @@ def open_commands(compound: Compound) -> list[float]:
 async def test_valid_card_writes_open_coil_within_200ms(tmp_path: Path) -> None:
     async with simulated_compound(tmp_path) as compound:
         async with running(compound.config) as (daemon, events):
-            daemon.index.add_card("res-1", 12, 1001)
+            await daemon.site.call(SiteService.add_card, "res-1", 12, 1001, actor=SYSTEM)
             await wait_for(events, "device_online")
             await wait_for(events, "gate_state")  # the bus is up and polling
             latencies = []
@@ -42,8 +44,8 @@ async def test_valid_card_writes_open_coil_within_200ms(tmp_path: Path) -> None:
 async def test_revoked_and_unknown_cards_write_nothing(tmp_path: Path) -> None:
     async with simulated_compound(tmp_path) as compound:
         async with running(compound.config) as (daemon, events):
-            daemon.index.add_card("res-2", 12, 1002)
-            daemon.index.set_status(12, 1002, "revoked")
+            await daemon.site.call(SiteService.add_card, "res-2", 12, 1002, actor=SYSTEM)
+            await daemon.site.call(SiteService.set_card_status, 12, 1002, "revoked", actor=SYSTEM)
             await wait_for(events, "gate_state")
             compound.reader.present("h10301", 12, 1002)
             compound.reader.present("h10301", 12, 4242)
@@ -104,7 +106,7 @@ async def test_decision_is_published_on_mqtt(tmp_path: Path, broker: Broker) -> 
         aiomqtt.Client(broker.host, broker.port) as client,
     ):
         await client.subscribe(f"{compound.config.base_topic}/event/access_decided", qos=1)
-        daemon.index.add_card("res-1", 12, 1001)
+        await daemon.site.call(SiteService.add_card, "res-1", 12, 1001, actor=SYSTEM)
         await wait_for(events, "gate_state")
         compound.reader.present("h10301", 12, 1001)
         async with asyncio.timeout(5):

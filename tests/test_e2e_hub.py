@@ -11,7 +11,7 @@ from typing import Any
 from edgectl.daemon import Daemon
 from edgectl.simulation import simulated_compound
 from edgectl.store.db import connect
-from edgectl.store.journal import head_seq
+from edgectl.store.journal import head_seq, read_entries
 from sync.hub.store import HubStore
 from tests.cli_helpers import edgectl
 from tests.test_daemon_reader import wait_for
@@ -83,6 +83,16 @@ async def test_hub_card_pulled_granted_then_revoked_and_events_forwarded(
                 hub_cli, ref_hub, "cards", "revoke", str(json.loads(card)["id"])
             )
             await decide_until(daemon, compound, events, "revoked")
+            pulls = [
+                e.body
+                for e in read_entries(daemon.journal.conn, 0, 100000)
+                if e.kind == "site_changed"
+            ]
+            assert len(pulls) >= 2  # the card's arrival and its revocation, each audited
+            assert {(b["actor"], b["interface"], b["action"]) for b in pulls} == {
+                ("hub", "hub", "hub_changes")
+            }
+            assert pulls[0]["details"]["counts"]["credential_upsert"] == 1
             head = journal_head(daemon.journal.path)
             async with asyncio.timeout(10):
                 while HubStore(ref_hub.db).acked(ref_hub.site) < head:

@@ -7,7 +7,10 @@ import sqlite3
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from edgectl.site.actor import SYSTEM
+from edgectl.site.service import SiteService
 from edgectl.store import workorders
+from edgectl.store.db import open_store
 from tests.conftest import SecureBroker
 from tests.mqtt_console import GATE, READER, console, now_iso, online, running_site
 from tests.test_daemon_reader import wait_for
@@ -33,7 +36,9 @@ async def test_visitor_pass_in_one_request_then_revoked(
         console(secure_broker, "gina") as gina,
     ):
         path = site.compound.config.store.path
-        site.daemon.index.upsert_person("res-12-3", name="Mr Chen")
+        await site.daemon.site.call(
+            SiteService.upsert_person, "res-12-3", name="Mr Chen", actor=SYSTEM
+        )
         body = {"name": "Wang Wei", "host": "res-12-3", "until": until.isoformat(),
                 "gates": [GATE]}  # fmt: skip
         reply = await gina.request("visitor/issue", body)
@@ -63,7 +68,7 @@ async def test_suspended_card_is_then_denied_at_the_reader(
     ):
         daemon, reader = site.daemon, site.compound.reader
         events = daemon.journal.subscribe()
-        daemon.index.add_card("p1", 12, 345)
+        await daemon.site.call(SiteService.add_card, "p1", 12, 345, actor=SYSTEM)
         await online(daemon, READER)
         reader.present("h10301", 12, 345)
         assert (await wait_for(events, "access_decided")).body["granted"] is True
@@ -106,7 +111,7 @@ async def test_work_order_status_is_recorded_for_the_hub(
         running_site(tmp_path, secure_broker) as site,
         console(secure_broker, "gina") as gina,
     ):
-        conn = site.daemon.index.conn
+        conn = open_store(site.daemon.config.store.path)  # the hub's pull, in effect
         conn.execute("BEGIN")
         workorders.store_orders(conn, [{
             "id": "wo-1", "kind": "repair", "priority": "service", "title": "barrier arm",

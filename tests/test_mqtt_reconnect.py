@@ -11,6 +11,8 @@ from pathlib import Path
 
 from structlog.testing import capture_logs
 
+from edgectl.site.actor import SYSTEM
+from edgectl.site.service import SiteService
 from tests.conftest import SecureBroker
 from tests.mqtt_console import BASE, DOOR, GATE, READER, console, now_iso, online, running_site
 from tests.test_daemon_reader import wait_for
@@ -38,7 +40,7 @@ async def test_broker_down_at_start_and_restarted_mid_run(
         assert time.perf_counter() - started < 3.0  # start never waits on the broker
         daemon, reader = site.daemon, site.compound.reader
         events = daemon.journal.subscribe()
-        daemon.index.add_card("p1", 1, 1)
+        await daemon.site.call(SiteService.add_card, "p1", 1, 1, actor=SYSTEM)
         await online(daemon, READER)
         reader.present("h10301", 1, 1)
         assert (await wait_for(events, "access_decided")).body["granted"] is True

@@ -9,6 +9,8 @@ from pathlib import Path
 import aiomqtt
 import pytest
 
+from edgectl.site.actor import SYSTEM
+from edgectl.site.service import SiteService
 from tests.conftest import SecureBroker
 from tests.mqtt_console import BASE, DOOR, GATE, READER, console, online, running_site
 
@@ -23,11 +25,25 @@ async def test_arrival_reaches_only_the_residents_butler(
         console(secure_broker, "gina", subscribe=(f"{BASE}/butler/#",)) as gina,
         console(secure_broker, "edgectl", subscribe=(f"{BASE}/butler/#",)) as watcher,
     ):
-        index = site.daemon.index
-        index.upsert_person("p1", name="Mr Chen", butler_id="gina", notify_arrival=True)
-        index.upsert_person("p2", name="Ms Li", butler_id="li", notify_arrival=True)
-        index.add_card("p1", 7, 1)
-        index.add_card("p2", 7, 2)
+        admin = site.daemon.site
+        await admin.call(
+            SiteService.upsert_person,
+            "p1",
+            name="Mr Chen",
+            butler_id="gina",
+            notify_arrival=True,
+            actor=SYSTEM,
+        )
+        await admin.call(
+            SiteService.upsert_person,
+            "p2",
+            name="Ms Li",
+            butler_id="li",
+            notify_arrival=True,
+            actor=SYSTEM,
+        )
+        await admin.call(SiteService.add_card, "p1", 7, 1, actor=SYSTEM)
+        await admin.call(SiteService.add_card, "p2", 7, 2, actor=SYSTEM)
         await online(site.daemon, READER)
         site.compound.reader.present("h10301", 7, 1)
         site.compound.reader.present("h10301", 7, 2)

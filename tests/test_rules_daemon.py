@@ -10,6 +10,8 @@ from pathlib import Path
 from drivers.sim.ptys import PtyPair
 from drivers.sim.wiegand_converter import SimWiegandConverter
 from edgectl.daemon import Daemon
+from edgectl.site.actor import SYSTEM
+from edgectl.site.service import SiteService
 from edgectl.store.credentials import credential_values
 from edgectl.store.journal import Entry
 from tests.site import door_site
@@ -33,10 +35,16 @@ async def test_antipassback_visitor_pass_and_lockdown_end_to_end(
     events = daemon.journal.subscribe()
     reader = SimWiegandConverter(pty_pair.device)
     try:
-        daemon.index.add_card("res-1", 12, 100)
-        daemon.index.add_card("res-2", 12, 200)
-        visitor = daemon.index.issue_visitor_pass(
-            "Guest", "res-1", datetime.now(UTC) + timedelta(hours=1), ["door-r1"], uses=1
+        await daemon.site.call(SiteService.add_card, "res-1", 12, 100, actor=SYSTEM)
+        await daemon.site.call(SiteService.add_card, "res-2", 12, 200, actor=SYSTEM)
+        visitor = await daemon.site.call(
+            SiteService.issue_visitor_pass,
+            "Guest",
+            "res-1",
+            datetime.now(UTC) + timedelta(hours=1),
+            ["door-r1"],
+            uses=1,
+            actor=SYSTEM,
         )
         reader.present("h10301", 12, 100)
         assert await decided(events) == (True, "granted")
@@ -46,14 +54,17 @@ async def test_antipassback_visitor_pass_and_lockdown_end_to_end(
         assert await decided(events) == (True, "granted")
         reader.keys(visitor.code)
         assert await decided(events) == (False, "visitor_uses_exhausted")
-        daemon.index.add_credential(
-            "res-2", credential_values("card_pin", facility=12, number=300, pin="2468")
+        await daemon.site.call(
+            SiteService.add_credential,
+            "res-2",
+            credential_values("card_pin", facility=12, number=300, pin="2468"),
+            actor=SYSTEM,
         )
         reader.present("h10301", 12, 300)
         assert await decided(events) == (False, "pin_required")
         reader.keys("2468")
         assert await decided(events) == (True, "granted")
-        daemon.index.set_lockdown(True)
+        await daemon.site.call(SiteService.set_lockdown, True, actor=SYSTEM)
         reader.present("h10301", 12, 200)
         assert await decided(events) == (False, "lockdown")
         assert await asyncio.wait_for(reader.feedback.get(), 2) is True

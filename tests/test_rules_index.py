@@ -1,12 +1,16 @@
-"""The AccessIndex on a real SQLite file: lookups, durable state changes, modes, scale."""
+"""The AccessIndex on a real SQLite file: lookups, durable state changes, modes, scale.
+
+Changes go through the site service (``site.admin``, actor ``system``), as in the daemon."""
 
 from __future__ import annotations
 
 import csv
+import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -14,19 +18,44 @@ from hypothesis import strategies as st
 
 from edgectl.config import Config
 from edgectl.domain import CredentialPresented, HoldRelay, OpenGate
-from edgectl.store.card_import import import_csv
-from edgectl.store.credentials import AccessIndex, CredentialError, credential_values
+from edgectl.site.actor import SYSTEM
+from edgectl.site.service import SiteService
+from edgectl.store.access_index import AccessIndex
+from edgectl.store.credentials import CredentialError, credential_values
 from edgectl.store.db import open_store
 from rules.access import Decision, decide
+from sync.outbox import record_sync
 from tests.access_site import access_site, write_cards_csv
 
 T0 = datetime(2026, 6, 1, 4, tzinfo=UTC)  # 12:00 in Shanghai, a Monday
+
+
+class Admin:
+    """The site service with the test's actor filled in. Like the daemon's callers, it
+    lets the index's queued decision updates reach the disk before a change (a forgive)."""
+
+    def __init__(self, service: SiteService, index: AccessIndex) -> None:
+        self.service = service
+        self.index = index
+
+    def __getattr__(self, name: str) -> Any:
+        method = getattr(self.service, name)
+
+        def call(*args: Any, **kw: Any) -> Any:
+            assert self.index.effects.flush(5)
+            result = method(*args, actor=SYSTEM, **kw)
+            if name == "forgive":
+                self.index.forget(args[0])
+            return result
+
+        return call
 
 
 @dataclass
 class Site:
     cfg: Config
     index: AccessIndex
+    admin: Admin
 
     def present(
         self,
@@ -51,13 +80,14 @@ class Site:
             plate=plate,
         )
         decision = decide(self.index.state_for(event, reader), event, now)
-        self.index.commit(decision)
+        self.index.apply(decision)
         return decision
 
 
 def make_site(directory: Path, **access: object) -> Site:
     cfg = access_site(directory, **access)
-    return Site(cfg, AccessIndex.load(open_store(cfg.store.path), cfg))
+    index = AccessIndex.load(open_store(cfg.store.path), cfg)
+    return Site(cfg, index, Admin(SiteService.open(cfg), index))
 
 
 @pytest.fixture
@@ -68,33 +98,35 @@ def site(tmp_path: Path) -> Iterator[Site]:
         points=[{"target": "door-lobby", "antipassback": "soft", "antipassback_s": 30}],
         schedules=[{"id": "daytime", "mon": ["08:00-18:00"]}],
     )
-    s.index.define_level("all", ["*"])
-    s.index.upsert_person("host-1", name="Host", role="resident")
-    s.index.add_card("res-1", 10, 1)
-    s.index.add_card("guard-1", 10, 2, role="guard")
+    s.admin.define_level("all", ["*"])
+    s.admin.upsert_person("host-1", name="Host", role="resident")
+    s.admin.add_card("res-1", 10, 1)
+    s.admin.add_card("guard-1", 10, 2, role="guard")
     yield s
+    s.index.close()
     s.index.conn.close()
+    s.admin.service.close()
 
 
 def test_card_lookup_status_and_move_out(site: Site) -> None:
     assert site.present("r-lobby", number=1).reason == "granted"
     assert site.present("r-lobby", number=99).reason == "unknown_credential"
-    site.index.set_status(10, 1, "suspended")
+    site.admin.set_card_status(10, 1, "suspended")
     assert site.present("r-lobby", number=1).reason == "suspended"
-    site.index.set_status(10, 1, "active")
-    assert site.index.revoke_person("res-1") == 1
+    site.admin.set_card_status(10, 1, "active")
+    assert site.admin.revoke_person("res-1") == 1
     assert site.present("r-lobby", number=1).reason == "revoked"
 
 
 def test_duplicate_and_inverted_credentials_are_refused(site: Site) -> None:
     with pytest.raises(CredentialError, match="card 10:1 is already registered"):
-        site.index.add_credential("host-1", credential_values("card", facility=10, number=1))
+        site.admin.add_credential("host-1", credential_values("card", facility=10, number=1))
     with pytest.raises(ValueError, match="ends before it starts"):
         credential_values("card", number=5, valid_from=T0, valid_until=T0)
 
 
 def test_visitor_pass_in_one_call_with_uses_gates_and_expiry(site: Site) -> None:
-    issued = site.index.issue_visitor_pass(
+    issued = site.admin.issue_visitor_pass(
         "Zhang San", "host-1", T0 + timedelta(hours=2), ["gate-main"], uses=2, now=T0
     )
     assert len(issued.code) == 8 and issued.code.isdigit()
@@ -103,28 +135,28 @@ def test_visitor_pass_in_one_call_with_uses_gates_and_expiry(site: Site) -> None
     assert first.granted and OpenGate(target="gate-main") in first.effects
     assert site.present("r-gate-out", pin=issued.code).granted
     assert site.present("r-gate-in", pin=issued.code).reason == "visitor_uses_exhausted"
-    other = site.index.issue_visitor_pass(
+    other = site.admin.issue_visitor_pass(
         "Li Si", "host-1", T0 + timedelta(hours=1), ["gate-main"], uses=0, now=T0
     )
     late = T0 + timedelta(hours=1)
     assert site.present("r-gate-in", late, pin=other.code).reason == "expired"
     with pytest.raises(CredentialError, match="no resident"):
-        site.index.issue_visitor_pass("X", "guard-1", late, ["gate-main"], now=T0)
+        site.admin.issue_visitor_pass("X", "guard-1", late, ["gate-main"], now=T0)
 
 
 def test_host_move_out_revokes_their_visitors_passes(site: Site) -> None:
-    issued = site.index.issue_visitor_pass(
+    issued = site.admin.issue_visitor_pass(
         "Wang Wu", "host-1", T0 + timedelta(hours=2), ["gate-main"], uses=5, now=T0
     )
     assert site.present("r-gate-in", pin=issued.code).granted
-    assert site.index.revoke_person("host-1", now=T0) == 1
+    assert site.admin.revoke_person("host-1", now=T0) == 1
     assert site.present("r-gate-out", pin=issued.code).reason == "revoked"
 
 
 def test_area_antipassback_and_operator_forgive(site: Site) -> None:
     assert site.present("r-gate-in", number=1).granted
     assert site.present("r-gate-in", number=1).reason == "antipassback"
-    assert site.index.forgive("res-1") == 1
+    assert site.admin.forgive("res-1") == 1
     assert site.present("r-gate-in", number=1).granted
     assert site.present("r-gate-out", number=1).granted
     assert site.present("r-gate-out", number=1).reason == "antipassback"
@@ -139,26 +171,26 @@ def test_timed_soft_antipassback_grants_and_alarms(site: Site) -> None:
 
 
 def test_levels_groups_and_schedules(site: Site) -> None:
-    site.index.define_level("lobby-day", ["door-lobby"], schedule="daytime")
-    site.index.define_group("cleaners", ["lobby-day"])
-    site.index.upsert_person("c-1", role="contractor")
-    site.index.add_credential("c-1", credential_values("card", facility=10, number=50))
+    site.admin.define_level("lobby-day", ["door-lobby"], schedule="daytime")
+    site.admin.define_group("cleaners", ["lobby-day"])
+    site.admin.upsert_person("c-1", role="contractor")
+    site.admin.add_credential("c-1", credential_values("card", facility=10, number=50))
     assert site.present("r-lobby", number=50).reason == "wrong_door"
-    site.index.join_group("c-1", "cleaners")
+    site.admin.join_group("c-1", "cleaners")
     assert site.present("r-lobby", number=50).granted
     evening = T0 + timedelta(hours=7)  # 19:00 local
     assert site.present("r-lobby", evening, number=50).reason == "outside_schedule"
     assert site.present("r-gate-in", number=50).reason == "wrong_door"
     with pytest.raises(CredentialError, match="unknown schedule 'nights'"):
-        site.index.define_level("x", ["door-lobby"], schedule="nights")
+        site.admin.define_level("x", ["door-lobby"], schedule="nights")
 
 
 def test_modes_persist_and_drive_decisions(site: Site, tmp_path: Path) -> None:
-    relock = site.index.set_lockdown(True)
+    relock = site.admin.set_lockdown(True)
     assert HoldRelay(target="door-lobby", on=False) in relock
     assert site.present("r-lobby", number=1).reason == "lockdown"
     assert site.present("r-lobby", number=2).granted  # the guard
-    release = site.index.set_emergency(True)
+    release = site.admin.set_emergency(True)
     assert OpenGate(target="gate-main") in release
     assert HoldRelay(target="door-exit", on=True) in release
     assert HoldRelay(target="door-lobby", on=True) not in release
@@ -169,29 +201,29 @@ def test_modes_persist_and_drive_decisions(site: Site, tmp_path: Path) -> None:
 
 
 def test_changes_from_another_process_reach_a_running_index(site: Site) -> None:
-    other = AccessIndex.load(open_store(site.cfg.store.path), site.cfg)
-    other.define_level("gate-only", ["gate-main"])
-    other.upsert_person("new-1")
-    other.add_credential("new-1", credential_values("card", facility=10, number=77))
-    other.grant_level("new-1", "gate-only")
-    other.set_lockdown(True)
-    other.conn.close()
+    other = SiteService.open(site.cfg)  # another process's service (the CLI)
+    other.define_level("gate-only", ["gate-main"], actor=SYSTEM)
+    other.upsert_person("new-1", actor=SYSTEM)
+    other.add_credential("new-1", credential_values("card", facility=10, number=77), actor=SYSTEM)
+    other.grant_level("new-1", "gate-only", actor=SYSTEM)
+    other.set_lockdown(True, actor=SYSTEM)
+    other.close()
     assert site.present("r-gate-in", number=2).granted  # guard, lockdown seen
     assert site.present("r-gate-in", number=77).reason == "lockdown"
 
 
 def test_stale_sync_applies_the_degraded_policy(tmp_path: Path) -> None:
     s = make_site(tmp_path, max_offline_days=2, degraded_policy="deny_all_but_staff")
-    s.index.add_card("res-1", 10, 1)
-    s.index.record_sync(T0 - timedelta(days=3))
+    s.admin.add_card("res-1", 10, 1)
+    record_sync(s.admin.service.conn, T0 - timedelta(days=3))  # what the sync client writes
     assert s.present("r-lobby", number=1).reason == "degraded_mode"
-    s.index.record_sync(T0 - timedelta(days=1))
+    record_sync(s.admin.service.conn, T0 - timedelta(days=1))
     assert s.present("r-lobby", number=1).granted
 
 
 def test_plates_and_pins(site: Site) -> None:
-    site.index.add_credential("res-1", credential_values("plate", plate="粤B 12-345"))
-    site.index.add_credential(
+    site.admin.add_credential("res-1", credential_values("plate", plate="粤B 12-345"))
+    site.admin.add_credential(
         "guard-1", credential_values("pin", pin="246810", duress_pin="246811")
     )
     assert site.present("r-gate-in", plate="粤b12345").granted
@@ -203,7 +235,7 @@ def test_plates_and_pins(site: Site) -> None:
 
 def test_card_then_pin_on_the_keypad(site: Site) -> None:
     values = credential_values("card_pin", facility=10, number=60, pin="4321", duress_pin="4329")
-    site.index.add_credential("res-1", values)
+    site.admin.add_credential("res-1", values)
     waiting = site.present("r-lobby", number=60)
     assert (waiting.granted, waiting.reason, waiting.effects) == (False, "pin_required", ())
     assert site.present("r-lobby", T0 + timedelta(seconds=3), pin="1111").reason == "pin_wrong"
@@ -232,10 +264,10 @@ PROBES = [  # number, status, valid_from, valid_until, levels
 
 def _scaled(directory: Path, count: int) -> Site:
     s = make_site(directory)
-    s.index.define_level("all", ["*"])
-    s.index.define_level("lobby", ["door-lobby"])
+    s.admin.define_level("all", ["*"])
+    s.admin.define_level("lobby", ["door-lobby"])
     base = write_cards_csv(directory / "base.csv", count, level="all")
-    assert not import_csv(s.index.conn, base, s.cfg.site.zone).errors
+    assert not s.admin.import_cards(base).errors
     probes = directory / "probes.csv"
     with probes.open("w", newline="") as f:
         out = csv.writer(f)
@@ -244,7 +276,7 @@ def _scaled(directory: Path, count: int) -> Site:
         )
         for n, status, vf, vu, levels in PROBES:
             out.writerow([f"probe-{n}", n, 10, status, vf, vu, levels])
-    assert not import_csv(s.index.conn, probes, s.cfg.site.zone).errors
+    assert not s.admin.import_cards(probes).errors
     return s
 
 
@@ -281,24 +313,57 @@ def test_decisions_do_not_depend_on_how_many_credentials_there_are(
 
 
 def test_revoked_visitor_pass_and_validity_changes(site: Site) -> None:
-    issued = site.index.issue_visitor_pass(
+    issued = site.admin.issue_visitor_pass(
         "Guest", "host-1", T0 + timedelta(hours=2), ["gate-main"], uses=0, now=T0
     )
-    assert site.index.revoke_visitor_pass(issued.code)
+    assert site.admin.revoke_visitor_pass(issued.code)
     assert site.present("r-gate-in", pin=issued.code).reason == "revoked"
-    card = site.index.find_card(10, 1)
+    card = site.admin.service.card_id(10, 1)
     assert card is not None
-    assert site.index.set_validity(card, T0 + timedelta(hours=1), None)
+    assert site.admin.set_validity(card, T0 + timedelta(hours=1), None)
     assert site.present("r-lobby", number=1).reason == "not_yet_valid"
     with pytest.raises(CredentialError, match="ends before it starts"):
-        site.index.set_validity(card, T0, T0 - timedelta(seconds=1))
+        site.admin.set_validity(card, T0, T0 - timedelta(seconds=1))
 
 
 def test_card_without_facility_is_unique_by_number(tmp_path: Path) -> None:
     cfg = access_site(tmp_path)
-    index = AccessIndex.load(open_store(cfg.store.path), cfg)
-    index.upsert_person("a")
-    index.upsert_person("b")
-    index.add_credential("a", credential_values("card", number=5))
+    service = SiteService.open(cfg)
+    service.upsert_person("a", actor=SYSTEM)
+    service.upsert_person("b", actor=SYSTEM)
+    service.add_credential("a", credential_values("card", number=5), actor=SYSTEM)
     with pytest.raises(CredentialError, match="card 5 is already registered"):
-        index.add_credential("b", credential_values("card", number=5))
+        service.add_credential("b", credential_values("card", number=5), actor=SYSTEM)
+
+
+def test_decision_updates_count_once_while_the_store_is_locked(site: Site) -> None:
+    """Pass uses and anti-passback moves made while another connection holds the write lock
+    apply to the next swipe at once, reach the disk in order once it goes, and are never
+    counted twice (the in-memory overlay and the snapshot never both hold one)."""
+    issued = site.admin.issue_visitor_pass(
+        "Guest", "host-1", T0 + timedelta(hours=2), ["gate-main"], uses=3, now=T0
+    )
+    other = sqlite3.connect(site.cfg.store.path, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+    other.execute("INSERT OR REPLACE INTO kv VALUES ('test.lock', '1')")
+    assert site.present("r-gate-in", pin=issued.code).granted
+    assert site.present("r-gate-in", number=1).granted  # res-1 enters the compound
+    assert site.present("r-gate-in", number=1).reason == "antipassback"
+    assert site.present("r-gate-out", pin=issued.code).granted  # second use
+    assert not site.index.effects.flush(0.3)  # nothing reached the disk yet
+    other.execute("COMMIT")
+    other.close()
+    assert site.index.effects.flush(10)
+    assert site.present("r-gate-in", pin=issued.code).granted  # third: not counted twice
+    assert site.present("r-gate-out", pin=issued.code).reason == "visitor_uses_exhausted"
+    assert site.index.effects.flush(10)
+    assert site.present("r-gate-in", number=1).reason == "antipassback"
+    conn = sqlite3.connect(site.cfg.store.path)
+    try:
+        uses = conn.execute("SELECT uses FROM visitor_passes").fetchone()[0]
+        position = conn.execute(
+            "SELECT state FROM antipassback WHERE person_id = 'res-1' AND scope LIKE 'area:%'"
+        ).fetchone()[0]
+    finally:
+        conn.close()
+    assert (uses, position) == (3, "in")

@@ -12,13 +12,25 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from edgectl.config import parse
+from edgectl.site.actor import HUB
+from edgectl.site.service import SiteService
 from edgectl.store import kv
 from edgectl.store.db import open_store
+from edgectl.store.journal import read_entries
 from edgectl.store.workorders import WorkOrderError, validate_order
-from sync.apply import InvalidRecord, apply_changes, parse_changes
+from sync.apply import Change, InvalidRecord, parse_changes
 
 ids = st.text("abcdefgh0123456789-", min_size=1, max_size=6)
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
+CFG = parse('[site]\nid = "s"\n[[doors]]\nid = "d1"\n')
+
+
+def apply_changes(
+    conn: sqlite3.Connection, changes: list[Change], cursor: int, now: datetime, **kw: Any
+) -> None:
+    """A pulled page, applied as the sync client does: through the site service."""
+    SiteService(conn, CFG).apply_hub_changes(changes, cursor, now=now, **kw)
 
 
 @st.composite
@@ -100,6 +112,11 @@ def test_a_valid_batch_applies_whole(records: list[dict[str, Any]]) -> None:
     conn = fresh_db()
     apply_changes(conn, parse_changes(records), 42, NOW)
     assert kv.get(conn, kv.CHANGES_CURSOR) == "42"
+    audit = read_entries(conn)
+    assert [(e.kind, e.body["actor"], e.body["interface"]) for e in audit] == [
+        ("site_changed", HUB.who, HUB.interface)
+    ]
+    assert audit[0].body["details"]["cursor"] == 42
     creds = [r for r in records if r["type"] == "credential"]
     got = conn.execute(
         "SELECT hub_id, number, person_id, status FROM credentials ORDER BY hub_id"
@@ -135,6 +152,7 @@ def test_one_bad_record_is_named_and_nothing_applies(
         apply_changes(conn, parse_changes(batch), 2, NOW)
     assert exc.value.index == at
     assert snapshot(conn) == before and kv.get(conn, kv.CHANGES_CURSOR) == "1"
+    assert len(read_entries(conn)) == 1  # the first page's audit only: none for the refused
     conn.close()
 
 
@@ -183,14 +201,14 @@ def test_work_order_validator_refuses_cleanly(doc: dict[str, Any]) -> None:
 
 def test_site_credentials_survive_pulls_and_resyncs(tmp_path: Path) -> None:
     """Cards and visitor passes created on site have no hub_id: pulls never touch them."""
-    from edgectl.config import parse
-    from edgectl.store.credentials import AccessIndex, credential_values
+    from edgectl.site.actor import SYSTEM
+    from edgectl.store.credentials import credential_values
 
-    cfg = parse('[site]\nid = "s"\n[[doors]]\nid = "d1"\n')
     conn = open_store(tmp_path / "edge.db")
-    index = AccessIndex.load(conn, cfg)
-    index.upsert_person("local", name="L")
-    local_id = index.add_credential("local", credential_values("card", facility=1, number=1))
+    site = SiteService(conn, CFG)
+    site.upsert_person("local", name="L", actor=SYSTEM)
+    card = credential_values("card", facility=1, number=1)
+    local_id = site.add_credential("local", card, actor=SYSTEM)
     hub = [
         {"type": "access_level", "op": "upsert", "id": "all", "data": {"targets": ["d1"]}},
         {"type": "group", "op": "upsert", "id": "family", "data": {"levels": ["all"]}},

@@ -10,8 +10,11 @@ from pathlib import Path
 from typer.testing import CliRunner
 
 from edgectl.cli.hub import app as hub_app
+from edgectl.site.actor import Actor
+from edgectl.site.service import SiteService
 from edgectl.store import kv, workorders
 from edgectl.store.db import open_store
+from edgectl.store.journal import read_entries
 from sync.client import SyncClient
 from sync.hub.store import HubStore
 from tests.conftest import RefHub, site_config
@@ -156,9 +159,16 @@ async def test_work_orders_round_trip_idempotently(tmp_path: Path, ref_hub: RefH
         SyncClient(cfg, cfg.store.path),
         lambda: conn.execute("SELECT count(*) FROM work_orders").fetchone()[0] == 1,
     )
+    pulled = [e.body for e in read_entries(conn) if e.kind == "site_changed"]
+    assert [(b["actor"], b["interface"], b["action"]) for b in pulled] == [
+        ("hub", "hub", "hub_work_orders")
+    ]
+    assert pulled[0]["details"]["orders"] == [order["id"]]
+    site = SiteService(conn, cfg)  # a butler's status changes, as over MQTT
+    butler = Actor("butler-7", "mqtt")
     now = datetime.now(UTC)
-    workorders.record_status(conn, order["id"], "acknowledged", now, "butler-7")
-    workorders.record_status(conn, order["id"], "on_site", now, "butler-7", "at the gate")
+    site.work_order_status(order["id"], "acknowledged", "", actor=butler, now=now)
+    site.work_order_status(order["id"], "on_site", "at the gate", actor=butler, now=now)
     pushed = lambda: not workorders.unpushed(conn)  # noqa: E731
     await run_until(SyncClient(cfg, cfg.store.path), pushed)
     # as if the site crashed after the hub applied but before it marked the push

@@ -90,3 +90,12 @@ async def test_lifecycle_with_estimate_and_verdict_and_the_daily_report(tmp_path
         "follow_up": 100.0,
     }  # fmt: skip
     assert report.body["follow_up_rate"] == 100.0
+    audits = [  # through the site service, each with its audit event
+        e.body for e in journal(config, "site_changed") if e.body["action"].startswith("workorder")
+    ]
+    assert [(a["action"], a["actor"], a["interface"]) for a in audits] == [
+        ("workorder_create", "b", "control"),
+        *[("workorder_transition", "butler-li", "mqtt")] * 4,
+        ("workorder_transition", "butler-li", "control"),
+    ]
+    assert audits[3]["details"] == {"status": "diagnosed", "previous": "on_site"}

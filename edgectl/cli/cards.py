@@ -13,8 +13,10 @@ from rich.table import Table
 
 from edgectl.cli.common import ConfigOption, console, err_console, load_or_exit
 from edgectl.config import Config
-from edgectl.store.card_import import count_rows, import_csv
-from edgectl.store.credentials import AccessIndex, CredentialError, credential_values, parse_when
+from edgectl.site.actor import Actor
+from edgectl.site.service import SiteService
+from edgectl.store.card_import import count_rows
+from edgectl.store.credentials import CredentialError, credential_values, find_card, parse_when
 from edgectl.store.db import StoreError, open_store
 
 app = typer.Typer(help="People and their credentials: cards, PINs, plates.", no_args_is_help=True)
@@ -30,6 +32,13 @@ def _fail(message: str, code: int = 1) -> typer.Exit:
 def _open(cfg: Config) -> sqlite3.Connection:
     try:
         return open_store(cfg.store.path)
+    except StoreError as exc:
+        raise _fail(str(exc)) from None
+
+
+def _service(cfg: Config) -> SiteService:
+    try:
+        return SiteService.open(cfg)
     except StoreError as exc:
         raise _fail(str(exc)) from None
 
@@ -63,8 +72,7 @@ def add(
     kind = "card_pin" if card and pin else "card" if card else "pin" if pin else "plate"
     if not (card or pin or plate):
         raise _fail("give --card, --pin or --plate", 2)
-    with closing(_open(cfg)) as conn:
-        index = AccessIndex.load(conn, cfg)
+    with closing(_service(cfg)) as site:
         try:
             values = credential_values(
                 kind,
@@ -77,11 +85,13 @@ def add(
                 valid_from=parse_when(valid_from, cfg.site.zone) if valid_from else None,
                 valid_until=parse_when(valid_until, cfg.site.zone) if valid_until else None,
             )
-            if not conn.execute("SELECT 1 FROM people WHERE id = ?", (person,)).fetchone():
-                index.upsert_person(person, name=name, role=role)
-            cred_id = index.add_credential(person, values)
-            for lv in level:
-                index.grant_level(person, lv)
+            cred_id = site.add_credential(  # person, credential and levels: all or nothing
+                person,
+                values,
+                actor=Actor.cli(),
+                create_person={"name": name, "role": role},
+                levels=level,
+            )
         except ValueError as exc:  # CredentialError included
             raise _fail(str(exc)) from None
     console.print(f"added {values.label()} for {person} (id {cred_id})", highlight=False)
@@ -132,21 +142,20 @@ def revoke(
 ) -> None:
     """Revoke (or suspend, or reactivate) a credential, or all of a person's (move-out)."""
     cfg = load_or_exit(config)
-    with closing(_open(cfg)) as conn:
-        index = AccessIndex.load(conn, cfg)
+    with closing(_service(cfg)) as site:
         try:
             if person:
-                count = index.revoke_person(person)
+                count = site.revoke_person(person, actor=Actor.cli())
                 if not count:
                     raise _fail(f"no active credentials for {person!r}")
                 console.print(f"revoked {count} credential(s) of {person}", highlight=False)
                 return
             if card:
-                found = index.find_card(*_card(card))
+                found = find_card(site.conn, *_card(card))
                 if found is None:
                     raise _fail(f"no card {card}")
                 cred_id = found
-            if not cred_id or not index.set_credential_status(cred_id, status):
+            if not cred_id or not site.set_credential_status(cred_id, status, actor=Actor.cli()):
                 raise _fail("give --card, --person or an existing --id", 2)
         except CredentialError as exc:
             raise _fail(str(exc)) from None
@@ -163,7 +172,7 @@ def import_file(
     cfg = load_or_exit(config)
     total = count_rows(file)
     with (
-        closing(_open(cfg)) as conn,
+        closing(_service(cfg)) as site,
         Progress(
             "[progress.description]{task.description}",
             BarColumn(),
@@ -174,10 +183,9 @@ def import_file(
         ) as bar,
     ):
         task = bar.add_task("checking rows", total=total)
-        result = import_csv(
-            conn,
+        result = site.import_cards(
             file,
-            cfg.site.zone,
+            actor=Actor.cli(),
             skip_bad=skip_bad,
             progress=lambda n: bar.advance(task, n),
         )

@@ -14,6 +14,8 @@ from drivers.wiegand.line import encode_frame
 from edgectl import logs
 from edgectl.daemon import Daemon
 from edgectl.simulation import Compound, simulated_compound
+from edgectl.site.actor import SYSTEM
+from edgectl.site.service import SiteService
 from edgectl.store.db import StoreError
 from edgectl.store.journal import Entry
 
@@ -38,12 +40,13 @@ STYLE = {
 }
 
 
-def seed(daemon: Daemon) -> None:
+async def seed(daemon: Daemon) -> None:
     """Enrol the seeded cards (once: a rerun in the same folder keeps them)."""
+    site = daemon.site
     for person, facility, number, status in SEED:
-        if daemon.index.find_card(facility, number) is None:
-            daemon.index.add_card(person, facility, number)
-        daemon.index.set_status(facility, number, status)
+        if await site.call(SiteService.card_id, facility, number) is None:
+            await site.call(SiteService.add_card, person, facility, number, actor=SYSTEM)
+        await site.call(SiteService.set_card_status, facility, number, status, actor=SYSTEM)
 
 
 # One round of the mix: mostly residents' cards, and every kind of trouble a gate sees.
@@ -87,7 +90,7 @@ async def _run(directory: Path, duration: float, interval: float, seed_value: in
     async with simulated_compound(directory) as compound:
         daemon = Daemon(compound.config)
         await daemon.start()
-        seed(daemon)
+        await seed(daemon)
         events = daemon.journal.subscribe()
         rng = random.Random(seed_value)
         console.print(

@@ -110,23 +110,23 @@ def _door_hold(on: bool) -> Handler:
 # --- access policy ---------------------------------------------------------------------
 
 
-def _policy_call(call: Callable[[], T]) -> T:
+async def _policy_call(call: Callable[[], Awaitable[T]]) -> T:
     try:
-        return call()
+        return await call()
     except NotFound as exc:
         raise Refused("not_found", str(exc)) from None
     except Invalid as exc:
         raise Refused("bad_request", str(exc)) from None
 
 
-def _policy(call: Callable[[Context, dict[str, Any]], Result | None]) -> Handler:
+def _policy(call: Callable[[Context, dict[str, Any]], Awaitable[Result | None]]) -> Handler:
     async def handle(ctx: Context, p: dict[str, Any]) -> Result:
-        return _policy_call(lambda: call(ctx, p)) or {}
+        return await _policy_call(lambda: call(ctx, p)) or {}
 
     return handle
 
 
-ModeChange = Callable[[bool, str, datetime], tuple[Command, ...]]
+ModeChange = Callable[[bool, str, datetime], Awaitable[tuple[Command, ...]]]
 
 
 def _mode(change: Callable[[AccessOps], ModeChange], on: bool) -> Handler:
@@ -134,7 +134,7 @@ def _mode(change: Callable[[AccessOps], ModeChange], on: bool) -> Handler:
     at once; devices that fail are listed, the mode change itself stands."""
 
     async def handle(ctx: Context, p: dict[str, Any]) -> Result:
-        commands = _policy_call(lambda: change(ctx.ops)(on, ctx.operator, ctx.now))
+        commands = await _policy_call(lambda: change(ctx.ops)(on, ctx.operator, ctx.now))
         outcomes = await asyncio.gather(
             *(_actuate(ctx, c) for c in commands), return_exceptions=True
         )
@@ -154,12 +154,12 @@ def _mode(change: Callable[[AccessOps], ModeChange], on: bool) -> Handler:
     return handle
 
 
-def _visitor_issue(ctx: Context, p: dict[str, Any]) -> Result:
+async def _visitor_issue(ctx: Context, p: dict[str, Any]) -> Result:
     for gate in p["gates"]:
         _device(ctx, gate, "gate")
     if p["until"] <= ctx.now:
         raise Refused("bad_request", "until: must be in the future")
-    issued = ctx.ops.issue_visitor_pass(
+    issued = await ctx.ops.issue_visitor_pass(
         p["name"], p["host"], p["until"], p["gates"], ctx.operator, ctx.now
     )
     return {
@@ -170,9 +170,11 @@ def _visitor_issue(ctx: Context, p: dict[str, Any]) -> Result:
     }
 
 
-def _credential(status: str) -> Callable[[Context, dict[str, Any]], None]:
-    def call(ctx: Context, p: dict[str, Any]) -> None:
-        ctx.ops.set_credential_status(p.get("facility"), p["number"], status, ctx.operator, ctx.now)
+def _credential(status: str) -> Callable[[Context, dict[str, Any]], Awaitable[None]]:
+    async def call(ctx: Context, p: dict[str, Any]) -> None:
+        await ctx.ops.set_credential_status(
+            p.get("facility"), p["number"], status, ctx.operator, ctx.now
+        )
 
     return call
 

@@ -1,20 +1,29 @@
 """The one adapter between MQTT commands and the access-policy and work-order code.
 
-The access policy (lockdown, emergency, visitor passes, credential status, anti-passback)
-belongs to the rules engine's ``AccessIndex`` (``edgectl/store/credentials.py``). Every
-call MQTT makes into it goes through this module and its two exceptions, so a change of
-its API touches only the method bodies here, never the command table. (Work orders and
-patrols go through ``edgectl/opcommands.py``.)
+Every change (lockdown, emergency, visitor passes, credential status, anti-passback) goes
+through the site service (``edgectl/site/service.py``). Every call MQTT makes into them goes
+through this module and its two exceptions, so a change of their API touches only the
+method bodies here, never the command table. (Work orders and patrols go through
+``edgectl/opcommands.py``.)
 """
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from edgectl.domain import Command
-from edgectl.store.credentials import AccessIndex, CredentialError
+from edgectl.site.actor import Actor
+from edgectl.site.service import SiteService
+from edgectl.site.worker import SiteWorker
+from edgectl.store.access_index import AccessIndex
+from edgectl.store.credentials import CredentialError
+
+P = ParamSpec("P")
+T = TypeVar("T")
 
 
 class NotFound(Exception):
@@ -34,23 +43,43 @@ class VisitorPass:
 
 
 class AccessOps:
-    """Policy operations for operator commands, over the site's AccessIndex."""
+    """Policy operations for operator commands: each a change through the site service
+    (off the loop), audited with the operator as actor and ``via`` (the interface the
+    command came through: ``mqtt``, ``control``, ``cli``) as interface."""
 
-    def __init__(self, index: AccessIndex) -> None:
+    def __init__(self, site: SiteWorker, index: AccessIndex) -> None:
+        self.site = site
         self.index = index
 
-    def set_lockdown(self, on: bool, by: str, now: datetime) -> tuple[Command, ...]:
+    async def _call(
+        self, method: Callable[Concatenate[SiteService, P], T], *args: P.args, **kw: P.kwargs
+    ) -> T:
+        try:
+            return await self.site.call(method, *args, **kw)
+        except CredentialError as exc:
+            raise Invalid(str(exc)) from None
+
+    async def set_lockdown(
+        self, on: bool, by: str, now: datetime, *, via: str = "mqtt"
+    ) -> tuple[Command, ...]:
         """Enter or leave lockdown; returns the device commands the mode change needs."""
-        return self.index.set_lockdown(on)
+        return await self._call(SiteService.set_lockdown, on, actor=Actor(by, via), now=now)
 
-    def set_emergency(self, on: bool, by: str, now: datetime) -> tuple[Command, ...]:
+    async def set_emergency(
+        self, on: bool, by: str, now: datetime, *, via: str = "mqtt"
+    ) -> tuple[Command, ...]:
         """Enter or leave emergency; returns the device commands (open gates, release doors)."""
-        return self.index.set_emergency(on)
+        return await self._call(SiteService.set_emergency, on, actor=Actor(by, via), now=now)
 
-    def forgive_antipassback(self, person_id: str, by: str, now: datetime) -> dict[str, Any]:
-        return {"forgotten": self.index.forgive(person_id)}
+    async def forgive_antipassback(
+        self, person_id: str, by: str, now: datetime, *, via: str = "mqtt"
+    ) -> dict[str, Any]:
+        await asyncio.to_thread(self.index.effects.flush, 5.0)  # moves before the forgive
+        forgotten = await self._call(SiteService.forgive, person_id, actor=Actor(by, via), now=now)
+        self.index.forget(person_id)
+        return {"forgotten": forgotten}
 
-    def issue_visitor_pass(
+    async def issue_visitor_pass(
         self,
         name: str,
         host: str,
@@ -58,26 +87,37 @@ class AccessOps:
         gates: tuple[str, ...],
         by: str,
         now: datetime,
+        *,
+        via: str = "mqtt",
     ) -> VisitorPass:
         """One request registers the visitor and returns the code to hand over."""
-        try:
-            issued = self.index.issue_visitor_pass(name, host, until, gates, now=now)
-        except CredentialError as exc:
-            raise Invalid(str(exc)) from None
+        issued = await self._call(
+            SiteService.issue_visitor_pass, name, host, until, gates, actor=Actor(by, via), now=now
+        )
         return VisitorPass(issued.code, issued.person_id, issued.valid_until, gates)
 
-    def revoke_visitor_pass(self, code: str, by: str, now: datetime) -> None:
-        if not self.index.revoke_visitor_pass(code, now=now):
-            raise NotFound(f"no visitor pass {code!r}")
+    async def revoke_visitor_pass(
+        self, code: str, by: str, now: datetime, *, via: str = "mqtt"
+    ) -> None:
+        if not await self._call(
+            SiteService.revoke_visitor_pass, code, actor=Actor(by, via), now=now
+        ):
+            raise NotFound("no such visitor pass")
 
-    def set_credential_status(
-        self, facility: int | None, number: int, status: str, by: str, now: datetime
+    async def set_credential_status(
+        self,
+        facility: int | None,
+        number: int,
+        status: str,
+        by: str,
+        now: datetime,
+        *,
+        via: str = "mqtt",
     ) -> None:
         """``status`` is ``suspended`` or ``revoked``."""
-        try:
-            found = self.index.set_status(facility, number, status)
-        except CredentialError as exc:
-            raise Invalid(str(exc)) from None
+        found = await self._call(
+            SiteService.set_card_status, facility, number, status, actor=Actor(by, via), now=now
+        )
         if not found:
             raise NotFound(f"no card {facility}:{number}")
 

@@ -18,7 +18,7 @@ from edgectl.domain import CheckpointMissed, GuardOverdue, PatrolCheckpoint, Pat
 from edgectl.patrol import store
 from edgectl.patrol.settings import Patrol, RouteSettings
 from edgectl.roster import on_duty
-from edgectl.sitectx import SiteContext
+from edgectl.sitectx import SiteContext, actor_for
 from edgectl.store import kv
 from edgectl.store.journal import Entry
 from edgectl.workorders.engine import WorkOrderEngine
@@ -105,7 +105,7 @@ class PatrolEngine:
         if nominal is not None:
             self.last_start[route] = now
             self.site.write(kv.put, LAST_START.format(route=route), stamp(now))
-            self._start(route, "schedule", None, now)
+            self._start(route, "schedule", None, now, "schedule")
         self._arm_schedule(route)
 
     # --- starting and badging ------------------------------------------------------------
@@ -117,19 +117,30 @@ class PatrolEngine:
         staff = on_duty(self.site.roster, "guard", self.site.calendar, now)
         return staff[0] if staff else ""
 
-    def start(self, route: str, by: str, guard: str | None = None) -> rules.Tour:
+    def start(
+        self, route: str, by: str, guard: str | None = None, channel: str = "mqtt"
+    ) -> rules.Tour:
         """An operator starts a tour now."""
         if route not in self.routes:
             raise PatrolError(f"no route {route!r}; known: {sorted(self.routes)}")
         if "operator" not in self.config[route].start:
             raise PatrolError(f"route {route!r} is not started by an operator")
-        return self._start(route, by, guard, self.clock())
+        return self._start(route, by, guard, self.clock(), channel)
 
-    def _start(self, route: str, by: str, guard: str | None, now: datetime) -> rules.Tour:
+    def _start(
+        self, route: str, by: str, guard: str | None, now: datetime, channel: str
+    ) -> rules.Tour:
         guard = guard or self._guard_for(route, now)
         tour_id = f"{route}-{now:%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}"
         tour = rules.start(self.routes[route], tour_id, guard, now, by)
-        self.site.write(store.insert, tour)
+        self.site.change(
+            actor_for(by, channel),
+            "patrol_tour_start",
+            f"tour {tour_id}",
+            {"route": route, "guard": guard},
+            store.insert,
+            tour,
+        )
         self.record(
             PatrolTour(source=route, at=now, tour_id=tour_id, status="started", guard=guard, by=by)
         )
@@ -152,7 +163,7 @@ class PatrolEngine:
             for route_id, route in self.routes.items():
                 first = route.checkpoints[0].id
                 if "badge" in self.config[route_id].start and (checkpoint == first):
-                    tour = self._start(route_id, "badge", who or None, now)
+                    tour = self._start(route_id, "badge", who or None, now, "badge")
                     results += self._apply(*rules.badge(tour, checkpoint, now))
         return results
 

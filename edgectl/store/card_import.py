@@ -2,9 +2,9 @@
 
 The file is read once, row by row, into TEMP staging tables; every row is checked on the
 way in, and duplicates (within the file and against the database) are found with indexed
-joins. Only if nothing is wrong (or ``skip_bad`` drops the bad rows) is the staging copied
-into the real tables, in one short transaction, so the daemon's journal is held up only
-for the copy and nothing is ever half applied.
+joins. Only if nothing is wrong (or ``skip_bad`` drops the bad rows) does the site service copy
+the staging into the real tables, in one short transaction with one audit event, so the
+daemon's journal is held up only for the copy and nothing is ever half applied.
 
 Columns (header row required, any order; only ``person_id`` and the credential's own
 fields are required): person_id, name, role, kind, format, facility, number, pin,
@@ -17,13 +17,13 @@ import csv
 import sqlite3
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from itertools import islice
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from edgectl.config import ROLES
-from edgectl.store.credentials import INSERT_CREDENTIAL, credential_values, parse_when
+from edgectl.store.credentials import CREDENTIAL_COLUMNS, credential_values, parse_when
 
 COLUMNS = (
     "person_id",
@@ -219,45 +219,45 @@ def _duplicates(conn: sqlite3.Connection) -> list[RowError]:
     return list(errors.values())
 
 
-def _apply(conn: sqlite3.Connection, now: datetime) -> int:
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        conn.execute(
-            "INSERT INTO people (id, name, role) SELECT person_id, name, role FROM stage "
-            "WHERE true ORDER BY line ON CONFLICT (id) DO UPDATE SET role = excluded.role, "
-            "name = CASE WHEN excluded.name != '' THEN excluded.name ELSE people.name END"
-        )
-        columns = INSERT_CREDENTIAL.split(" VALUES ")[0].removeprefix("INSERT INTO credentials ")
-        cur = conn.execute(
-            f"INSERT INTO credentials {columns} SELECT kind, format, facility, number, secret, "
-            "pin, duress, status, valid_from, valid_until, person_id, ? FROM stage ORDER BY line",
-            (now.isoformat(),),
-        )
-        added = cur.rowcount
-        conn.execute(
-            "INSERT OR IGNORE INTO person_levels SELECT person_id, level_id FROM stage_levels "
-            "WHERE line IN (SELECT line FROM stage)"
-        )
-        conn.execute("COMMIT")
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
+def apply_staged(conn: sqlite3.Connection, now: datetime) -> int:
+    """Copy the staged rows into the real tables, inside the caller's transaction (the site
+    service's ``import_cards``, which adds the audit event); the credentials added."""
+    conn.execute(
+        "INSERT INTO people (id, name, role) SELECT person_id, name, role FROM stage "
+        "WHERE true ORDER BY line ON CONFLICT (id) DO UPDATE SET role = excluded.role, "
+        "name = CASE WHEN excluded.name != '' THEN excluded.name ELSE people.name END"
+    )
+    cur = conn.execute(
+        f"INSERT INTO credentials ({CREDENTIAL_COLUMNS}) SELECT kind, format, facility, number, "
+        "secret, pin, duress, status, valid_from, valid_until, person_id, ? FROM stage "
+        "ORDER BY line",
+        (now.isoformat(),),
+    )
+    added = cur.rowcount
+    conn.execute(
+        "INSERT OR IGNORE INTO person_levels SELECT person_id, level_id FROM stage_levels "
+        "WHERE line IN (SELECT line FROM stage)"
+    )
     return added
 
 
-def import_csv(
+def clear_stage(conn: sqlite3.Connection) -> None:
+    conn.execute("DELETE FROM stage")
+    conn.execute("DELETE FROM stage_levels")
+
+
+def stage_csv(
     conn: sqlite3.Connection,
     path: Path,
     zone: ZoneInfo,
     *,
     skip_bad: bool = False,
     progress: Progress | None = None,
-    now: datetime | None = None,
 ) -> ImportResult:
-    """Check every row of ``path``; apply all of them, or none if any is bad.
+    """Check every row of ``path`` into the staging tables; report the bad ones.
 
-    With ``skip_bad`` the good rows are applied and the bad ones reported. Naive times in
-    the file are site local time (``zone``).
+    With ``skip_bad`` the bad rows are dropped from the staging, so the good ones can be
+    applied (``apply_staged``). Naive times in the file are site local time (``zone``).
     """
     result = ImportResult()
     for statement in _STAGE.split(";"):
@@ -291,7 +291,4 @@ def import_csv(
         return result
     if result.errors:
         conn.executemany("DELETE FROM stage WHERE line = ?", [(e.line,) for e in result.errors])
-    result.imported = _apply(conn, now or datetime.now(UTC))
-    conn.execute("DELETE FROM stage")
-    conn.execute("DELETE FROM stage_levels")
     return result

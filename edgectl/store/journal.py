@@ -33,6 +33,7 @@ import structlog
 
 from edgectl.backoff import Backoff
 from edgectl.domain import DURABLE_CLASSES, SCHEMA_VERSION, Event, EventClass, StorageFull
+from edgectl.store.batching import take_batch
 from edgectl.store.db import StoreError, open_store
 from edgectl.store.tx import transaction
 
@@ -106,6 +107,24 @@ def last_entries(conn: sqlite3.Connection, n: int, kinds: tuple[str, ...] = ()) 
     return [Entry.from_row(r) for r in reversed(rows)]
 
 
+_INSERT = (
+    "INSERT INTO journal (at, kind, cls, source, body, schema_version) "
+    f"VALUES (?, ?, ?, ?, ?, {SCHEMA_VERSION})"
+)
+
+
+def insert_event(conn: sqlite3.Connection, event: Event) -> Entry:
+    """Insert ``event`` inside the caller's open transaction; its entry once that commits.
+
+    Any connection may do this: ``seq`` is AUTOINCREMENT and the journal writer reads the
+    head inside its own write transaction, so the sequence stays monotonic and gap-free.
+    """
+    body = event.body()
+    row = (event.at.isoformat(), event.KIND, str(event.CLASS), event.source, json.dumps(body))
+    cur = conn.execute(_INSERT, row)
+    return Entry(int(cur.lastrowid or 0), event.at, event.KIND, event.CLASS, event.source, body)
+
+
 def head_seq(conn: sqlite3.Connection) -> int:
     row = conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'journal'").fetchone()
     return int(row[0]) if row else 0
@@ -117,7 +136,7 @@ _RETRY_FIRST_S = 0.05
 _RETRY_MAX_S = 2.0
 
 
-def _retryable(exc: sqlite3.Error) -> bool:
+def retryable(exc: sqlite3.Error) -> bool:
     name = getattr(exc, "sqlite_errorname", "") or ""
     return name.startswith(_RETRYABLE) or "disk is full" in str(exc)
 
@@ -173,6 +192,11 @@ class Journal:
         if q in self._subscribers:
             self._subscribers.remove(q)
 
+    def publish(self, entries: list[Entry]) -> None:
+        """Fan out entries another connection committed (the site service's audit events)
+        to subscribers, as if this writer had committed them. Call on the loop."""
+        self._deliver([None] * len(entries), entries)
+
     @property
     def writer_alive(self) -> bool:
         """Whether the writer thread runs (it ends only on close)."""
@@ -187,27 +211,10 @@ class Journal:
 
     # --- writer thread ------------------------------------------------------------
 
-    def _take_batch(self) -> tuple[list[tuple[Event, asyncio.Future[Entry] | None]], bool]:
-        first = self._queue.get()
-        if first is _STOP:
-            return [], True
-        batch = [first]
-        stop = False
-        while len(batch) < self._max_batch:
-            try:
-                item = self._queue.get_nowait()
-            except queue.Empty:
-                break
-            if item is _STOP:
-                stop = True
-                break
-            batch.append(item)
-        return batch, stop
-
     def _writer(self) -> None:
         stop = False
         while not stop:
-            batch, stop = self._take_batch()
+            batch, stop = take_batch(self._queue, _STOP, self._max_batch)
             if batch:
                 self._commit(batch)
         # Anything queued behind the stop (the writer's own recovery alarm) still commits.
@@ -240,7 +247,7 @@ class Journal:
                 first = self._insert(rows, durable)
                 break
             except sqlite3.Error as exc:
-                if not _retryable(exc) or self._closing.is_set():
+                if not retryable(exc) or self._closing.is_set():
                     err = StoreError(f"journal commit failed ({len(batch)} events): {exc}")
                     log.error("journal_commit_failed", error=str(exc), events=len(batch))
                     self._loop.call_soon_threadsafe(self._fail, futures, err)
@@ -266,11 +273,7 @@ class Journal:
         self._set_sync("FULL" if durable else "NORMAL")
         with transaction(conn):
             first = head_seq(conn) + 1
-            conn.executemany(
-                "INSERT INTO journal (at, kind, cls, source, body, schema_version) "
-                f"VALUES (?, ?, ?, ?, ?, {SCHEMA_VERSION})",
-                rows,
-            )
+            conn.executemany(_INSERT, rows)
         return first
 
     def _report_full(self, full: bool, error: str) -> None:

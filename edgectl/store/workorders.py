@@ -15,8 +15,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from edgectl.store.tx import transaction
-
 PRIORITIES = {"service": timedelta(minutes=15), "emergency": timedelta(minutes=30)}
 STATUSES = ("open", "acknowledged", "on_site", "done", "closed", "cancelled")
 SITE_STATUSES = frozenset({"acknowledged", "on_site", "done"})  # what a site may report
@@ -87,25 +85,23 @@ def store_orders(conn: sqlite3.Connection, orders: Sequence[dict[str, Any]]) -> 
 def record_status(
     conn: sqlite3.Connection, order_id: str, status: str, at: datetime, by: str, note: str = ""
 ) -> int:
-    """Record a status change made on site; it is pushed to the hub by the sync client."""
+    """Record a status change made on site, inside the caller's transaction (the site
+    service's ``work_order_status``); the sync client pushes it to the hub."""
     if status not in SITE_STATUSES:
         raise WorkOrderError(f"status: a site may report {sorted(SITE_STATUSES)}, not {status!r}")
-    with transaction(conn):
-        row = conn.execute("SELECT status FROM work_orders WHERE id = ?", (order_id,)).fetchone()
-        if row is None:
-            raise WorkOrderError(f"no work order {order_id!r}")
-        if row[0] in ("closed", "cancelled"):
-            raise WorkOrderError(f"work order {order_id!r} is {row[0]}")
-        stamp = at.astimezone(UTC).isoformat()
-        cur = conn.execute(
-            "INSERT INTO work_order_updates (order_id, status, at, by, note) "
-            "VALUES (?, ?, ?, ?, ?)",
-            (order_id, status, stamp, by, note),
-        )
-        conn.execute(
-            "UPDATE work_orders SET status = ?, updated_at = ? WHERE id = ?",
-            (status, stamp, order_id),
-        )
+    row = conn.execute("SELECT status FROM work_orders WHERE id = ?", (order_id,)).fetchone()
+    if row is None:
+        raise WorkOrderError(f"no work order {order_id!r}")
+    if row[0] in ("closed", "cancelled"):
+        raise WorkOrderError(f"work order {order_id!r} is {row[0]}")
+    stamp = at.astimezone(UTC).isoformat()
+    cur = conn.execute(
+        "INSERT INTO work_order_updates (order_id, status, at, by, note) VALUES (?, ?, ?, ?, ?)",
+        (order_id, status, stamp, by, note),
+    )
+    conn.execute(
+        "UPDATE work_orders SET status = ?, updated_at = ? WHERE id = ?", (status, stamp, order_id)
+    )
     return int(cur.lastrowid or 0)
 
 

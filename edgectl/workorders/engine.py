@@ -27,7 +27,7 @@ from edgectl.domain import (
     WorkOrderReport,
 )
 from edgectl.roster import on_duty
-from edgectl.sitectx import SiteContext
+from edgectl.sitectx import SiteContext, actor_for
 from edgectl.store import kv
 from edgectl.workorders import report, store
 from edgectl.workorders.settings import WorkOrders
@@ -210,7 +210,18 @@ class WorkOrderEngine:
             role=role,
             fault_key=fault_key,
         )
-        self.site.write(store.insert, new, by, channel)
+        details = {"source": source, "priority": priority, "assignee": assignee, "target": target}
+        subject = f"work order {new.id}"
+        self.site.change(
+            actor_for(by, channel),
+            "workorder_create",
+            subject,
+            details,
+            store.insert,
+            new,
+            by,
+            channel,
+        )
         self.record(
             WorkOrderCreated(
                 source=by,
@@ -266,7 +277,16 @@ class WorkOrderEngine:
     def assign(self, order_id: str, assignee: str, by: str, channel: str) -> rules.Order:
         order = self.open_order(order_id)
         now = self.clock()
-        self.site.write(store.assign, order_id, assignee, now)
+        self.site.change(
+            actor_for(by, channel),
+            "workorder_assign",
+            f"work order {order_id}",
+            {"assignee": assignee},
+            store.assign,
+            order_id,
+            assignee,
+            now,
+        )
         moved = replace(order, assignee=assignee)
         self.record(
             WorkOrderChanged(
@@ -284,7 +304,15 @@ class WorkOrderEngine:
         return moved
 
     def _apply(self, moved: rules.Order, t: rules.Transition, channel: str) -> None:
-        self.site.write(store.record, t, channel)
+        self.site.change(
+            actor_for(t.by, channel),
+            "workorder_transition",
+            f"work order {t.order_id}",
+            {"status": t.status, "previous": t.previous},
+            store.record,
+            t,
+            channel,
+        )
         self.record(
             WorkOrderChanged(
                 source=t.by,
