@@ -14,12 +14,15 @@ import concurrent.futures
 import queue
 import sqlite3
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
 import structlog
 
+from edgectl.backoff import Backoff
+from edgectl.store.batching import take_batch
 from edgectl.store.db import open_store
 
 log = structlog.get_logger(__name__)
@@ -73,14 +76,7 @@ class Writer:
         opened.set_result(conn)
         stopping = False
         while not stopping:
-            batch: list[Item] = []
-            item = self._queue.get()
-            while item is not None:
-                batch.append(item)
-                if len(batch) >= MAX_BATCH or self._queue.empty():
-                    break
-                item = self._queue.get()
-            stopping = item is None
+            batch, stopping = take_batch(self._queue, None, MAX_BATCH)
             group: list[Item] = []
             for item in batch:
                 if item[3]:  # its own transaction: after what was queued before it
@@ -106,7 +102,7 @@ class Writer:
 
     def _commit_retrying(self, conn: sqlite3.Connection, batch: list[Item]) -> None:
         """A batch that cannot commit (locked, disk full) is retried whole until it does."""
-        delay = RETRY_FIRST_S
+        backoff = Backoff(RETRY_FIRST_S, RETRY_MAX_S)
         while True:
             try:
                 self._commit(conn, batch)
@@ -114,9 +110,9 @@ class Writer:
             except sqlite3.Error as exc:
                 if conn.in_transaction:
                     conn.execute("ROLLBACK")
+                delay = backoff.next()
                 log.error("store_commit_failed", error=str(exc), changes=len(batch), retry_s=delay)
-                threading.Event().wait(delay)
-                delay = min(delay * 2, RETRY_MAX_S)
+                time.sleep(delay)
 
     def _commit(self, conn: sqlite3.Connection, batch: list[Item]) -> None:
         outcomes: list[tuple[concurrent.futures.Future[Any], Any, BaseException | None]] = []
