@@ -21,9 +21,12 @@ from datetime import UTC, datetime, timedelta
 
 from edgectl.daemon import Daemon
 from edgectl.simulation import Compound
+from edgectl.site.actor import SYSTEM
+from edgectl.site.service import SiteService
 from edgectl.store.journal import Entry
 
 ROUTE = "night-round"
+GATE = "main-gate"
 GUARD = "guard-zhao"
 GUARD_CARD = (12, 3001)
 STEP_TIMEOUT_S = 10.0
@@ -72,8 +75,9 @@ class Scenario:
 
     async def patrol(self) -> None:
         ops = self.daemon.operations
-        if self.daemon.index.find_card(*GUARD_CARD) is None:
-            self.daemon.index.add_card(GUARD, *GUARD_CARD)
+        site = self.daemon.site
+        if await site.call(SiteService.card_id, *GUARD_CARD) is None:
+            await site.call(SiteService.add_card, GUARD, *GUARD_CARD, actor=SYSTEM)
         self.say(f">> operator starts a tour of {ROUTE} for {GUARD}")
         ops.patrol.start(ROUTE, "sim-operator", GUARD)
         await self.until("patrol_tour", status="started")
@@ -115,7 +119,15 @@ class Scenario:
         gate.fault_code = 0
         await self.until("workorder_changed", status="done")
 
+    async def gate_polled(self) -> None:
+        """Until the daemon has read the gate's state on the bus."""
+        polled = asyncio.Event()
+        devices = self.daemon.devices
+        devices.listen(lambda v: polled.set() if v.id == GATE and v.state.get("state") else None)
+        if not devices.views[GATE].state.get("state"):
+            await asyncio.wait_for(polled.wait(), STEP_TIMEOUT_S)
+
     async def run(self) -> None:
-        await self.until("gate_state")
+        await self.gate_polled()
         await self.patrol()
         await self.gate_fault()

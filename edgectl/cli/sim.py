@@ -125,7 +125,7 @@ async def _operations(directory: Path) -> None:
         clock = JumpClock()
         daemon = Daemon(compound.config, clock=clock)
         await daemon.start()
-        seed(daemon)
+        await seed(daemon)
         console.print(
             "[bold]simulated compound, operations in time-lapse[/]: a patrol tour with a "
             "missed checkpoint, then a gate fault work order accepted and escalated."

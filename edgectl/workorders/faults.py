@@ -56,11 +56,11 @@ class FaultWatcher:
                 self.engine.recovered(f"held_open:{door}")
         elif kind == "camera_fault":
             fault = str(body.get("fault") or "fault")
-            key = f"camera_fault:{src}:{fault}"
+            camera_key = f"camera_fault:{src}:{fault}"
             if body.get("active", True):
-                self.engine.fault(key, src, f"Camera {src} picture fault: {fault}")
+                self.engine.fault(camera_key, src, f"Camera {src} picture fault: {fault}")
             else:
-                self.engine.recovered(key)
+                self.engine.recovered(camera_key)
 
     def _offline(self, device: str, now: datetime) -> None:
         minutes = self.grace.total_seconds() / 60
