@@ -38,7 +38,7 @@ async def rig(
         port=pty_pair.host,
         baud=115200,
         retries=0,
-        latency_ms=15,
+        latency_ms=100,  # host scheduling on a busy CI box must not look like a wire fault
         offline_after=2,
     )
     gates = [
@@ -145,7 +145,7 @@ async def test_tcp_faults_are_counted_and_silence_goes_offline() -> None:
         host="127.0.0.1",
         tcp_port=port,
         retries=0,
-        latency_ms=15,
+        latency_ms=100,  # host scheduling on a busy CI box must not look like a wire fault
         offline_after=2,
     )
     gates = [
