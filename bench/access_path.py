@@ -17,6 +17,11 @@ timestamp, same clock) is recorded, while the daemon keeps polling the gate.
 
 ``--runs`` repeats the whole measurement with a fresh daemon (medians are reported, and
 the worst run's p99). ``--json`` prints one JSON object as the last line.
+
+``first_decision_s_after_flood``: with MQTT on and 10,000 operator commands in the journal
+(all within the replay window, as after a flood), the time from starting the daemon
+process to the first card decided (gate coil written), median of ``--runs`` starts; and
+``first_decision_s_empty_journal``, the same start with nothing in the journal, for scale.
 """
 
 from __future__ import annotations
@@ -27,24 +32,30 @@ import json
 import os
 import platform
 import random
+import shutil
+import socket
 import sqlite3
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from edgectl.domain import OperatorCommand  # noqa: E402
 from edgectl.simulation import Compound, simulated_compound  # noqa: E402
 from edgectl.site.actor import SYSTEM  # noqa: E402
 from edgectl.site.service import SiteService  # noqa: E402
+from edgectl.store.journal import Journal  # noqa: E402
 from tests.access_site import write_cards_csv  # noqa: E402
 
 FACILITY = 10
 LIMIT_P99_MS = 20.0
+FLOOD_COMMANDS = 10_000
 
 
 def seed(compound: Compound, count: int) -> None:
@@ -55,6 +66,15 @@ def seed(compound: Compound, count: int) -> None:
     assert not result.errors and result.imported == count, result.errors[:3]
     site.close()
     path.unlink()
+
+
+def start_daemon(compound: Compound) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "edgectl", "run", "--config", str(compound.config_path)],
+        cwd=REPO,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+        stderr=subprocess.DEVNULL,
+    )
 
 
 def opens(compound: Compound) -> list[float]:
@@ -144,12 +164,7 @@ async def measure(credentials: int, presentations: int, write_lock: float) -> di
     with tempfile.TemporaryDirectory(prefix="edgectl-bench-") as tmp:
         async with simulated_compound(Path(tmp)) as compound:
             seed(compound, credentials)
-            proc = subprocess.Popen(
-                [sys.executable, "-m", "edgectl", "run", "--config", str(compound.config_path)],
-                cwd=REPO,
-                env={**os.environ, "PYTHONPATH": str(REPO)},
-                stderr=subprocess.DEVNULL,
-            )
+            proc = start_daemon(compound)
             try:
                 await wait_ready(compound, proc)
                 rng = random.Random(1)
@@ -167,6 +182,66 @@ async def measure(credentials: int, presentations: int, write_lock: float) -> di
         "presentations": presentations,
         "limit_p99_ms": LIMIT_P99_MS,
     }
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+async def _journal_flood(path: str, n: int) -> None:
+    """``n`` operator commands, all within the replay window, as a flood leaves them."""
+    journal = Journal(path)
+    at = datetime.now(UTC) - timedelta(seconds=5)
+    try:
+        await asyncio.gather(
+            *(
+                journal.append(
+                    OperatorCommand(
+                        source="ops", at=at + timedelta(microseconds=i), interface="mqtt",
+                        command="gate/open", target="main-gate", outcome="error",
+                        error="forbidden: flood", request=f"correlation data {i:032x}",
+                    )
+                )
+                for i in range(n)
+            )
+        )  # fmt: skip
+    finally:
+        await journal.close()
+
+
+async def first_decision_after_flood(commands: int) -> float:
+    """Seconds from starting ``edgectl run`` to the first card's gate coil."""
+    with tempfile.TemporaryDirectory(prefix="edgectl-bench-") as tmp:
+        port = _free_port()
+        conf = Path(tmp) / "mosquitto.conf"
+        conf.write_text(f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n")
+        exe = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
+        broker = subprocess.Popen([exe, "-c", str(conf)], stderr=subprocess.DEVNULL)
+        overrides = {
+            "mqtt": {"enabled": True, "host": "127.0.0.1", "port": port,
+                     "command_window_s": 900.0},
+            "operators": [{"id": "ops", "role": "operator"}],
+        }  # fmt: skip
+        try:
+            async with simulated_compound(Path(tmp), overrides) as compound:
+                seed(compound, 1000)
+                await _journal_flood(compound.config.store.path, commands)
+                started = time.monotonic()
+                proc = start_daemon(compound)
+                try:
+                    async with asyncio.timeout(60):
+                        while not opens(compound):
+                            compound.reader.present("c1000", FACILITY, 1)
+                            await asyncio.sleep(0.02)
+                    return opens(compound)[0] - started
+                finally:
+                    proc.terminate()
+                    proc.wait(10)
+        finally:
+            broker.terminate()
+            broker.wait()
 
 
 def main() -> None:
@@ -199,6 +274,13 @@ def main() -> None:
         figures["p99_ms_locked_worst_run"] = max(r["p99_ms_locked"] for r in runs)
     figures["p99_ms_worst_run"] = max(r["p99_ms"] for r in runs)
     figures["runs"] = len(runs)
+    starts = args.runs or (1 if args.quick else 3)
+    firsts = [asyncio.run(first_decision_after_flood(FLOOD_COMMANDS)) for _ in range(starts)]
+    figures["first_decision_s_after_flood"] = round(statistics.median(firsts), 3)
+    # the same start with an empty journal: Python's imports and the drivers' start
+    bare = [asyncio.run(first_decision_after_flood(0)) for _ in range(starts)]
+    figures["first_decision_s_empty_journal"] = round(statistics.median(bare), 3)
+    figures["flood_commands_in_journal"] = FLOOD_COMMANDS
     figures["ratio_to_limit"] = round(float(figures["p99_ms"]) / LIMIT_P99_MS, 3)  # type: ignore[arg-type]
     figures["machine"] = (
         f"{platform.machine()} {os.cpu_count()} cores, Python {platform.python_version()}"

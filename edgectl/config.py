@@ -6,6 +6,7 @@ See ``config.example.toml`` for every key with a comment.
 from __future__ import annotations
 
 import os
+import re
 import stat
 import tomllib
 from collections import Counter
@@ -16,6 +17,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from drivers.modbus.settings import Bus, Contact, Door, Gate, Relay, check_wiring
 from drivers.wiegand.settings import Reader
+from edgectl.commands.settings import CommandSettings
 from edgectl.confload import ConfigError, Invalid, build
 from edgectl.facilities.settings import Facilities
 from edgectl.patrol.settings import Patrol
@@ -136,6 +138,10 @@ class Mqtt:
                     raise Invalid(f"tls.{key}", f"no such file {path!r}")
 
 
+# One safe topic level (MQTT operators), or a local user on the control socket.
+OPERATOR_ID = re.compile(r"(local:)?[A-Za-z0-9._-]{1,64}")
+
+
 @dataclass(frozen=True, slots=True)
 class Operator:
     """An MQTT operator: ``id`` is the broker user name, one level of the command topic."""
@@ -145,8 +151,12 @@ class Operator:
     name: str = ""
 
     def validate(self) -> None:
-        if not self.id or len(self.id) > 64 or set(self.id) & set("/+#\0"):
-            raise Invalid("id", f"expected a user name without '/', '+' or '#', got {self.id!r}")
+        if not OPERATOR_ID.fullmatch(self.id):
+            raise Invalid(
+                "id",
+                "expected one topic level without '/', '+' or '#': 1-64 of A-Z a-z 0-9 . _ -"
+                f" (or local:<user name>), got {self.id!r}",
+            )
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,6 +197,7 @@ class Config:
     readers: tuple[Reader, ...] = ()
     mqtt: Mqtt = field(default_factory=Mqtt)
     operators: tuple[Operator, ...] = ()
+    commands: CommandSettings = field(default_factory=CommandSettings)
     hub: Hub = field(default_factory=Hub)
     access: Access = field(default_factory=Access)
     workorders: WorkOrders = field(default_factory=WorkOrders)

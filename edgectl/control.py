@@ -1,7 +1,10 @@
 """The local control API: HTTP over a Unix socket, for the CLI on the same box.
 
 Only local users with access to the socket (mode 0660, group of the service) can use it.
-Every command is journaled as an ``operator_command`` with the caller's uid.
+Commands are the operator command table's (``gate/open``, ...), run by the same pipeline
+as MQTT's: the caller is ``local:<user>`` from the kernel's peer credentials, with a role
+from ``edgectl.commands.local``, and every command is journaled as an ``operator_command``
+with ``interface = "control"``.
 """
 
 from __future__ import annotations
@@ -9,35 +12,36 @@ from __future__ import annotations
 import contextlib
 import os
 import socket
-import sqlite3
 import struct
 from collections.abc import Callable
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 from aiohttp import web
 
-from drivers.base import DeviceError
+from edgectl.commands import local
+from edgectl.commands.pipeline import Call, Pipeline
+from edgectl.commands.roles import Role
+from edgectl.commands.schema import Refused, check_tree
 from edgectl.devices import DeviceRegistry
-from edgectl.domain import CloseGate, Command, OpenGate, OperatorCommand, PartialOpenGate, StopGate
-from edgectl.mqtt.payloads import Refused, validate
-from edgectl.opcommands import OPS, Request
-from edgectl.opcommands import run as run_operation
-from edgectl.operations import Operations
-from edgectl.router import Router
-from edgectl.site.actor import Actor
-from edgectl.site.service import SiteService
-from edgectl.site.worker import SiteWorker
-from edgectl.store.credentials import CredentialError, card_label
 
-COMMANDS: dict[str, Callable[[str], Command]] = {
-    "open_gate": lambda t: OpenGate(target=t),
-    "close_gate": lambda t: CloseGate(target=t),
-    "stop_gate": lambda t: StopGate(target=t),
-    "partial_open_gate": lambda t: PartialOpenGate(target=t),
+MAX_BODY = 64 * 1024
+STATUS = {
+    "ok": 200,
+    "bad_json": 400,
+    "bad_request": 400,
+    "unknown_command": 400,
+    "forbidden": 403,
+    "unknown_device": 404,
+    "not_found": 404,
+    "device_error": 502,
+    "device_timeout": 504,
+    "timeout": 504,
+    "store_error": 503,
+    "unavailable": 503,
 }
+CARD_STATUS = {"suspended": "suspend", "revoked": "revoke", "active": "reactivate"}
 
 
 def _peer_uid(request: web.Request) -> int | None:
@@ -49,25 +53,16 @@ def _peer_uid(request: web.Request) -> int | None:
 
 
 class ControlServer:
-    def __init__(
-        self,
-        site_id: str,
-        router: Router,
-        devices: DeviceRegistry,
-        site: SiteWorker,
-        operations: Operations | None = None,
-    ) -> None:
+    def __init__(self, site_id: str, pipeline: Pipeline, devices: DeviceRegistry) -> None:
         self.site_id = site_id
-        self.router = router
+        self.pipeline = pipeline
+        self.router = pipeline.router
         self.devices = devices
-        self.site = site
-        self.operations = operations
-        self.app = web.Application(client_max_size=64 * 1024)
+        self.app = web.Application(client_max_size=MAX_BODY)
         self.app.router.add_get("/v1/status", self.status)
         self.app.router.add_get("/v1/devices/{id}", self.device)
         self.app.router.add_post("/v1/commands", self.command)
         self.app.router.add_post("/v1/credentials/status", self.credential_status)
-        self.app.router.add_post("/v1/ops/{noun}/{verb}", self.operation)
         self._runner: web.AppRunner | None = None
         self._path = ""
         # drivers' own health, task restarts, watchdog problems (the daemon sets it)
@@ -111,102 +106,51 @@ class ControlServer:
         extra = detail(device_id) if callable(detail) and view.kind == "gate" else {}
         return web.json_response(view.to_json() | extra)
 
-    async def command(self, request: web.Request) -> web.Response:
-        try:
-            body = await request.json()
-            name, target = body["command"], body["target"]
-            make = COMMANDS[name]
-        except (ValueError, KeyError, TypeError):
-            return web.json_response(
-                {
-                    "status": "error",
-                    "code": "bad_request",
-                    "message": f"expected {{command: one of {sorted(COMMANDS)}, target}}",
-                },
-                status=400,
-            )
-        who = f"local:{_peer_uid(request)}"
-        outcome: dict[str, Any] = {"status": "ok"}
-        try:
-            await self.router.execute(make(target))
-        except DeviceError as exc:
-            outcome = {"status": "error", "code": "device_error", "message": str(exc)}
-        await self.router.record(
-            OperatorCommand(
-                source=who,
-                at=datetime.now(UTC),
-                channel="cli",
-                command=name,
-                target=target,
-                outcome=outcome["status"],
-                error=outcome.get("message"),
-            )
-        )
-        return web.json_response(outcome, status=200 if outcome["status"] == "ok" else 502)
+    def _caller(self, request: web.Request) -> tuple[str, Role | None]:
+        """``local:<user>`` and its role, from the kernel's peer credentials."""
+        uid = _peer_uid(request)
+        if uid is None:
+            return "local:unknown", None
+        return local.identity(uid, self.pipeline.roles, self.pipeline.config.commands)
 
-    async def operation(self, request: web.Request) -> web.Response:
-        """Work-order and patrol commands (``edgectl/opcommands.py``) for a local user."""
-        name = f"{request.match_info['noun']}/{request.match_info['verb']}"
-        who = f"local:{_peer_uid(request)}"
-        params: dict[str, Any] = {}
+    async def command(self, request: web.Request) -> web.Response:
+        """``{"command": "noun/verb", <fields>}`` -> the pipeline's reply."""
+        operator, role = self._caller(request)
+        name = "?"
         try:
-            spec = OPS.get(name)
-            if spec is None:
-                raise Refused("unknown_command", f"no command {name!r}; known: {sorted(OPS)}")
-            if self.operations is None:
-                raise Refused("unavailable", "work orders and patrols are not running")
             try:
                 body = await request.json()
-            except ValueError:
-                raise Refused("bad_json", "expected a JSON object") from None
-            if not isinstance(body, dict):
-                raise Refused("bad_json", "expected a JSON object")
-            by = body.pop("as", None)  # the person at the desk or the butler, if named
-            params = validate(body, spec.schema)
-            actor = f"{who}:{by}" if isinstance(by, str) and by else who
-            result = run_operation(spec, Request(self.operations, actor, "cli", params))
-            outcome: dict[str, Any] = {"status": "ok", "result": result}
+            except (ValueError, UnicodeDecodeError, RecursionError):
+                raise Refused("bad_json", "the body is not a JSON object") from None
+            if not isinstance(body, dict) or not isinstance(body.get("command"), str):
+                raise Refused("bad_request", 'expected {"command": "noun/verb", ...fields}')
+            check_tree(body)
+            name = body.pop("command")[:64]
         except Refused as exc:
-            outcome = {"status": "error", "code": exc.code, "message": exc.message}
-        await self.router.record(
-            OperatorCommand(
-                source=who,
-                at=self.router.clock(),
-                channel="cli",
-                command=name,
-                target=params.get("order_id") or params.get("route"),
-                params={k: str(v) for k, v in params.items() if k not in ("order_id", "route")},
-                outcome=outcome["status"],
-                error=outcome.get("message"),
-            )
-        )
-        status = (
-            200 if outcome["status"] == "ok" else 404 if outcome.get("code") == "not_found" else 400
-        )
-        return web.json_response(outcome, status=status)
+            call = Call(operator, "control", name, role=role)
+            reply = await self.pipeline.refuse(call, exc)
+        else:
+            reply = await self.pipeline.run(Call(operator, "control", name, body, role=role))
+        reply["command"] = name
+        return web.json_response(reply, status=STATUS.get(reply.get("code", "ok"), 500))
 
     async def credential_status(self, request: web.Request) -> web.Response:
-        """Suspend, revoke or reactivate a card, through the site service (audited)."""
+        """``{"facility", "number", "status"}`` (the ``cards`` CLI): the table's
+        ``credential/suspend``, ``credential/revoke`` or ``credential/reactivate``."""
         try:
             body = await request.json()
-            facility, number, status = body.get("facility"), body["number"], body["status"]
-            if not isinstance(number, int) or not (facility is None or isinstance(facility, int)):
-                raise TypeError
-        except (ValueError, KeyError, TypeError, AttributeError):
-            message = "expected {facility (optional), number, status}"
-            return _error("bad_request", message, 400)
-        actor = Actor(f"local:{_peer_uid(request)}", "control")
-        try:
-            found = await self.site.call(
-                SiteService.set_card_status, facility, number, status, actor=actor
-            )
-        except CredentialError as exc:
-            return _error("bad_request", str(exc), 400)
-        except sqlite3.Error as exc:  # the store is locked or failing: nothing changed
-            return _error("store_error", str(exc), 503)
-        if not found:
-            return _error("not_found", f"no {card_label(facility, number)}", 404)
-        return web.json_response({"status": "ok"})
+            check_tree(body)
+            verb = CARD_STATUS[body.pop("status")]
+        except (ValueError, KeyError, TypeError, AttributeError, RecursionError, Refused):
+            statuses = ", ".join(CARD_STATUS)
+            return _error("bad_request", f"status: expected one of {statuses}", 400)
+        operator, role = self._caller(request)
+        call = Call(operator, "control", f"credential/{verb}", body, role=role)
+        reply = await self.pipeline.run(call)
+        status = STATUS.get(reply.get("code", "ok"), 500)
+        if reply["status"] == "ok":
+            return web.json_response({"status": "ok"}, status=status)
+        return _error(reply["code"], reply["message"], status)
 
 
 def _error(code: str, message: str, status: int) -> web.Response:

@@ -12,10 +12,12 @@ import structlog
 from drivers.base import Driver
 from drivers.wiegand.reader import WiegandReaderDriver
 from edgectl import metrics
+from edgectl.commands.ops import AccessOps
+from edgectl.commands.pipeline import Pipeline
 from edgectl.config import Config
 from edgectl.control import ControlServer
 from edgectl.devices import DeviceRegistry
-from edgectl.mqtt import AccessOps, MqttInterface
+from edgectl.mqtt import MqttInterface
 from edgectl.operations import Operations, journal_record
 from edgectl.router import Clock, Router, utc_now
 from edgectl.sdnotify import Notifier
@@ -73,6 +75,10 @@ class Daemon:
         stack.callback(self.site.close)
         self.devices = DeviceRegistry(cfg)
         self.router = Router(cfg, self.journal, self.index, self.devices, self.clock)
+        ops = AccessOps(self.site, self.index)
+        self.commands = Pipeline(
+            cfg, self.router, self.devices, ops, self.clock, operations=self.operations
+        )
         stack.push_async_callback(self.router.drain)
         stack.callback(self.router.doors.stop)
         # Background work: journaled and restarted when it fails, never critical to access.
@@ -91,18 +97,6 @@ class Daemon:
             self.background.spawn("sync", self.sync.run)
         feed = self.journal.subscribe()  # device faults and badge-ins, for the operations
         self.background.spawn("operations", lambda: self.operations.run(feed))
-        if cfg.mqtt.enabled:  # connects in the background; never waits on the broker
-            self.mqtt = MqttInterface(
-                cfg,
-                self.journal,
-                self.router,
-                self.devices,
-                AccessOps(self.site, self.index),
-                self.clock,
-                operations=self.operations,
-            )
-            stack.push_async_callback(self.mqtt.stop)
-            self.mqtt.start(self.background.spawn)
         self.supervisor = Supervisor(self.router.emit)
         stack.push_async_callback(self.supervisor.stop)
         self.drivers = build_drivers(cfg)
@@ -111,9 +105,11 @@ class Daemon:
             # A device fault stays that device's fault: the supervisor keeps retrying it,
             # and the watchdog never restarts the whole site for one unplugged reader.
             self.supervisor.start(driver, critical=False)
-        self.control = ControlServer(
-            cfg.site.id, self.router, self.devices, self.site, self.operations
-        )
+        if cfg.mqtt.enabled:  # after the drivers; connects in the background, never waits
+            self.mqtt = MqttInterface(cfg, self.journal, self.devices, self.commands, self.clock)
+            stack.push_async_callback(self.mqtt.stop)
+            self.mqtt.start(self.background.spawn)
+        self.control = ControlServer(cfg.site.id, self.commands, self.devices)
         self.control.health = self.health
         stack.push_async_callback(self.control.stop)
         try:

@@ -93,13 +93,14 @@ class CredentialPresented(Event):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class BadRead(Event):
-    """A reader received a frame that failed parity, length or framing checks."""
+    """A reader received a frame that failed parity, length or framing checks. Only the
+    reason and the line's length: a damaged keypad line holds PIN or visitor-code digits."""
 
     KIND: ClassVar[str] = "bad_read"
     CLASS: ClassVar[EventClass] = EventClass.ACCESS
 
     reason: str
-    raw: str
+    length: int  # bytes in the line as received
 
 
 # --- decisions ------------------------------------------------------------------------
@@ -295,13 +296,14 @@ class OperatorCommand(Event):
     KIND: ClassVar[str] = "operator_command"
     CLASS: ClassVar[EventClass] = EventClass.AUDIT
 
-    channel: str  # "cli", "mqtt"
-    command: str
+    interface: str  # "mqtt", "control" (the local socket), "cli-direct" (no daemon)
+    command: str  # "noun/verb" from edgectl/commands/table.py
     target: str | None = None
-    params: dict[str, Any] = dataclasses.field(default_factory=dict)
+    params: dict[str, Any] = dataclasses.field(default_factory=dict)  # never a secret field
     outcome: str = "ok"  # "ok" or "error"
     error: str | None = None
-    request: str | None = None  # the request's id (MQTT correlation data or transaction)
+    request: str | None = None  # the request's id (MQTT correlation data)
+    transaction: str | None = None  # the request's ``transaction`` field, if it had one
 
 
 # --- storage --------------------------------------------------------------------------
@@ -365,7 +367,7 @@ class WorkOrderCreated(Event):
     CLASS: ClassVar[EventClass] = EventClass.AUDIT
 
     order_id: str
-    channel: str  # cli, mqtt, desk, fault, patrol, availability
+    channel: str  # control (the CLI), mqtt, desk, fault, patrol, availability
     origin: str  # the order's source: desk, operator, butler, fault, patrol, availability
     priority: str
     title: str

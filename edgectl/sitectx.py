@@ -19,7 +19,7 @@ Write = Callable[..., "concurrent.futures.Future[Any]"]  # Writer.submit(fn, *ar
 # change(actor, action, subject, details, fn, *args): ``fn(conn, *args)`` through the site
 # service, committed with its ``site_changed`` audit event
 Change = Callable[..., "concurrent.futures.Future[Any]"]
-INTERFACES = {"cli": "control", "mqtt": "mqtt", "hub": "hub"}  # channel -> audit interface
+INTERFACES = {"control": "control", "cli": "control", "mqtt": "mqtt", "hub": "hub"}  # -> audit
 
 
 def actor_for(who: str, channel: str) -> Actor:

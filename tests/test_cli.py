@@ -23,9 +23,7 @@ async def _append(db: str, n: int) -> None:
     journal = Journal(db)
     await asyncio.gather(
         *(
-            journal.append(
-                BadRead(source="r1", at=datetime.now(UTC), reason="parity", raw=f"{i:02x}")
-            )
+            journal.append(BadRead(source="r1", at=datetime.now(UTC), reason="parity", length=i))
             for i in range(n)
         )
     )
@@ -39,7 +37,7 @@ def test_events_tail_prints_newest_and_json(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     rows = [json.loads(line) for line in result.stdout.splitlines()]
     assert [r["seq"] for r in rows] == [26, 27, 28, 29, 30]
-    assert rows[-1]["kind"] == "bad_read" and rows[-1]["body"]["raw"] == "1d"
+    assert rows[-1]["kind"] == "bad_read" and rows[-1]["body"]["length"] == 0x1D
     assert rows[-1]["schema_version"] == 1
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sqlite3
 import time
 from pathlib import Path
 
@@ -11,6 +12,7 @@ from edgectl.daemon import Daemon
 from edgectl.simulation import Compound, simulated_compound
 from edgectl.site.actor import SYSTEM
 from edgectl.site.service import SiteService
+from edgectl.store.journal import read_entries
 from tests.cli_helpers import edgectl
 from tests.conftest import Broker
 from tests.daemon_helpers import running, wait_for
@@ -68,8 +70,8 @@ async def test_gate_open_via_daemon_then_direct(tmp_path: Path) -> None:
         assert "via daemon" in result.stdout
         assert len(open_commands(compound)) == 1
         audit = await wait_for(events, "operator_command")
-        assert audit.body["command"] == "open_gate" and audit.body["outcome"] == "ok"
-        assert audit.source.startswith("local:")
+        assert audit.body["command"] == "gate/open" and audit.body["outcome"] == "ok"
+        assert audit.body["interface"] == "control" and audit.source.startswith("local:")
         await asyncio.sleep(0.6)  # the gate reports opening on its next poll
         status = await asyncio.to_thread(
             edgectl, "gate", "status", "main-gate", "--json", "--config", str(compound.config_path)
@@ -85,6 +87,14 @@ async def test_gate_open_via_daemon_then_direct(tmp_path: Path) -> None:
         assert result.returncode == 0, result.stderr
         assert "directly" in result.stdout
         assert [n for _, n in compound.gates.gates[1].model.commands] == ["open", "close"]
+        conn = sqlite3.connect(compound.config.store.path)
+        rows = read_entries(conn, 0, 100, ("operator_command",))
+        conn.close()
+        assert [(r.body["interface"], r.body["command"], r.body["outcome"]) for r in rows] == [
+            ("control", "gate/open", "ok"),
+            ("cli-direct", "gate/close", "ok"),  # the fallback journals what it did
+        ]
+        assert rows[1].source == rows[0].source  # the same local user both times
 
 
 async def test_gate_command_for_unknown_gate_exits_2(tmp_path: Path) -> None:

@@ -17,9 +17,7 @@ from tests.sync_support import until
 
 
 def bad_read(i: int) -> BadRead:
-    return BadRead(
-        source="reader-1", at=datetime.now(UTC), reason="parity", raw=f"{i:06d}" + "f" * 600
-    )
+    return BadRead(source="reader-1", at=datetime.now(UTC), reason=f"{i:06d}" + "f" * 600, length=i)
 
 
 def fill_up(journal: Journal) -> None:
@@ -46,7 +44,7 @@ async def test_full_disk_holds_events_until_space_returns(tmp_path: Path) -> Non
     await journal.close()
     conn = connect(tmp_path / "edge.db")
     rows = read_entries(conn, 0, 1000)
-    assert [r.body["raw"][:6] for r in rows[:205]] == [f"{i:06d}" for i in range(205)]
+    assert [r.body["reason"][:6] for r in rows[:205]] == [f"{i:06d}" for i in range(205)]
     alarm = rows[-1]
     assert alarm.kind == "storage_full" and alarm.cls == "alarm"
     assert alarm.body["error"] == "database or disk is full" and alarm.body["pending_events"] == 200

@@ -63,7 +63,7 @@ async def test_operator_opens_gate_coil_written_before_ok_and_journaled(
         ("alice", "door/unlock", DOOR, "ok"),
         ("alice", "door/hold", DOOR, "ok"),
     ]
-    assert rows[0].body["channel"] == "mqtt"
+    assert rows[0].body["interface"] == "mqtt"
 
 
 async def test_viewer_is_forbidden_and_nothing_moves(

@@ -20,6 +20,11 @@ SITE = '[site]\nid = "riverside"\n'
         ("[mqtt]\nport = 70000", "mqtt.port", "1-65535"),
         ('[mqtt]\nbase_topic = "edgectl/#"', "mqtt.base_topic", "wildcards"),
         ('[mqtt.tls]\nca_file = "/no/ca.pem"', "mqtt.tls.ca_file", "/no/ca.pem"),
+        ('[[operators]]\nid = "op 1"\nrole = "guard"', "operators[0].id", "without '/'"),
+        ("[commands.viewer]\nrate_per_s = 0\nburst = 1", "commands.viewer.rate_per_s", "0 < rate"),
+        ("[commands.guard]\nrate_per_s = 1\nburst = 0", "commands.guard.burst", "1 to 100000"),
+        ("[commands.guard]\nburst = 5", "commands.guard.rate_per_s", "missing"),
+        ('[commands.viewer]\ncredentials = "all"', "commands.viewer.credentials", "all"),
     ],
 )
 def test_bad_mqtt_config_names_key_and_problem(text: str, key: str, problem: str) -> None:

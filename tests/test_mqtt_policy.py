@@ -46,7 +46,8 @@ async def test_visitor_pass_in_one_request_then_revoked(
         code = reply["result"]["code"]
         assert code.isdigit()
         person, status, valid_until = credential(path, code)
-        assert (person, status) == (f"visitor:{code}", "active")
+        assert (person, status) == (reply["result"]["person_id"], "active")
+        assert person.startswith("visitor:") and code not in person  # a pass id, not the code
         assert valid_until and datetime.fromisoformat(valid_until) == until
         assert (await gina.request("visitor/revoke", {"code": code}))["status"] == "ok"
         assert credential(path, code)[1] == "revoked"

@@ -7,9 +7,21 @@ import json
 from datetime import datetime
 from pathlib import Path
 
+from edgectl.store.journal import Entry
 from tests.cli_helpers import edgectl
-from tests.daemon_helpers import running, wait_for
+from tests.daemon_helpers import running
 from tests.ops_site import ops_site
+
+
+async def wait_for_kinds(queue: asyncio.Queue[Entry], *kinds: str) -> dict[str, Entry]:
+    """The first committed entry of each of ``kinds``, in whatever order they commit."""
+    seen: dict[str, Entry] = {}
+    async with asyncio.timeout(5.0):
+        while len(seen) < len(kinds):
+            entry = await queue.get()
+            if entry.kind in kinds:
+                seen.setdefault(entry.kind, entry)
+    return seen
 
 
 async def cli(config: Path, *args: str) -> tuple[int, str, str]:
@@ -32,9 +44,14 @@ async def test_desk_request_butler_moves_and_patrol_from_the_cli(tmp_path: Path)
             "desk-mei",
         )
         assert code == 0, err
-        created = await wait_for(events, "workorder_created")
+        seen = await wait_for_kinds(events, "workorder_created", "operator_command")
+        created, command = seen["workorder_created"], seen["operator_command"]
         assert created.body["origin"] == "desk" and created.body["assignee"] == "butler-li"
-        assert created.source.endswith(":desk-mei") and created.body["channel"] == "cli"
+        assert created.source.endswith(":desk-mei") and created.body["channel"] == "control"
+        # through the one command pipeline, journaled like every command
+        assert command.body["command"] == "workorder/create"
+        assert command.body["interface"] == "control" and command.body["outcome"] == "ok"
+        assert command.source == created.source.removesuffix(":desk-mei")
         order_id = created.body["order_id"]
         assert order_id in out
         code, _, err = await cli(path, "workorders", "transition", order_id, "on_site")

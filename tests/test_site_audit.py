@@ -10,6 +10,7 @@ import sqlite3
 from pathlib import Path
 
 from drivers.sim.ptys import PtyPair
+from edgectl.commands import local
 from edgectl.control import request
 from edgectl.site.actor import SYSTEM
 from edgectl.site.service import SiteService
@@ -76,7 +77,7 @@ async def test_control_socket_status_change_is_audited_and_fanned_out(
         second = await wait_for(events, "site_changed")
         assert (first.body["interface"], first.body["action"]) == ("system", "card_add")
         assert (second.body["actor"], second.body["interface"]) == (
-            f"local:{os.getuid()}",
+            f"local:{local.user_name(os.getuid())}",  # the one pipeline names local users
             "control",
         )
         assert (second.body["subject"], second.body["details"]) == (
@@ -85,7 +86,7 @@ async def test_control_socket_status_change_is_audited_and_fanned_out(
         )
     assert rows(cfg.store.path, "SELECT status FROM credentials") == [("suspended",)]
     assert [a[:3] for a in audits(cfg.store.path)][-1] == (
-        f"local:{os.getuid()}",
+        f"local:{local.user_name(os.getuid())}",  # the one pipeline names local users
         "control",
         "credential_status",
     )

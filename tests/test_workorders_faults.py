@@ -4,13 +4,14 @@ accepted from the CLI, escalated on a fake clock, closed by recovery, reopened o
 from __future__ import annotations
 
 import asyncio
+import json
 from datetime import UTC, datetime
 from pathlib import Path
 
 from edgectl.simulation import simulated_compound
 from tests.cli_helpers import edgectl
 from tests.conftest import SecureBroker
-from tests.mqtt_console import console, online, running_site
+from tests.mqtt_console import BASE, console, online, running_site
 from tests.ops_site import ROSTER, ROUTE, WORKORDERS, FakeClock, daemon_at, journal, tick, wait_for
 
 
@@ -68,7 +69,11 @@ async def test_orders_over_mqtt_with_roles_and_the_assignee_topic(
     async with (
         running_site(tmp_path, secure_broker, site_overrides=overrides) as site,
         console(secure_broker, "gina", subscribe=("edgectl/riverside/butler/gina/#",)) as gina,
-        console(secure_broker, "victor") as victor,
+        console(
+            secure_broker,
+            "victor",
+            subscribe=(f"{BASE}/event/workorder_created", f"{BASE}/butler/#"),
+        ) as victor,
         console(secure_broker, "alice") as alice,
     ):
         events = site.daemon.journal.subscribe()
@@ -77,6 +82,14 @@ async def test_orders_over_mqtt_with_roles_and_the_assignee_topic(
         mine = await gina.message("edgectl/riverside/butler/gina/workorder_created")
         assert mine["body"]["target"] == "main-gate" and mine["body"]["assignee"] == "gina"
         order_id = mine["body"]["order_id"]
+        # a viewer gets the order on the public stream, the assignee only as a pseudonym, and
+        # nothing of gina's own topic (the daemon publishes that one first)
+        async with asyncio.timeout(5):
+            first = await anext(aiter(victor.client.messages))
+        assert str(first.topic) == f"{BASE}/event/workorder_created"
+        assert isinstance(first.payload, bytes) and b"gina" not in first.payload
+        public = json.loads(first.payload)["body"]
+        assert public["order_id"] == order_id and public["assignee"].startswith("~")
         reply = await gina.request(
             "workorder/transition", {"order_id": order_id, "status": "accepted"}
         )

@@ -78,12 +78,15 @@ class DoorIo:
         if relay is None:
             raise DeviceError(f"door {command.target!r} has no relay on this bus")
         if isinstance(command, PulseRelay):
-            await send(Request(relay.unit, WRITE_COIL, relay.coil, 1))
+            # Arm the relock before the write: a write whose reply is lost (bus pulled,
+            # timeout) may still have energised the strike, so it must still be relocked,
+            # or alarmed if the bus stops first.
             self._cancel_pulse(command.target)
             loop = asyncio.get_running_loop()
             self._pulses[command.target] = loop.call_later(
                 command.seconds, self._pulse_end, command.target, send
             )
+            await send(Request(relay.unit, WRITE_COIL, relay.coil, 1))
         elif isinstance(command, HoldRelay):
             self._cancel_pulse(command.target)
             await send(Request(relay.unit, WRITE_COIL, relay.coil, int(command.on)))

@@ -85,8 +85,9 @@ class WiegandReaderDriver:
                 return
             card = codec.decode(msg.value, msg.bits, self.formats)
         except codec.BadFrame as exc:
-            log.warning("bad_read", reader=self.id, reason=exc.reason, error=str(exc))
-            emit(BadRead(source=self.id, at=at, reason=exc.reason, raw=line.hex()))
+            # never the line or the parser's message: a keypad line carries digits
+            log.warning("bad_read", reader=self.id, reason=exc.reason, length=len(line))
+            emit(BadRead(source=self.id, at=at, reason=exc.reason, length=len(line)))
             return
         emit(
             CredentialPresented(

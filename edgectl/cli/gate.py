@@ -9,17 +9,10 @@ import typer
 
 from drivers.base import DeviceError
 from edgectl.cli.common import ConfigOption, console, err_console, load_or_exit
-from edgectl.config import Config
-from edgectl.control import COMMANDS, request
+from edgectl.commands.direct import gate_command
+from edgectl.control import request
 
 app = typer.Typer(help="Barrier gates.", no_args_is_help=True)
-
-
-async def _direct(cfg: Config, command: str, gate_id: str) -> None:
-    from drivers import modbus
-
-    gate = cfg.gate(gate_id)
-    await modbus.oneshot(cfg.bus(gate.bus), gate, COMMANDS[command](gate_id))
 
 
 def _send(config: Path, command: str, gate_id: str) -> None:
@@ -37,11 +30,11 @@ def _send(config: Path, command: str, gate_id: str) -> None:
     except OSError:
         console.print(f"daemon not running; sending {command} to {gate_id} directly on the bus")
         try:
-            asyncio.run(_direct(cfg, command, gate_id))
+            asyncio.run(gate_command(cfg, command, gate_id))
         except (DeviceError, OSError) as exc:
             err_console.print(f"[red]failed:[/] {exc}")
             raise typer.Exit(1) from None
-        console.print(f"[green]ok[/] ({command} {gate_id}, direct)")
+        console.print(f"[green]ok[/] ({command} {gate_id}, direct; journaled as cli-direct)")
         return
     if status != 200:
         err_console.print(f"[red]failed:[/] {reply.get('message', reply)} (via daemon)")
@@ -52,16 +45,16 @@ def _send(config: Path, command: str, gate_id: str) -> None:
 @app.command("open")
 def open_(gate_id: str = typer.Argument(..., metavar="ID"), config: Path = ConfigOption) -> None:
     """Open a gate."""
-    _send(config, "open_gate", gate_id)
+    _send(config, "gate/open", gate_id)
 
 
 @app.command("close")
 def close(gate_id: str = typer.Argument(..., metavar="ID"), config: Path = ConfigOption) -> None:
     """Close a gate."""
-    _send(config, "close_gate", gate_id)
+    _send(config, "gate/close", gate_id)
 
 
 @app.command("stop")
 def stop(gate_id: str = typer.Argument(..., metavar="ID"), config: Path = ConfigOption) -> None:
     """Stop a moving gate."""
-    _send(config, "stop_gate", gate_id)
+    _send(config, "gate/stop", gate_id)

@@ -1,4 +1,5 @@
-"""Send a work-order or patrol command to the running daemon over its control socket."""
+"""Send a work-order or patrol command to the running daemon: the command table's
+``noun/verb`` on the control socket's ``/v1/commands``, like every other CLI command."""
 
 from __future__ import annotations
 
@@ -26,7 +27,7 @@ def call(cfg: Config, name: str, body: dict[str, Any]) -> dict[str, Any]:
     """The command's result; exit 1 with the daemon's message if it refused."""
     try:
         status, reply = asyncio.run(
-            request(cfg.daemon.control_socket, "POST", f"/v1/ops/{name}", body)
+            request(cfg.daemon.control_socket, "POST", "/v1/commands", {"command": name, **body})
         )
     except OSError:
         raise fail(

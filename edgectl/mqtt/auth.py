@@ -1,75 +1,70 @@
-"""Who may do what: the site's role table, and the stale/replay window for requests."""
+"""The stale/replay window for MQTT requests.
+
+A request is known by every id it carries: its MQTT 5 correlation data and its
+``transaction`` field. Either one seen again from the same operator within the window is a
+replay, so a console that regenerates correlation data on a retry cannot act twice.
+"""
 
 from __future__ import annotations
 
-from collections import OrderedDict
+from collections.abc import Iterable
 from datetime import datetime, timedelta
-from enum import IntEnum
-
-from edgectl.config import Operator
 
 
-class Role(IntEnum):
-    """Roles are ordered: each one may do everything the ones below it may."""
-
-    VIEWER = 1
-    GUARD = 2
-    OPERATOR = 3
-    ADMIN = 4
+def correlation_key(correlation: bytes | None) -> str | None:
+    return f"correlation data {correlation.hex()}" if correlation else None
 
 
-class RoleTable:
-    def __init__(self, operators: tuple[Operator, ...]) -> None:
-        self._roles = {op.id: Role[op.role.upper()] for op in operators}
-
-    def role(self, operator: str) -> Role | None:
-        return self._roles.get(operator)
-
-    def allows(self, operator: str, needed: Role) -> bool:
-        role = self._roles.get(operator)
-        return role is not None and role >= needed
+def transaction_key(transaction: str | None) -> str | None:
+    return f"transaction {transaction!r}" if transaction else None
 
 
-def request_key(correlation: bytes | None, transaction: str | None) -> str | None:
-    """How a request is known for replay checks: MQTT 5 correlation data, else transaction."""
-    if correlation:
-        return f"correlation data {correlation.hex()}"
-    if transaction:
-        return f"transaction {transaction!r}"
-    return None
+def request_keys(correlation: bytes | None, transaction: str | None) -> tuple[str, ...]:
+    keys = (correlation_key(correlation), transaction_key(transaction))
+    return tuple(k for k in keys if k)
 
 
 class RequestWindow:
     """Refuses requests issued outside ``window`` of now, and ids seen within it.
 
-    Ids are remembered for twice the window, so a request cannot be replayed while its
-    ``issued_at`` would still pass the staleness check. Memory is bounded by the request
-    rate over that span.
+    Ids are kept for twice the window (a request cannot be replayed while its
+    ``issued_at`` would still pass the staleness check), however many there are: the
+    bound is time, and the per-operator rate limits bound the count. Ids are added in
+    time order, so expiry pops from the front and seeding is O(n).
     """
 
     def __init__(self, window_s: float) -> None:
         self.window = timedelta(seconds=window_s)
-        self._seen: OrderedDict[tuple[str, str], datetime] = OrderedDict()
+        self._seen: dict[tuple[str, str], datetime] = {}
+
+    @property
+    def horizon(self) -> timedelta:
+        return 2 * self.window
+
+    def __len__(self) -> int:
+        return len(self._seen)
 
     def stale(self, issued_at: datetime, now: datetime) -> bool:
         return abs(now - issued_at) > self.window
 
-    def replayed(self, operator: str, request_id: str, now: datetime) -> bool:
-        """True if seen before; otherwise remember it. Call only for fresh requests."""
+    def replayed(self, operator: str, keys: Iterable[str], now: datetime) -> str | None:
+        """The first of ``keys`` seen before, else None (and all of them are remembered)."""
         self._expire(now)
-        key = (operator, request_id)
-        if key in self._seen:
-            return True
-        self._seen[key] = now
-        return False
+        keys = tuple(keys)
+        for key in keys:
+            if (operator, key) in self._seen:
+                return key
+        for key in keys:
+            self._seen[(operator, key)] = now
+        return None
 
-    def remember(self, operator: str, request_id: str, seen_at: datetime) -> None:
-        """Seed an id seen before a restart (from the journal), so it stays refused."""
-        self._seen[(operator, request_id)] = seen_at
-        self._seen = OrderedDict(sorted(self._seen.items(), key=lambda kv: kv[1]))
+    def remember(self, operator: str, keys: Iterable[str], seen_at: datetime) -> None:
+        """Seed ids seen before a restart (from the journal), oldest first."""
+        for key in keys:
+            self._seen[(operator, key)] = seen_at
 
     def _expire(self, now: datetime) -> None:
-        horizon = now - 2 * self.window
+        horizon = now - self.horizon
         while self._seen:
             key, seen = next(iter(self._seen.items()))
             if seen >= horizon:

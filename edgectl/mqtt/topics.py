@@ -38,8 +38,12 @@ class Topics:
 
     @property
     def commands(self) -> str:
-        """The daemon's subscription: every operator's commands."""
+        """The daemon's bulk subscription: every operator's commands."""
         return f"{self.base}/cmd/#"
+
+    def staff_commands(self, operator: str) -> str:
+        """The main connection's subscription for one staff operator (guard and above)."""
+        return f"{self.base}/cmd/{operator}/+/+"
 
     def reply(self, operator: str) -> str:
         return f"{self.base}/reply/{operator}"

@@ -487,7 +487,9 @@ class SiteService:
             if host is None or host[0] != "resident":
                 raise CredentialError(f"host: no resident {host_id!r}")
             code = self._free_code(c)
-            person_id = f"visitor:{code}"
+            # the visitor's id is a random pass id, never the code: person ids are shown
+            # to staff and journaled with every decision (issue 11)
+            person_id = f"visitor:{secrets.token_hex(6)}"
             values = credential_values("visitor", code=code, valid_from=now, valid_until=until)
             c.execute(
                 "INSERT INTO people (id, name, role) VALUES (?, ?, 'visitor')",

@@ -23,7 +23,7 @@ import json
 import queue
 import sqlite3
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -98,13 +98,32 @@ def read_entries(
     return [Entry.from_row(r) for r in rows]
 
 
-def last_entries(conn: sqlite3.Connection, n: int, kinds: tuple[str, ...] = ()) -> list[Entry]:
-    """The newest ``n`` entries (optionally of some kinds), oldest first."""
-    where = f"WHERE kind IN ({','.join('?' * len(kinds))})" if kinds else ""
+def last_entries(
+    conn: sqlite3.Connection, n: int, kinds: tuple[str, ...] = (), before: int | None = None
+) -> list[Entry]:
+    """The newest ``n`` entries (optionally of some kinds, with ``seq < before``), oldest first."""
+    where = [f"kind IN ({','.join('?' * len(kinds))})"] if kinds else []
+    args: list[object] = list(kinds)
+    if before is not None:
+        where.append("seq < ?")
+        args.append(before)
+    clause = f"WHERE {' AND '.join(where)}" if where else ""
     rows = conn.execute(
-        f"SELECT {_COLUMNS} FROM journal {where} ORDER BY seq DESC LIMIT ?", (*kinds, n)
+        f"SELECT {_COLUMNS} FROM journal {clause} ORDER BY seq DESC LIMIT ?", (*args, n)
     ).fetchall()
     return [Entry.from_row(r) for r in reversed(rows)]
+
+
+def newest_first(conn: sqlite3.Connection, kind: str, since: datetime) -> Iterator[Entry]:
+    """Entries of ``kind`` from the newest back to the first one older than ``since``."""
+    cursor = conn.execute(
+        f"SELECT {_COLUMNS} FROM journal WHERE kind = ? ORDER BY seq DESC", (kind,)
+    )
+    for row in cursor:
+        entry = Entry.from_row(row)
+        if entry.at < since:
+            return
+        yield entry
 
 
 _INSERT = (

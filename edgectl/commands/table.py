@@ -1,7 +1,9 @@
-"""The operator command set: ``noun/verb`` -> role, payload schema and handler.
+"""The operator command set: ``noun/verb`` -> role, field schema, handler and timeout.
 
-To add a device family (cameras, intercoms), add its handlers and entries to ``COMMANDS``;
-topics, authorisation, replay checks, journaling and replies need no change.
+Every interface (MQTT, the control socket) runs these through ``commands.pipeline``. To add
+a command (cameras, intercoms, patrols, work orders), add one entry to ``COMMANDS``: its
+handler, the role it needs and its fields; authorisation, rate limits, journaling, replies
+and the docs' error codes need no change.
 """
 
 from __future__ import annotations
@@ -13,11 +15,11 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 from drivers.base import DeviceError
-from edgectl.config import Config
-from edgectl.devices import DeviceRegistry
-from edgectl.domain import CloseGate, Command, HoldRelay, OpenGate, PulseRelay, StopGate
-from edgectl.mqtt.auth import Role
-from edgectl.mqtt.payloads import (
+from edgectl.commands import operations as site_ops
+from edgectl.commands.events import page_events
+from edgectl.commands.ops import AccessOps, Invalid, NotFound, Unavailable
+from edgectl.commands.roles import Role
+from edgectl.commands.schema import (
     Field,
     Refused,
     Schema,
@@ -27,15 +29,22 @@ from edgectl.mqtt.payloads import (
     text_list,
     timestamp,
 )
-from edgectl.mqtt.policy import AccessOps, Invalid, NotFound
-from edgectl.opcommands import OPS, OpSpec, Request
-from edgectl.opcommands import run as run_operation
+from edgectl.config import Config
+from edgectl.devices import DeviceRegistry
+from edgectl.domain import (
+    CloseGate,
+    Command,
+    HoldRelay,
+    OpenGate,
+    PartialOpenGate,
+    PulseRelay,
+    StopGate,
+)
 from edgectl.operations import Operations
 from edgectl.router import Router
-from edgectl.store.db import connect
-from edgectl.store.journal import last_entries
 
 DEVICE_TIMEOUT_S = 5.0
+COMMAND_TIMEOUT_S = 10.0  # the whole handler, device calls included
 T = TypeVar("T")
 MAX_EVENTS = 200
 
@@ -47,8 +56,12 @@ class Context:
     devices: DeviceRegistry
     ops: AccessOps
     operator: str
+    role: Role | None
+    interface: str  # "mqtt", "control", "cli-direct"
     now: datetime
-    operations: Operations | None = None
+    reply_budget: int  # bytes a result may take on this interface
+    view: Callable[[dict[str, Any]], dict[str, Any]]  # an entry as this operator may see it
+    operations: Operations | None = None  # work orders and patrols (the daemon's)
 
 
 Result = dict[str, Any]
@@ -60,6 +73,7 @@ class Spec:
     role: Role
     schema: Schema
     handler: Handler
+    timeout_s: float = COMMAND_TIMEOUT_S
 
 
 # --- devices ---------------------------------------------------------------------------
@@ -117,6 +131,8 @@ async def _policy_call(call: Callable[[], Awaitable[T]]) -> T:
         raise Refused("not_found", str(exc)) from None
     except Invalid as exc:
         raise Refused("bad_request", str(exc)) from None
+    except Unavailable as exc:
+        raise Refused("store_error", str(exc)) from None
 
 
 def _policy(call: Callable[[Context, dict[str, Any]], Awaitable[Result | None]]) -> Handler:
@@ -126,15 +142,15 @@ def _policy(call: Callable[[Context, dict[str, Any]], Awaitable[Result | None]])
     return handle
 
 
-ModeChange = Callable[[bool, str, datetime], Awaitable[tuple[Command, ...]]]
+ModeChange = Callable[[AccessOps, Context], Awaitable[tuple[Command, ...]]]
 
 
-def _mode(change: Callable[[AccessOps], ModeChange], on: bool) -> Handler:
+def _mode(change: ModeChange) -> Handler:
     """Lockdown or emergency: change the mode, then carry out the commands it implies, all
     at once; devices that fail are listed, the mode change itself stands."""
 
     async def handle(ctx: Context, p: dict[str, Any]) -> Result:
-        commands = await _policy_call(lambda: change(ctx.ops)(on, ctx.operator, ctx.now))
+        commands = await _policy_call(lambda: change(ctx.ops, ctx))
         outcomes = await asyncio.gather(
             *(_actuate(ctx, c) for c in commands), return_exceptions=True
         )
@@ -154,13 +170,21 @@ def _mode(change: Callable[[AccessOps], ModeChange], on: bool) -> Handler:
     return handle
 
 
+def _lockdown(on: bool) -> Handler:
+    return _mode(lambda o, c: o.set_lockdown(on, c.operator, c.now, via=c.interface))
+
+
+def _emergency(on: bool) -> Handler:
+    return _mode(lambda o, c: o.set_emergency(on, c.operator, c.now, via=c.interface))
+
+
 async def _visitor_issue(ctx: Context, p: dict[str, Any]) -> Result:
     for gate in p["gates"]:
         _device(ctx, gate, "gate")
     if p["until"] <= ctx.now:
         raise Refused("bad_request", "until: must be in the future")
     issued = await ctx.ops.issue_visitor_pass(
-        p["name"], p["host"], p["until"], p["gates"], ctx.operator, ctx.now
+        p["name"], p["host"], p["until"], p["gates"], ctx.operator, ctx.now, via=ctx.interface
     )
     return {
         "code": issued.code,
@@ -173,7 +197,7 @@ async def _visitor_issue(ctx: Context, p: dict[str, Any]) -> Result:
 def _credential(status: str) -> Callable[[Context, dict[str, Any]], Awaitable[None]]:
     async def call(ctx: Context, p: dict[str, Any]) -> None:
         await ctx.ops.set_credential_status(
-            p.get("facility"), p["number"], status, ctx.operator, ctx.now
+            p.get("facility"), p["number"], status, ctx.operator, ctx.now, via=ctx.interface
         )
 
     return call
@@ -186,28 +210,28 @@ async def devices_query(ctx: Context, p: dict[str, Any]) -> Result:
     return {"devices": ctx.devices.snapshot()}
 
 
-def _recent(path: str, limit: int, kinds: tuple[str, ...]) -> list[dict[str, Any]]:
-    conn = connect(path, readonly=True)
-    try:
-        return [e.to_json() for e in last_entries(conn, limit, kinds)]
-    finally:
-        conn.close()
-
-
 async def events_query(ctx: Context, p: dict[str, Any]) -> Result:
-    limit, kinds = p.get("limit", 50), p.get("kinds", ())
-    entries = await asyncio.to_thread(_recent, ctx.config.store.path, limit, kinds)
-    return {"events": entries}
+    """Newest first within ``limit`` and the reply's byte budget, returned oldest first;
+    ``before`` pages back: pass the reply's ``next_before`` for the next page."""
+    return await asyncio.to_thread(
+        page_events,
+        ctx.config.store.path,
+        limit=p.get("limit", 50),
+        kinds=p.get("kinds", ()),
+        before=p.get("before"),
+        budget=ctx.reply_budget,
+        view=ctx.view,
+    )
 
 
-# --- work orders and patrols (edgectl/opcommands.py, shared with the CLI) ----------------
+# --- work orders and patrols (handlers in commands/operations.py) ----------------------
 
 
-def _operation(spec: OpSpec) -> Handler:
+def _site(handler: site_ops.OpHandler) -> Handler:
     async def handle(ctx: Context, p: dict[str, Any]) -> Result:
         if ctx.operations is None:
             raise Refused("unavailable", "work orders and patrols are not running here")
-        return run_operation(spec, Request(ctx.operations, ctx.operator, "mqtt", p))
+        return site_ops.run(handler, ctx.operations, ctx.operator, ctx.interface, p)
 
     return handle
 
@@ -217,20 +241,31 @@ def _operation(spec: OpSpec) -> Handler:
 TARGET: Schema = {"target": Field(text(64))}
 CARD: Schema = {"facility": Field(integer(0, 2**32), False), "number": Field(integer(0, 2**63))}
 NOTHING: Schema = {}
+ORDER: Schema = {"order_id": Field(text(64))}
+BEHALF: Schema = {"as": Field(text(64), False)}  # the butler or desk agent, if not the caller
+TRANSITION: Schema = {
+    **ORDER,
+    "status": Field(text(32)),
+    "estimated_fix_at": Field(timestamp, False),
+    "verdict": Field(text(32), False),
+    "note": Field(text(1000), False),
+    **BEHALF,
+}
 
 COMMANDS: dict[str, Spec] = {
     "gate/open": Spec(Role.GUARD, TARGET, _gate(lambda t: OpenGate(target=t))),
     "gate/close": Spec(Role.GUARD, TARGET, _gate(lambda t: CloseGate(target=t))),
     "gate/stop": Spec(Role.GUARD, TARGET, _gate(lambda t: StopGate(target=t))),
+    "gate/partial_open": Spec(Role.GUARD, TARGET, _gate(lambda t: PartialOpenGate(target=t))),
     "door/unlock": Spec(
         Role.GUARD, {**TARGET, "seconds": Field(number(1, 60), False)}, door_unlock
     ),
     "door/hold": Spec(Role.OPERATOR, TARGET, _door_hold(True)),
     "door/lock": Spec(Role.GUARD, TARGET, _door_hold(False)),
-    "lockdown/on": Spec(Role.GUARD, NOTHING, _mode(lambda o: o.set_lockdown, True)),
-    "lockdown/off": Spec(Role.OPERATOR, NOTHING, _mode(lambda o: o.set_lockdown, False)),
-    "emergency/on": Spec(Role.GUARD, NOTHING, _mode(lambda o: o.set_emergency, True)),
-    "emergency/off": Spec(Role.ADMIN, NOTHING, _mode(lambda o: o.set_emergency, False)),
+    "lockdown/on": Spec(Role.GUARD, NOTHING, _lockdown(True)),
+    "lockdown/off": Spec(Role.OPERATOR, NOTHING, _lockdown(False)),
+    "emergency/on": Spec(Role.GUARD, NOTHING, _emergency(True)),
+    "emergency/off": Spec(Role.ADMIN, NOTHING, _emergency(False)),
     "visitor/issue": Spec(
         Role.GUARD,
         {
@@ -243,21 +278,60 @@ COMMANDS: dict[str, Spec] = {
     ),
     "visitor/revoke": Spec(
         Role.GUARD,
-        {"code": Field(text(16))},
-        _policy(lambda c, p: c.ops.revoke_visitor_pass(p["code"], c.operator, c.now)),
+        {"code": Field(text(16), secret=True)},
+        _policy(
+            lambda c, p: c.ops.revoke_visitor_pass(p["code"], c.operator, c.now, via=c.interface)
+        ),
     ),
     "credential/suspend": Spec(Role.OPERATOR, CARD, _policy(_credential("suspended"))),
     "credential/revoke": Spec(Role.ADMIN, CARD, _policy(_credential("revoked"))),
+    "credential/reactivate": Spec(Role.OPERATOR, CARD, _policy(_credential("active"))),
     "antipassback/forgive": Spec(
         Role.OPERATOR,
         {"person_id": Field(text(64))},
-        _policy(lambda c, p: c.ops.forgive_antipassback(p["person_id"], c.operator, c.now)),
+        _policy(
+            lambda c, p: c.ops.forgive_antipassback(
+                p["person_id"], c.operator, c.now, via=c.interface
+            )
+        ),
     ),
     "query/devices": Spec(Role.VIEWER, NOTHING, devices_query),
     "query/events": Spec(
         Role.VIEWER,
-        {"kinds": Field(text_list(32), False), "limit": Field(integer(1, MAX_EVENTS), False)},
+        {
+            "kinds": Field(text_list(32), False),
+            "limit": Field(integer(1, MAX_EVENTS), False),
+            "before": Field(integer(1, 2**63), False),
+        },
         events_query,
     ),
+    "workorder/create": Spec(
+        Role.GUARD,
+        {
+            "title": Field(text(200)),
+            "priority": Field(text(32), False),
+            "source": Field(text(16), False),
+            "detail": Field(text(2000), False),
+            "target": Field(text(64), False),
+            "assignee": Field(text(64), False),
+            "role": Field(text(32), False),
+            **BEHALF,
+        },
+        _site(site_ops.create),
+    ),
+    "workorder/transition": Spec(Role.GUARD, TRANSITION, _site(site_ops.transition)),
+    # the status command operators used before the site kept the lifecycle
+    "workorder/status": Spec(Role.GUARD, TRANSITION, _site(site_ops.transition)),
+    "workorder/assign": Spec(
+        Role.OPERATOR, {**ORDER, "assignee": Field(text(64))}, _site(site_ops.assign)
+    ),
+    "workorder/list": Spec(Role.VIEWER, NOTHING, _site(site_ops.orders)),
+    "patrol/start": Spec(
+        Role.OPERATOR,
+        {"route": Field(text(64)), "guard": Field(text(64), False)},
+        _site(site_ops.patrol_start),
+    ),
+    "patrol/badge": Spec(Role.GUARD, {"checkpoint": Field(text(64))}, _site(site_ops.patrol_badge)),
+    "patrol/routes": Spec(Role.VIEWER, NOTHING, _site(site_ops.patrol_routes)),
+    "patrol/tours": Spec(Role.VIEWER, NOTHING, _site(site_ops.patrol_tours)),
 }
-COMMANDS.update({name: Spec(op.role, op.schema, _operation(op)) for name, op in OPS.items()})

@@ -1,15 +1,16 @@
-"""The one adapter between MQTT commands and the access-policy and work-order code.
+"""The one adapter between operator commands and the access-policy code.
 
 Every change (lockdown, emergency, visitor passes, credential status, anti-passback) goes
-through the site service (``edgectl/site/service.py``). Every call MQTT makes into them goes
-through this module and its two exceptions, so a change of their API touches only the
-method bodies here, never the command table. (Work orders and patrols go through
-``edgectl/opcommands.py``.)
+through the site service (``edgectl/site/service.py``). Every call a command makes into
+them goes through this module and its three exceptions, so a change of their API touches
+only the method bodies here, never the command table. (Work orders and patrols run on the
+site's ``Operations``: ``commands/operations.py``.)
 """
 
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -28,6 +29,10 @@ T = TypeVar("T")
 
 class NotFound(Exception):
     """The credential, pass or work order named does not exist."""
+
+
+class Unavailable(Exception):
+    """The store could not take the change now (locked, failing); nothing changed."""
 
 
 class Invalid(Exception):
@@ -58,6 +63,8 @@ class AccessOps:
             return await self.site.call(method, *args, **kw)
         except CredentialError as exc:
             raise Invalid(str(exc)) from None
+        except sqlite3.Error as exc:  # the store is locked or failing: nothing changed
+            raise Unavailable(str(exc)) from None
 
     async def set_lockdown(
         self, on: bool, by: str, now: datetime, *, via: str = "mqtt"
