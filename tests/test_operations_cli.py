@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 from datetime import datetime
 from pathlib import Path
 
+from edgectl.commands import local
 from edgectl.store.journal import Entry
 from tests.cli_helpers import edgectl
 from tests.daemon_helpers import running
-from tests.ops_site import ops_site
+from tests.ops_site import journal, ops_site
 
 
 async def wait_for_kinds(queue: asyncio.Queue[Entry], *kinds: str) -> dict[str, Entry]:
@@ -88,3 +90,18 @@ async def test_the_cli_says_when_no_daemon_keeps_the_orders(tmp_path: Path) -> N
     ops_site(tmp_path)
     code, _, err = await cli(tmp_path / "config.toml", "workorders", "create", "Leak")
     assert code == 1 and "daemon is not running" in err
+
+
+async def test_the_cli_runs_under_the_local_users_role(tmp_path: Path) -> None:
+    """The CLI's commands are the table's: a local user who is only a viewer may not open a
+    work order, and the refusal is journaled like any command's."""
+    me = f"local:{local.user_name(os.getuid())}"
+    config = ops_site(tmp_path, operators=[{"id": me, "role": "viewer"}])
+    path = tmp_path / "config.toml"
+    async with running(config) as (_, events):
+        code, _, err = await cli(path, "workorders", "create", "Leak")
+        assert code == 1 and "forbidden" in err and "needs role guard" in err
+        refused = (await wait_for_kinds(events, "operator_command"))["operator_command"]
+        assert refused.source == me and refused.body["command"] == "workorder/create"
+        assert (refused.body["interface"], refused.body["outcome"]) == ("control", "error")
+    assert journal(config, "workorder_created") == []
