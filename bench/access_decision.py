@@ -49,7 +49,7 @@ def build(directory: Path, count: int) -> tuple[float, int]:
     cfg = site(directory)
     service = SiteService.open(cfg)
     service.define_level("all", ["*"], actor=SYSTEM)
-    path = write_cards_csv(directory / "cards.csv", count, level="all")
+    path = write_cards_csv(directory / "cards.csv", count, level="all", fmt="c1000")
     started = time.perf_counter()
     result = service.import_cards(path, actor=SYSTEM)
     elapsed = time.perf_counter() - started
@@ -76,7 +76,7 @@ def worker(directory: Path, count: int, decisions: int) -> None:
 
     def one(number: int) -> bool:
         event = CredentialPresented(
-            source=reader.id, at=now, format="h10301", facility=10, number=number, bits=26
+            source=reader.id, at=now, format="c1000", facility=10, number=number, bits=35
         )
         decision = decide(index.state_for(event, reader), event, now)
         index.apply(decision)

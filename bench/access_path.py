@@ -47,7 +47,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from edgectl.domain import OperatorCommand  # noqa: E402
-from edgectl.simulation import Compound, simulated_compound  # noqa: E402
+from edgectl.simulation import Compound, simulated_compound, with_cameras  # noqa: E402
 from edgectl.site.actor import SYSTEM  # noqa: E402
 from edgectl.site.service import SiteService  # noqa: E402
 from edgectl.store.journal import Journal  # noqa: E402
@@ -61,7 +61,9 @@ FLOOD_COMMANDS = 10_000
 def seed(compound: Compound, count: int) -> None:
     site = SiteService.open(compound.config)
     site.define_level("all", ["*"], actor=SYSTEM)
-    path = write_cards_csv(compound.directory / "cards.csv", count, FACILITY, level="all")
+    path = write_cards_csv(
+        compound.directory / "cards.csv", count, FACILITY, level="all", fmt="c1000"
+    )
     result = site.import_cards(path, actor=SYSTEM)
     assert not result.errors and result.imported == count, result.errors[:3]
     site.close()
@@ -160,13 +162,44 @@ def percentiles(latencies: list[float], suffix: str = "") -> dict[str, float]:
     }
 
 
-async def measure(credentials: int, presentations: int, write_lock: float) -> dict[str, float]:
+async def cameras_online(store: str, count: int) -> None:
+    """Until the daemon has connected ``count`` cameras (their first health checks run)."""
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        conn = sqlite3.connect(f"file:{store}?mode=ro", uri=True)
+        try:
+            (n,) = conn.execute(
+                "SELECT COUNT(DISTINCT source) FROM journal WHERE kind = 'camera_identified'"
+            ).fetchone()
+        except sqlite3.OperationalError:
+            n = 0
+        finally:
+            conn.close()
+        if n >= count:
+            await asyncio.sleep(3)  # past the connect burst: health checks in steady state
+            return
+        await asyncio.sleep(0.5)
+    raise TimeoutError(f"the daemon did not connect {count} cameras")
+
+
+async def measure(
+    credentials: int,
+    presentations: int,
+    write_lock: float,
+    camera_ports: tuple[int, ...] = (),
+    keep: Path | None = None,
+) -> dict[str, float]:
+    """Cameras already serving on ``camera_ports`` join the compound (bench/cameras.py runs
+    them in another process); the journal is copied to ``keep`` if given."""
     with tempfile.TemporaryDirectory(prefix="edgectl-bench-") as tmp:
-        async with simulated_compound(Path(tmp)) as compound:
+        overrides = with_cameras(Path(tmp), None, list(camera_ports)) if camera_ports else None
+        async with simulated_compound(Path(tmp), overrides) as compound:
             seed(compound, credentials)
             proc = start_daemon(compound)
             try:
                 await wait_ready(compound, proc)
+                if camera_ports:
+                    await cameras_online(str(compound.config.store.path), len(camera_ports))
                 rng = random.Random(1)
                 latencies = [await swipe(compound, rng, credentials) for _ in range(presentations)]
                 figures = percentiles(latencies)
@@ -177,6 +210,11 @@ async def measure(credentials: int, presentations: int, write_lock: float) -> di
             finally:
                 proc.terminate()
                 proc.wait(10)
+                if keep is not None:  # also when a swipe failed: the journal says why
+                    for suffix in ("", "-wal"):
+                        store = f"{compound.config.store.path}{suffix}"
+                        if Path(store).exists():
+                            shutil.copy(store, f"{keep}{suffix}")
     return figures | {
         "credentials": credentials,
         "presentations": presentations,

@@ -8,17 +8,19 @@ from __future__ import annotations
 import os
 import re
 import stat
-import tomllib
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from drivers.modbus.settings import Bus, Contact, Door, Gate, Relay, check_wiring
-from drivers.wiegand.settings import Reader
+from drivers.onvif.settings import Cameras
+from drivers.wiegand.settings import Reader, check_card_format
 from edgectl.commands.settings import CommandSettings
-from edgectl.confload import ConfigError, Invalid, build
+from edgectl.config_paths import check_paths
+from edgectl.confload import ConfigError, Invalid, build, decode, parse_toml
 from edgectl.facilities.settings import Facilities
 from edgectl.patrol.settings import Patrol
 from edgectl.roster import Duty
@@ -43,6 +45,7 @@ __all__ = [
     "Antipassback",
     "Area",
     "Bus",
+    "Cameras",
     "Config",
     "ConfigError",
     "Contact",
@@ -92,6 +95,12 @@ class Daemon:
     metrics_port: int = 0  # 0 disables the Prometheus endpoint
     metrics_host: str = "127.0.0.1"
     log_level: Literal["debug", "info", "warning", "error"] = "info"
+
+    def validate(self) -> None:
+        if not 0 <= self.metrics_port <= 65535:
+            raise Invalid(
+                "metrics_port", f"expected a TCP port 1-65535 (0: none), got {self.metrics_port}"
+            )
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,6 +185,19 @@ class Hub:
     def validate(self) -> None:
         if self.enabled and not self.url.startswith(("http://", "https://")):
             raise Invalid("url", f"expected an http:// or https:// URL, got {self.url!r}")
+        try:
+            _ = urlsplit(self.url).port  # raises for a port outside 0-65535
+        except ValueError:
+            raise Invalid(
+                "url", f"expected a TCP port 1-65535 in the URL, got {self.url!r}"
+            ) from None
+        client_cert = self.tls is not None and bool(self.tls.cert_file)
+        if self.enabled and not self.token.strip() and not client_cert:
+            raise Invalid(
+                "token",
+                "expected the site's token from the hub (or a client certificate in hub.tls) "
+                "when the hub is enabled",
+            )
         for key in ("interval_s", "timeout_s", "backoff_base_s", "backoff_max_s"):
             if getattr(self, key) <= 0:
                 raise Invalid(
@@ -204,6 +226,7 @@ class Config:
     patrol: Patrol = field(default_factory=Patrol)
     facilities: Facilities = field(default_factory=Facilities)
     roster: tuple[Duty, ...] = ()
+    cameras: Cameras = field(default_factory=Cameras)
 
     def validate(self) -> None:
         seen: dict[str, str] = {}
@@ -253,10 +276,17 @@ class Config:
                     f"patrol.routes[{i}].schedule",
                     f"expected a schedule id {sorted(plans)}, got {route.schedule!r}",
                 )
+        self.cameras.check_refs(
+            seen, {"gates": self.gates, "doors": self.doors}, targets, self.access.schedules
+        )
         ops = Counter(o.id for o in self.operators)
         for i, op in enumerate(self.operators):
             if ops[op.id] > 1:
                 raise Invalid(f"operators[{i}].id", f"duplicate operator id {op.id!r}")
+        for i, group in enumerate(self.access.format_aliases):
+            for j, name in enumerate(group):
+                check_card_format(f"access.format_aliases[{i}][{j}]", name)
+        check_paths(self)
 
     @property
     def base_topic(self) -> str:
@@ -294,18 +324,14 @@ def _check_ports(ports: list[tuple[str, str]]) -> None:
 
 
 def parse(text: str, file: Path | str = "<config>") -> Config:
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(file, "", f"not valid TOML: {exc}") from None
-    return build(Config, data, Path(file))
+    return build(Config, parse_toml(text, file), Path(file))
 
 
 def load(path: Path | str) -> Config:
     """Read and validate the config file at ``path``; raise ConfigError naming the problem."""
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        data = path.read_bytes()
     except OSError as exc:
         raise ConfigError(path, "", f"cannot read: {exc.strerror}") from None
-    return parse(text, path)
+    return parse(decode(data, path), path)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import os
 import socket
+import stat
 import struct
 from collections.abc import Callable
 from pathlib import Path
@@ -52,6 +53,25 @@ def _peer_uid(request: web.Request) -> int | None:
     return int(struct.unpack("3i", creds)[1])
 
 
+def _remove_stale_socket(path: str) -> None:
+    """Clear the way for our socket: only a socket nobody listens on is ever removed."""
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        return
+    if not stat.S_ISSOCK(st.st_mode):
+        raise OSError(f"{path} exists and is not a socket; refusing to replace it")
+    probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        probe.connect(path)
+    except ConnectionRefusedError:
+        os.unlink(path)  # left by a daemon that died
+        return
+    finally:
+        probe.close()
+    raise OSError(f"{path} is served by another process; refusing to take it over")
+
+
 class ControlServer:
     def __init__(self, site_id: str, pipeline: Pipeline, devices: DeviceRegistry) -> None:
         self.site_id = site_id
@@ -65,24 +85,28 @@ class ControlServer:
         self.app.router.add_post("/v1/credentials/status", self.credential_status)
         self._runner: web.AppRunner | None = None
         self._path = ""
+        self._made: tuple[int, int] | None = None
         # drivers' own health, task restarts, watchdog problems (the daemon sets it)
         self.health: Callable[[], dict[str, object]] = dict
 
     async def start(self, path: str) -> None:
         self._path = path
         Path(path).parent.mkdir(parents=True, exist_ok=True)
-        if os.path.exists(path):
-            os.unlink(path)
+        _remove_stale_socket(path)
         self._runner = web.AppRunner(self.app, access_log=None)
         await self._runner.setup()
         await web.UnixSite(self._runner, path).start()
         os.chmod(path, 0o660)
+        st = os.lstat(path)
+        self._made = (st.st_dev, st.st_ino)
 
     async def stop(self) -> None:
         if self._runner:
             await self._runner.cleanup()
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(self._path)
+            with contextlib.suppress(FileNotFoundError):  # only the socket we made
+                st = os.lstat(self._path)
+                if stat.S_ISSOCK(st.st_mode) and (st.st_dev, st.st_ino) == self._made:
+                    os.unlink(self._path)
 
     async def status(self, _: web.Request) -> web.Response:
         return web.json_response(

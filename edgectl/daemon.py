@@ -11,12 +11,13 @@ import structlog
 
 from drivers.base import Driver
 from drivers.wiegand.reader import WiegandReaderDriver
-from edgectl import metrics
+from edgectl import cameras, metrics
 from edgectl.commands.ops import AccessOps
 from edgectl.commands.pipeline import Pipeline
 from edgectl.config import Config
 from edgectl.control import ControlServer
 from edgectl.devices import DeviceRegistry
+from edgectl.locks import StoreLock
 from edgectl.mqtt import MqttInterface
 from edgectl.operations import Operations, journal_record
 from edgectl.router import Clock, Router, utc_now
@@ -25,9 +26,11 @@ from edgectl.site.worker import SiteWorker, fan_out
 from edgectl.store.access_index import AccessIndex
 from edgectl.store.db import open_store
 from edgectl.store.journal import Journal
+from edgectl.store.recover import ensure_intact
 from edgectl.store.retention import Retention
 from edgectl.supervisor import Supervisor
 from sync.client import SyncClient
+from sync.evidence import EvidenceUploader
 
 log = structlog.get_logger(__name__)
 
@@ -58,10 +61,15 @@ class Daemon:
         self._exit = contextlib.AsyncExitStack()
         self.mqtt: MqttInterface | None = None
         self.sync: SyncClient | None = None
+        self.cameras: cameras.Cameras | None = None
 
     async def start(self) -> None:
         cfg = self.config
         stack = self._exit
+        store_lock = StoreLock(cfg.store.path)  # one daemon per store: raises Busy naming it
+        store_lock.acquire()
+        stack.callback(store_lock.release)
+        ensure_intact(cfg.store.path)  # a damaged store is refused, naming `db recover`
         self.journal = Journal(cfg.store.path)
         stack.push_async_callback(self.journal.close)
         self.operations = Operations(
@@ -95,11 +103,22 @@ class Daemon:
                 on_workorders=self.operations.workorders.reload,
             )
             self.background.spawn("sync", self.sync.run)
+        self.cameras = cameras.build(cfg, self.clock)  # camera drivers: on a loop of their own
+        if self.cameras is not None:
+            stack.push_async_callback(asyncio.to_thread, self.cameras.loop.stop)  # after drivers
+            site = cameras.CameraSite(cfg, self.router, lambda: self.index.policy, self.clock)
+            self.router.watch(site.observe)
+            if cfg.hub.enabled:  # thumbnails follow their events
+                uploader = EvidenceUploader(cfg, self.cameras.store)
+                self.router.watch(uploader.observe)
+                self.background.spawn("evidence-upload", uploader.run)
         feed = self.journal.subscribe()  # device faults and badge-ins, for the operations
         self.background.spawn("operations", lambda: self.operations.run(feed))
         self.supervisor = Supervisor(self.router.emit)
         stack.push_async_callback(self.supervisor.stop)
         self.drivers = build_drivers(cfg)
+        if self.cameras is not None:
+            self.drivers.extend(self.cameras.drivers)
         for driver in self.drivers:
             self.router.attach(driver)
             # A device fault stays that device's fault: the supervisor keeps retrying it,
@@ -144,7 +163,10 @@ class Daemon:
             h = driver.health()
             restarts = self.supervisor.restarts.get(driver.id, 0)
             drivers[driver.id] = {"online": h.online, "detail": h.detail, "restarts": restarts}
+        store_error = self.journal.store_error  # commits failing for good: health is red
         return {
+            "health": "red" if store_error else "green",
+            "store_error": store_error or None,
             "drivers": drivers,
             "tasks": {"restarts": self.supervisor.restarts | self.background.restarts},
             "problems": self.problems(),

@@ -18,7 +18,7 @@ from edgectl.domain import DeviceOffline, DeviceOnline, DoorContact, Event, Gate
 @dataclass
 class DeviceView:
     id: str
-    kind: str  # gate, door, reader
+    kind: str  # gate, door, reader, camera
     online: bool = False
     since: datetime | None = None
     state: dict[str, Any] = field(default_factory=dict)
@@ -43,6 +43,7 @@ class DeviceRegistry:
             ("gate", config.gates),
             ("door", config.doors),
             ("reader", config.readers),
+            ("camera", config.cameras.devices),
         ):
             for item in items:
                 self.views[item.id] = DeviceView(item.id, kind)

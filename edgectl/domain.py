@@ -504,3 +504,154 @@ class Invalid(ValueError):
         self.key = key
         self.problem = problem
         super().__init__(f"{key}: {problem}")
+
+
+# --- damaged storage (issue 10) ---------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StoreFailed(Event):
+    """A journal commit failed for a reason other than a full disk or a lock (a damaged or
+    read-only store): those events are lost. ``active`` is published the moment it happens
+    (not journaled, seq 0, as the journal cannot take it); ``active = false`` is journaled
+    when commits work again, with the count of events lost meanwhile."""
+
+    KIND: ClassVar[str] = "store_failed"
+    CLASS: ClassVar[EventClass] = EventClass.ALARM
+
+    active: bool
+    error: str
+    lost_events: int
+
+
+# --- cameras (ONVIF) ------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CameraIdentified(Event):
+    """A camera connected: what it is, how far its clock is off ours, what it offers."""
+
+    KIND: ClassVar[str] = "camera_identified"
+    CLASS: ClassVar[EventClass] = EventClass.DEVICE
+
+    manufacturer: str
+    model: str
+    firmware: str
+    clock_skew_s: float  # camera clock minus ours; requests are signed with the camera's
+    snapshot: bool  # has a snapshot URI (else frames come from the stream)
+    ptz: bool
+    events: str  # "pullpoint" or "polling"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CameraAuthFailed(Event):
+    """The camera refused our credentials; we wait ``retry_in_s`` so as not to lock it out."""
+
+    KIND: ClassVar[str] = "camera_auth_failed"
+    CLASS: ClassVar[EventClass] = EventClass.DEVICE
+
+    error: str
+    retry_in_s: float
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class EvidenceCaptured(Event):
+    """A frame was stored as evidence (``evidence_id`` in the local evidence store)."""
+
+    KIND: ClassVar[str] = "evidence_captured"
+    CLASS: ClassVar[EventClass] = EventClass.ACCESS
+
+    evidence_id: str
+    trigger: str  # access, alarm, camera_alarm, operator
+    ref: str  # what triggered it: a reader, door, gate or operator id
+    bytes: int
+    path: str  # "snapshot" or "stream"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class EvidenceFailed(Event):
+    """A frame could not be grabbed or was refused (not a JPEG, too large, timeout)."""
+
+    KIND: ClassVar[str] = "evidence_failed"
+    CLASS: ClassVar[EventClass] = EventClass.DEVICE
+
+    trigger: str
+    ref: str
+    error: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CameraEvent(Event):
+    """A camera's own event (PullPoint): motion, tamper, digital input, line crossing."""
+
+    KIND: ClassVar[str] = "camera_event"
+    CLASS: ClassVar[EventClass] = EventClass.DEVICE
+
+    kind: str  # motion, tamper, input, line, other
+    name: str
+    topic: str
+    active: bool
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CameraAlarm(Event):
+    """A camera input or motion event in the camera's armed period: for the people on duty."""
+
+    KIND: ClassVar[str] = "camera_alarm"
+    CLASS: ClassVar[EventClass] = EventClass.ALARM
+
+    alarm: str  # motion, input, line, tamper
+    name: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CameraFault(Event):
+    """Camera health: a frozen, black, defocused or moved picture (``active``) or its recovery."""
+
+    KIND: ClassVar[str] = "camera_fault"
+    CLASS: ClassVar[EventClass] = EventClass.ALARM
+
+    fault: str  # frozen, black, defocus, moved
+    active: bool
+    measure: float
+    threshold: float
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CaptureEvidence(Command):
+    """Grab a frame from camera ``target`` and store it under ``evidence_id``."""
+
+    KIND: ClassVar[str] = "capture_evidence"
+
+    evidence_id: str
+    trigger: str
+    ref: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PtzMove(Command):
+    """Continuous move at velocities -1..1; stops by itself after ``seconds``."""
+
+    KIND: ClassVar[str] = "ptz_move"
+
+    pan: float
+    tilt: float
+    zoom: float = 0.0
+    seconds: float = 2.0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PtzStop(Command):
+    KIND: ClassVar[str] = "ptz_stop"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PtzGotoPreset(Command):
+    KIND: ClassVar[str] = "ptz_goto_preset"
+
+    preset: str  # the preset's token
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PtzHome(Command):
+    KIND: ClassVar[str] = "ptz_home"

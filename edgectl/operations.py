@@ -104,6 +104,7 @@ class Operations:
         self.faults = FaultWatcher(self.workorders, self.timeline, config.workorders.fault_after_s)
         self.patrol = PatrolEngine(config.patrol, policy.plans, self.site, self.workorders)
         ids = [g.id for g in config.gates] + [d.id for d in config.doors]
+        ids += [c.id for c in config.cameras.devices]
         devices = tuple(ids + [r.id for r in config.readers])
         self.facilities = FacilityTracker(config.facilities, devices, self.site, self.workorders)
         self.rebuild_s = 0.0

@@ -77,7 +77,12 @@ class Router:
         self._readers = {r.id: r for r in config.readers}
         self._owners: dict[str, Driver] = {}
         self._tasks: set[asyncio.Task[None]] = set()
+        self._watchers: list[Callable[[Event], None]] = []
         self.doors = DoorManager(index.policy, clock, self.apply)
+
+    def watch(self, watcher: Callable[[Event], None]) -> None:
+        """Call ``watcher`` with every event as it is recorded; it must never block."""
+        self._watchers.append(watcher)
 
     def attach(self, driver: Driver) -> None:
         for device in driver.devices:
@@ -109,6 +114,8 @@ class Router:
     def record(self, event: Event) -> asyncio.Future[object]:
         fut = self.journal.append(event)
         fut.add_done_callback(_log_failure)
+        for watcher in self._watchers:
+            watcher(event)
         return fut  # type: ignore[return-value]
 
     def _decide(self, event: CredentialPresented) -> None:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from drivers.sim.camera import SIM_PASSWORD, SIM_USER, SimCamera
 from drivers.sim.gate import SimGates, start_sim_gates
 from drivers.sim.io_module import SimIoModule
 from drivers.sim.ptys import PtyPair, make_pty_pair
@@ -52,14 +53,47 @@ class Compound:
     reader_link: PtyPair
     gates: SimGates
     reader: SimWiegandConverter
+    cameras: list[SimCamera]
+
+
+def with_cameras(
+    directory: Path, overrides: dict[str, Any] | None, ports: list[int]
+) -> dict[str, Any]:
+    """``overrides`` plus the simulated cameras: the first (a dome) watches the gate, and
+    its preset 2 is bound to the lobby door, so a forced door turns it."""
+    overrides = overrides or {}
+    example = tomllib.loads(EXAMPLE.read_text())
+    gates = [dict(g) for g in overrides.get("gates", example["gates"])]
+    gates[0]["camera"] = "gate-cam"
+    devices: list[dict[str, Any]] = [
+        {
+            "id": "gate-cam" if i == 0 else f"cam-{i + 1}",
+            "host": "127.0.0.1",
+            "port": port,
+            "username": SIM_USER,
+            "password": SIM_PASSWORD,
+            "name": "Main gate dome" if i == 0 else f"Simulated camera {i + 1}",
+        }
+        for i, port in enumerate(ports)
+    ]
+    door = example["doors"][0]["id"]
+    devices[0]["presets"] = [{"target": door, "preset": "2", "alarms": ["forced_open"]}]
+    section = {"store_path": str(directory / "evidence"), "devices": devices}
+    return merge(overrides, {"gates": gates, "cameras": section})
 
 
 @contextlib.asynccontextmanager
 async def simulated_compound(
-    directory: Path, overrides: dict[str, Any] | None = None
+    directory: Path, overrides: dict[str, Any] | None = None, cameras: int = 0
 ) -> AsyncIterator[Compound]:
-    """Start a simulated gate and reader on pty links and write a config that points at them."""
+    """Start a simulated gate and reader on pty links (and ``cameras`` simulated ONVIF
+    cameras on loopback) and write a config that points at them."""
     directory.mkdir(parents=True, exist_ok=True)
+    sims = [SimCamera(skew_s=90.0 * i) for i in range(cameras)]
+    for sim in sims:
+        await sim.start()
+    if sims:
+        overrides = with_cameras(directory, overrides, [s.port for s in sims])
     bus = make_pty_pair(directory, "bus")
     reader_link = make_pty_pair(directory, "reader")
     # The example config names the host ends bus-host and reader-host in its directory.
@@ -73,10 +107,12 @@ async def simulated_compound(
         gates = await start_sim_gates(bus.device, units, baud=bus_cfg.baud, io_modules=io)
         reader = SimWiegandConverter(reader_link.device)
         try:
-            yield Compound(directory, config_path, config, bus, reader_link, gates, reader)
+            yield Compound(directory, config_path, config, bus, reader_link, gates, reader, sims)
         finally:
             reader.close()
             await gates.stop()
     finally:
         bus.close()
         reader_link.close()
+        for sim in sims:
+            await sim.stop()

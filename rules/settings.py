@@ -111,8 +111,24 @@ class Access:
     points: tuple[AccessPoint, ...] = ()
     visitor_code_digits: int = 8
     pin_timeout_s: float = 10.0  # card+PIN: how long after the card the PIN may follow
+    # A card matches only in the format it was enrolled in, unless its format is in a group
+    # here: formats in one group match each other (e.g. [["h10304", "wiegand37"]]).
+    format_aliases: tuple[tuple[str, ...], ...] = ()
+
+    def card_formats(self, fmt: str) -> tuple[str, ...]:
+        """The enrolled formats a card presented in ``fmt`` matches."""
+        return next((group for group in self.format_aliases if fmt in group), (fmt,))
 
     def validate(self) -> None:
+        grouped: dict[str, int] = {}
+        for i, group in enumerate(self.format_aliases):
+            for j, name in enumerate(group):
+                if name in grouped:
+                    raise Invalid(
+                        f"format_aliases[{i}][{j}]",
+                        f"{name!r} is already in format_aliases[{grouped[name]}]",
+                    )
+                grouped[name] = i
         for i, role in enumerate(self.security_roles):
             if role not in ROLES:
                 raise Invalid(f"security_roles[{i}]", f"expected one of {ROLES}, got {role!r}")

@@ -17,7 +17,6 @@ Hub credentials are matched by ``credentials.hub_id``; credentials created on si
 
 from __future__ import annotations
 
-import dataclasses
 import sqlite3
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -26,7 +25,7 @@ from typing import Any
 
 from edgectl.config import ROLES
 from edgectl.store import kv
-from edgectl.store.credentials import credential_values
+from edgectl.store.credentials import credential_row, credential_values
 
 TYPES = ("access_level", "group", "person", "credential")  # upsert order; deletes go reversed
 _ORDER = {t: i for i, t in enumerate(TYPES)}
@@ -105,7 +104,7 @@ def _check_credential(data: dict[str, Any]) -> tuple[Any, ...]:
         valid_from=_time(data, "valid_from"),
         valid_until=_time(data, "valid_until"),
     )
-    return dataclasses.astuple(values)
+    return credential_row(values)
 
 
 def _check_level(data: dict[str, Any]) -> tuple[Any, ...]:

@@ -42,7 +42,7 @@ SYNC_MARK_S = 60.0  # record the last sync time at most this often (it reloads a
 
 class SyncFailure(Exception):
     """A sync step failed. ``kind`` is one of: transport, timeout, server_error, unauthorized,
-    rejected, bad_response, bad_ack, invalid_pull."""
+    rejected, bad_response, bad_ack, invalid_pull, store (the local database, e.g. disk full)."""
 
     def __init__(self, kind: str, message: str) -> None:
         self.kind = kind
@@ -130,7 +130,8 @@ class SyncClient:
             try:
                 caught_up = await self.sync_once(http)
                 failures = 0
-            except SyncFailure as exc:
+            except (SyncFailure, sqlite3.OperationalError) as error:  # a full disk: retry
+                exc = error if isinstance(error, SyncFailure) else SyncFailure("store", str(error))
                 self._full_round = True
                 self._next_sync_mark = 0.0
                 failures += 1
@@ -238,7 +239,10 @@ class SyncClient:
             last = {"kind": exc.kind, "message": str(exc), "at": datetime.now(UTC).isoformat()}
             kv.put(conn, kv.LAST_ERROR, json.dumps(last))
 
-        await self._db(save)
+        try:
+            await self._db(save)
+        except sqlite3.OperationalError as err:  # the disk is full: the log and metric count
+            log.warning("sync_failure_not_recorded", error=str(err))
 
     async def _publish(self) -> None:
         metrics.publish(await self._db(read_status, datetime.now(UTC)))

@@ -39,10 +39,14 @@ def access_site(directory: Path, zone: str = "Asia/Shanghai", **access: Any) -> 
     return load(path)
 
 
-def write_cards_csv(path: Path, count: int, facility: int = 10, level: str = "") -> Path:
-    """``count`` residents, one card each, numbers 1..count."""
+def write_cards_csv(
+    path: Path, count: int, facility: int = 10, level: str = "", fmt: str = "h10301"
+) -> Path:
+    """``count`` residents, one card each in format ``fmt``, numbers 1..count."""
     with path.open("w", newline="") as f:
         out = csv.writer(f)
-        out.writerow(["person_id", "name", "facility", "number", "levels"])
-        out.writerows((f"p{n}", f"Person {n}", facility, n, level) for n in range(1, count + 1))
+        out.writerow(["person_id", "name", "format", "facility", "number", "levels"])
+        out.writerows(
+            (f"p{n}", f"Person {n}", fmt, facility, n, level) for n in range(1, count + 1)
+        )
     return path

@@ -99,11 +99,12 @@ async def running_site(
     *,
     connected: bool = True,
     site_overrides: dict[str, Any] | None = None,
+    cameras: int = 0,
     **mqtt: Any,
 ) -> AsyncIterator[Site]:
     """The simulated compound (Modbus gate, Wiegand reader) run by a daemon with MQTT on."""
     overrides = merge(mqtt_overrides(broker, **mqtt), site_overrides or {})
-    async with simulated_compound(directory, overrides) as compound:
+    async with simulated_compound(directory, overrides, cameras=cameras) as compound:
         daemon = Daemon(compound.config)
         await daemon.start()
         site = Site(daemon, compound)

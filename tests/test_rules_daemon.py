@@ -15,6 +15,7 @@ from edgectl.site.service import SiteService
 from edgectl.store.credentials import credential_values
 from edgectl.store.journal import Entry
 from tests.site import door_site
+from tests.sync_support import until
 
 
 async def decided(events: asyncio.Queue[Entry]) -> tuple[bool, str]:
@@ -35,6 +36,8 @@ async def test_antipassback_visitor_pass_and_lockdown_end_to_end(
     events = daemon.journal.subscribe()
     reader = SimWiegandConverter(pty_pair.device)
     try:
+        # a card written before the driver opens its port is flushed by the open: wait for it
+        await until(lambda: daemon.drivers[0].health().online)
         await daemon.site.call(SiteService.add_card, "res-1", 12, 100, actor=SYSTEM)
         await daemon.site.call(SiteService.add_card, "res-2", 12, 200, actor=SYSTEM)
         visitor = await daemon.site.call(

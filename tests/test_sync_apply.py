@@ -60,7 +60,7 @@ def valid_batches(draw: st.DrawFn) -> list[dict[str, Any]]:
         }
         for p in people
     ]
-    numbers = draw(st.lists(st.integers(0, 2**26), max_size=6, unique=True))
+    numbers = draw(st.lists(st.integers(0, 0xFFFF), max_size=6, unique=True))
     records += [
         {
             "type": "credential",
@@ -139,7 +139,7 @@ def test_one_bad_record_is_named_and_nothing_applies(
             "type": "credential",
             "op": "upsert",
             "id": 1000,
-            "data": {"person_id": "pre", "number": 2**27},
+            "data": {"person_id": "pre", "number": 2**27, "format": "raw40"},
         },
     ]
     apply_changes(conn, parse_changes(already), 1, NOW)

@@ -29,6 +29,7 @@ from drivers.modbus.frames import (
     tcp_frame,
 )
 from drivers.modbus.timing import LineTiming
+from edgectl.locks import lock_serial
 
 SPIN_S = 0.001  # the end of a gap is waited out by yielding, not by a timer
 
@@ -187,6 +188,11 @@ class RtuLink(_StreamLink):
             parity=t.parity,
             stopbits=t.stopbits,
         )
+        try:
+            lock_serial(transport.serial.fd, self.port)  # one owner per bus, across processes
+        except OSError:
+            transport.close()
+            raise
         wire.transport = transport  # connection_made may not have run yet
         return wire
 

@@ -8,7 +8,7 @@ docs/decisions.md, "Settings are owned where they are used").
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 from edgectl.confload import ConfigError, Invalid
@@ -34,7 +34,9 @@ class Bus:
 
     id: str
     kind: Literal["rtu", "tcp"] = "rtu"
-    port: str = ""  # serial device for rtu, e.g. /dev/serial/by-id/usb-FTDI_...
+    port: str = field(  # serial device for rtu, e.g. /dev/serial/by-id/usb-FTDI_...
+        default="", metadata={"hint": "for a tcp bus the TCP port is tcp_port"}
+    )
     host: str = ""  # for tcp
     tcp_port: int = 502
     baud: int = 9600
@@ -51,6 +53,10 @@ class Bus:
             raise Invalid("port", "expected the serial device path for an rtu bus")
         if self.kind == "tcp" and not self.host:
             raise Invalid("host", "expected a host name or address for a tcp bus")
+        if self.kind == "tcp" and self.port:
+            raise Invalid(
+                "port", "a tcp bus takes its TCP port in tcp_port (port is an rtu bus's device)"
+            )
         if self.baud not in (1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200):
             raise Invalid("baud", f"expected a standard baud rate, got {self.baud}")
         if not 0 <= self.retries <= 5:
@@ -72,6 +78,7 @@ class Gate:
     poll_interval_s: float = 1.0
     auto_close_s: float = 0.0  # 0 leaves closing to the gate itself
     open_pulse_s: float = 5.0
+    camera: str = ""  # a camera id ([cameras]): evidence frames on access decisions here
 
     def validate(self) -> None:
         _check_unit(self.unit)
@@ -123,6 +130,7 @@ class Door:
     egress: bool = False
     relay: Relay | None = None
     contact: Contact | None = None
+    camera: str = ""  # a camera id ([cameras]): evidence frames on decisions and alarms here
 
 
 def check_wiring(gates: Sequence[Gate], doors: Sequence[Door]) -> None:

@@ -41,6 +41,21 @@ class SimWiegandConverter:
     def write(self, data: bytes) -> None:
         os.write(self.fd, data)
 
+    async def write_all(self, data: bytes) -> None:
+        """Write ``data`` however long, waiting while the pty is full."""
+        loop = asyncio.get_running_loop()
+        view = memoryview(data)
+        while view:
+            try:
+                view = view[os.write(self.fd, view) :]
+            except BlockingIOError:
+                ready = loop.create_future()
+                loop.add_writer(self.fd, ready.set_result, None)
+                try:
+                    await ready
+                finally:
+                    loop.remove_writer(self.fd)
+
     def present(self, format_name: str, facility: int | None, number: int) -> bytes:
         fmt = codec.builtin_formats()[format_name]
         line = encode_frame(codec.encode(fmt, facility, number), fmt.bits)

@@ -153,3 +153,18 @@ def select(names: tuple[str, ...]) -> tuple[Format, ...]:
     if unknown:
         raise KeyError(f"unknown Wiegand format(s) {unknown}; known: {sorted(table)}")
     return tuple(table[n] for n in names)
+
+
+def field_widths(name: str) -> tuple[int | None, int]:
+    """(facility bits or None, number bits) of a format by name, ``raw<bits>`` included;
+    raise KeyError naming the known formats."""
+    fmt = builtin_formats().get(name)
+    if fmt is not None:
+        return (fmt.facility[1] if fmt.facility else None), fmt.number[1]
+    bits = name.removeprefix("raw")
+    if name.startswith("raw") and bits.isdigit() and MIN_BITS <= int(bits) <= MAX_BITS:
+        return None, int(bits)
+    raise KeyError(
+        f"unknown Wiegand format {name!r}; known: {', '.join(sorted(builtin_formats()))}, "
+        f"or raw<bits> ({MIN_BITS}-{MAX_BITS})"
+    )

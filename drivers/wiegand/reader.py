@@ -10,7 +10,16 @@ import structlog
 
 from drivers.base import DeviceError, Emit, Health
 from drivers.wiegand import codec
-from drivers.wiegand.line import Heartbeat, Keys, encode_feedback, parse_line
+from drivers.wiegand.line import (
+    IDLE_GAP_S,
+    Chunk,
+    Discarded,
+    Heartbeat,
+    Keys,
+    LineSplitter,
+    encode_feedback,
+    parse_line,
+)
 from drivers.wiegand.settings import Reader
 from edgectl.domain import (
     BadRead,
@@ -19,6 +28,7 @@ from edgectl.domain import (
     DeviceOnline,
     ReaderFeedback,
 )
+from edgectl.locks import lock_serial
 
 log = structlog.get_logger(__name__)
 
@@ -48,25 +58,39 @@ class WiegandReaderDriver:
         except OSError as exc:
             self._health = Health(False, f"cannot open {self.config.port}: {exc.strerror}")
             raise DeviceError(self._health.detail) from exc
+        try:
+            lock_serial(writer.transport.serial.fd, self.config.port)  # type: ignore[attr-defined]
+        except OSError as exc:
+            writer.close()
+            self._health = Health(False, str(exc))
+            raise DeviceError(str(exc)) from exc
         self._writer = writer
         self._health = Health(True, self.config.port)
         emit(DeviceOnline(source=self.id, at=datetime.now(UTC)))
+        lines = LineSplitter()
         try:
             while True:
-                line = await reader.readline()
-                if not line:
-                    raise DeviceError(f"{self.config.port} closed")
-                self._on_line(line.rstrip(b"\r\n"), emit)
+                try:
+                    async with asyncio.timeout(IDLE_GAP_S if lines.pending else None):
+                        data = await reader.read(4096)
+                except TimeoutError:
+                    chunks = lines.idle()
+                else:
+                    if not data:
+                        raise DeviceError(f"{self.config.port} closed")
+                    chunks = lines.feed(data)
+                for chunk in chunks:
+                    self._on_chunk(chunk, emit)
         finally:
             self._writer = None
             self._health = Health(False, "stopped")
             writer.close()
 
-    def _on_line(self, line: bytes, emit: Emit) -> None:
-        if not line:
-            return
+    def _on_chunk(self, line: Chunk, emit: Emit) -> None:
         at = datetime.now(UTC)
         try:
+            if isinstance(line, Discarded):
+                raise codec.BadFrame(line.reason, line.detail)
             msg = parse_line(line)
             if isinstance(msg, Heartbeat):
                 return
@@ -86,8 +110,9 @@ class WiegandReaderDriver:
             card = codec.decode(msg.value, msg.bits, self.formats)
         except codec.BadFrame as exc:
             # never the line or the parser's message: a keypad line carries digits
-            log.warning("bad_read", reader=self.id, reason=exc.reason, length=len(line))
-            emit(BadRead(source=self.id, at=at, reason=exc.reason, length=len(line)))
+            size = len(line.sample) if isinstance(line, Discarded) else len(line)
+            log.warning("bad_read", reader=self.id, reason=exc.reason, length=size)
+            emit(BadRead(source=self.id, at=at, reason=exc.reason, length=size))
             return
         emit(
             CredentialPresented(

@@ -10,7 +10,17 @@ from typing import Literal
 
 from edgectl.confload import Invalid
 
-__all__ = ["Reader"]
+__all__ = ["Reader", "check_card_format"]
+
+
+def check_card_format(key: str, name: str) -> None:
+    """A format a card can be enrolled in: a named format or ``raw<bits>``."""
+    from drivers.wiegand.codec import field_widths
+
+    try:
+        field_widths(name)
+    except KeyError as exc:
+        raise Invalid(key, str(exc.args[0])) from None
 
 
 @dataclass(frozen=True, slots=True)

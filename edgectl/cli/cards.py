@@ -10,12 +10,14 @@ from pathlib import Path
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 from rich.table import Table
+from rich.text import Text
 
-from edgectl.cli.common import ConfigOption, console, err_console, load_or_exit
+from edgectl.cli.common import ConfigOption, console, err_console, load_or_exit, plain
 from edgectl.config import Config
 from edgectl.site.actor import Actor
 from edgectl.site.service import SiteService
 from edgectl.store.card_import import count_rows
+from edgectl.store.cardnum import loaded
 from edgectl.store.credentials import CredentialError, credential_values, find_card, parse_when
 from edgectl.store.db import StoreError, open_store
 
@@ -25,7 +27,7 @@ MAX_ERRORS_SHOWN = 50
 
 
 def _fail(message: str, code: int = 1) -> typer.Exit:
-    err_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    err_console.print(Text.assemble(("error: ", "bold red"), message), soft_wrap=True)
     return typer.Exit(code)
 
 
@@ -94,7 +96,7 @@ def add(
             )
         except ValueError as exc:  # CredentialError included
             raise _fail(str(exc)) from None
-    console.print(f"added {values.label()} for {person} (id {cred_id})", highlight=False)
+    plain(f"added {values.label()} for {person} (id {cred_id})")
 
 
 @app.command("list")
@@ -119,16 +121,18 @@ def list_cards(
     if as_json:
         for row in rows:
             item = dict(zip(keys, row, strict=True))
+            item["number"] = loaded(item["number"])
             if item["kind"] == "pin":
                 item["secret"] = None
-            console.print(json.dumps(item), highlight=False, soft_wrap=True)
+            print(json.dumps(item))
         return
     table = Table("id", "person", "name", "role", "credential", "status", "valid")
     for r in rows:
-        cred = f"{r[5]}:{r[6]}" if r[4] in ("card", "card_pin") else r[4]
+        cred = f"{r[5]}:{loaded(r[6])}" if r[4] in ("card", "card_pin") else r[4]
         if r[4] in ("plate", "visitor"):
             cred = f"{r[4]} {r[7]}"
-        table.add_row(str(r[0]), r[1], r[2], r[3], cred, r[8], f"{r[9] or '-'} .. {r[10] or '-'}")
+        cells = (str(r[0]), r[1], r[2], r[3], cred, r[8], f"{r[9] or '-'} .. {r[10] or '-'}")
+        table.add_row(*(Text(str(c)) for c in cells))  # stored text is never markup
     console.print(table)
 
 
@@ -148,7 +152,7 @@ def revoke(
                 count = site.revoke_person(person, actor=Actor.cli())
                 if not count:
                     raise _fail(f"no active credentials for {person!r}")
-                console.print(f"revoked {count} credential(s) of {person}", highlight=False)
+                plain(f"revoked {count} credential(s) of {person}")
                 return
             if card:
                 found = find_card(site.conn, *_card(card))
@@ -159,13 +163,18 @@ def revoke(
                 raise _fail("give --card, --person or an existing --id", 2)
         except CredentialError as exc:
             raise _fail(str(exc)) from None
-    console.print(f"credential {cred_id}: {status}", highlight=False)
+    plain(f"credential {cred_id}: {status}")
 
 
 @app.command("import")
 def import_file(
     file: Path = typer.Argument(..., help="CSV file with a header row.", exists=True),
     skip_bad: bool = typer.Option(False, "--skip-bad", help="Import good rows, skip bad ones."),
+    encoding: str = typer.Option(
+        "auto",
+        "--encoding",
+        help="utf-8, utf-16 or gb18030 (Excel on Chinese Windows); a byte order mark decides.",
+    ),
     config: Path = ConfigOption,
 ) -> None:
     """Import people and credentials from CSV: all rows, or none if any row is bad."""
@@ -188,15 +197,18 @@ def import_file(
             actor=Actor.cli(),
             skip_bad=skip_bad,
             progress=lambda n: bar.advance(task, n),
+            encoding=encoding,
         )
     for error in result.errors[:MAX_ERRORS_SHOWN]:
-        err_console.print(f"{file}: {error}", highlight=False, soft_wrap=True)
+        plain(f"{file}: {error}", err=True)
     if len(result.errors) > MAX_ERRORS_SHOWN:
         err_console.print(f"... and {len(result.errors) - MAX_ERRORS_SHOWN} more bad rows")
+    if result.unreadable:
+        raise _fail(f"{file} is not readable as CSV text; nothing imported")
     if result.errors and not skip_bad:
         raise _fail(
             f"{len(result.errors)} bad row(s) in {file}; nothing imported "
             "(fix them, or use --skip-bad to import the good rows)"
         )
     skipped = f", skipped {len(result.errors)} bad row(s)" if result.errors else ""
-    console.print(f"imported {result.imported} credential(s) from {file}{skipped}")
+    plain(f"imported {result.imported} credential(s) from {file}{skipped}")

@@ -18,6 +18,13 @@ ConfigOption = typer.Option(
 )
 
 
+def plain(text: str, *, err: bool = False) -> None:
+    """Print text as it is: names and CSV fields are never rich markup or emoji codes."""
+    (err_console if err else console).print(
+        text, markup=False, emoji=False, highlight=False, soft_wrap=True
+    )
+
+
 def load_or_exit(path: Path) -> Config:
     """Load the config; on error print what is wrong and exit with code 2."""
     try:

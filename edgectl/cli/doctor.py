@@ -13,11 +13,13 @@ from pathlib import Path
 
 import typer
 from rich.table import Table
+from rich.text import Text
 
 from edgectl import control
 from edgectl.cli.common import ConfigOption, console
 from edgectl.config import Config, ConfigError, load
 from edgectl.store.db import StoreError, open_store
+from edgectl.store.recover import quick_check
 
 TIME_ERROR = 5  # adjtimex(2): the clock is not synchronised
 
@@ -50,9 +52,16 @@ def database(cfg: Config) -> Check:
         conn = open_store(cfg.store.path)
         conn.execute("BEGIN IMMEDIATE")
         conn.execute("ROLLBACK")
+        problems = quick_check(conn)
         conn.close()
     except (StoreError, sqlite3.Error) as exc:
         return Check("database", False, f"{cfg.store.path}: {exc}")
+    if problems:
+        return Check(
+            "database",
+            False,
+            f"{cfg.store.path} is damaged: {'; '.join(problems)}; run `edgectl db recover`",
+        )
     return Check("database", True, f"{cfg.store.path} writable")
 
 
@@ -130,7 +139,7 @@ def doctor(config: Path = ConfigOption) -> None:
     table.add_column("detail", overflow="fold")
     for c in checks:
         mark = "[green]ok[/]" if c.ok else ("[red]FAIL[/]" if c.required else "[yellow]warn[/]")
-        table.add_row(c.name, mark, c.detail)
+        table.add_row(c.name, mark, Text(c.detail))
     console.print(table)
     failed = [c for c in checks if not c.ok and c.required]
     if failed:

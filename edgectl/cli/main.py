@@ -10,10 +10,22 @@ from pathlib import Path
 import typer
 
 from edgectl import logs
-from edgectl.cli import cards, doctor, facilities, gate, modbus, patrol, service, workorders
+from edgectl.cli import (
+    camera,
+    cards,
+    db,
+    doctor,
+    facilities,
+    gate,
+    modbus,
+    patrol,
+    service,
+    workorders,
+)
 from edgectl.cli import hub as hub_cli
 from edgectl.cli import sync as sync_cli
 from edgectl.cli.common import ConfigOption, console, load_or_exit
+from edgectl.locks import Busy
 from edgectl.store.db import StoreError, connect
 from edgectl.store.journal import Entry, last_entries, read_entries
 
@@ -27,11 +39,14 @@ events_app = typer.Typer(help="Read the journal.", no_args_is_help=True)
 app.add_typer(events_app, name="events")
 app.add_typer(gate.app, name="gate")
 app.add_typer(cards.app, name="cards")
+app.add_typer(db.app, name="db")
 gate.app.command("status")(modbus.gate_status)
 app.add_typer(modbus.scan_app, name="scan")
 app.add_typer(service.app, name="service")
 app.add_typer(hub_cli.app, name="hub")
 app.add_typer(sync_cli.app, name="sync")
+app.add_typer(camera.app, name="camera")
+app.add_typer(camera.discover_app, name="discover")
 app.command("doctor")(doctor.doctor)
 app.add_typer(workorders.app, name="workorders")
 app.add_typer(patrol.app, name="patrol")
@@ -78,7 +93,7 @@ def run(config: Path = ConfigOption) -> None:
 
     try:
         code = asyncio.run(main())
-    except StoreError as exc:
+    except (StoreError, Busy) as exc:
         logs_error(str(exc))
         raise typer.Exit(1) from None
     raise typer.Exit(code)

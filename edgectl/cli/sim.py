@@ -87,7 +87,7 @@ def _show(entry: Entry) -> None:
 
 
 async def _run(directory: Path, duration: float, interval: float, seed_value: int) -> None:
-    async with simulated_compound(directory) as compound:
+    async with simulated_compound(directory, cameras=1) as compound:
         daemon = Daemon(compound.config)
         await daemon.start()
         await seed(daemon)
@@ -95,7 +95,8 @@ async def _run(directory: Path, duration: float, interval: float, seed_value: in
         rng = random.Random(seed_value)
         console.print(
             f"[bold]simulated compound[/] in {directory}: gate on {compound.bus.host}, "
-            f"reader on {compound.reader_link.host}. Ctrl-C to stop."
+            f"reader on {compound.reader_link.host}, ONVIF dome over the gate on "
+            f"{compound.cameras[0].base}. Ctrl-C to stop."
         )
         loop = asyncio.get_running_loop()
         deadline = loop.time() + duration if duration > 0 else float("inf")
@@ -139,7 +140,7 @@ async def _operations(directory: Path) -> None:
 
 
 async def _devices_only(directory: Path, duration: float) -> None:
-    async with simulated_compound(directory) as compound:
+    async with simulated_compound(directory) as compound:  # exactly the example config
         console.print(
             f"[bold]simulated devices[/] running: gate bus on {compound.bus.host}, reader on "
             f"{compound.reader_link.host}.\nRun the daemon against them with: "

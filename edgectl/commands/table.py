@@ -15,6 +15,7 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 from drivers.base import DeviceError
+from drivers.onvif.offloop import OffLoopDriver
 from edgectl.commands import operations as site_ops
 from edgectl.commands.events import page_events
 from edgectl.commands.ops import AccessOps, Invalid, NotFound, Unavailable
@@ -32,16 +33,22 @@ from edgectl.commands.schema import (
 from edgectl.config import Config
 from edgectl.devices import DeviceRegistry
 from edgectl.domain import (
+    CaptureEvidence,
     CloseGate,
     Command,
     HoldRelay,
     OpenGate,
     PartialOpenGate,
+    PtzGotoPreset,
+    PtzHome,
+    PtzMove,
+    PtzStop,
     PulseRelay,
     StopGate,
 )
 from edgectl.operations import Operations
 from edgectl.router import Router
+from edgectl.store.evidence import new_id
 
 DEVICE_TIMEOUT_S = 5.0
 COMMAND_TIMEOUT_S = 10.0  # the whole handler, device calls included
@@ -119,6 +126,73 @@ def _door_hold(on: bool) -> Handler:
         return await _actuate(ctx, HoldRelay(target=_device(ctx, p["target"], "door"), on=on))
 
     return handle
+
+
+# --- cameras ---------------------------------------------------------------------------
+
+
+async def camera_snapshot(ctx: Context, p: dict[str, Any]) -> Result:
+    camera = _device(ctx, p["target"], "camera")
+    evidence_id = new_id(camera, ctx.now)
+    command = CaptureEvidence(
+        target=camera, evidence_id=evidence_id, trigger="operator", ref=ctx.operator
+    )
+    return {**await _actuate(ctx, command), "evidence_id": evidence_id}
+
+
+async def camera_ptz_move(ctx: Context, p: dict[str, Any]) -> Result:
+    camera = _device(ctx, p["target"], "camera")
+    move = PtzMove(
+        target=camera,
+        pan=p["pan"],
+        tilt=p["tilt"],
+        zoom=p.get("zoom", 0.0),
+        seconds=p.get("seconds", 2.0),
+    )
+    return {
+        **await _actuate(ctx, move),
+        "stops_after_s": min(move.seconds, _ptz_limit(ctx, camera)),
+    }
+
+
+def _ptz_limit(ctx: Context, camera: str) -> float:
+    settings = ctx.config.cameras.camera(camera)
+    return settings.ptz_max_move_s if settings else 0.0
+
+
+def _ptz(make: Callable[[str, dict[str, Any]], Command]) -> Handler:
+    async def handle(ctx: Context, p: dict[str, Any]) -> Result:
+        return await _actuate(ctx, make(_device(ctx, p["target"], "camera"), p))
+
+    return handle
+
+
+def _camera_driver(ctx: Context, target: str) -> OffLoopDriver:
+    driver = ctx.router.owner(_device(ctx, target, "camera"))
+    if not isinstance(driver, OffLoopDriver):
+        raise Refused("unknown_device", f"{target!r} is not a camera")
+    return driver
+
+
+async def _camera_call(call: Awaitable[T]) -> T:
+    try:
+        async with asyncio.timeout(DEVICE_TIMEOUT_S):
+            return await call
+    except DeviceError as exc:
+        raise Refused("device_error", str(exc)) from None
+    except TimeoutError:
+        raise Refused("device_timeout", f"no answer in {DEVICE_TIMEOUT_S}s") from None
+
+
+async def camera_presets(ctx: Context, p: dict[str, Any]) -> Result:
+    driver = _camera_driver(ctx, p["target"])
+    return {"target": driver.id, "presets": await _camera_call(driver.presets())}
+
+
+async def camera_set_preset(ctx: Context, p: dict[str, Any]) -> Result:
+    driver = _camera_driver(ctx, p["target"])
+    token = await _camera_call(driver.set_preset(p["name"], p.get("preset", "")))
+    return {"target": driver.id, "preset": token, "name": p["name"]}
 
 
 # --- access policy ---------------------------------------------------------------------
@@ -295,6 +369,31 @@ COMMANDS: dict[str, Spec] = {
             )
         ),
     ),
+    "camera/snapshot": Spec(Role.GUARD, TARGET, camera_snapshot),
+    "camera/ptz_move": Spec(
+        Role.GUARD,
+        {
+            **TARGET,
+            "pan": Field(number(-1, 1)),
+            "tilt": Field(number(-1, 1)),
+            "zoom": Field(number(-1, 1), False),
+            "seconds": Field(number(0.1, 60), False),
+        },
+        camera_ptz_move,
+    ),
+    "camera/ptz_stop": Spec(Role.GUARD, TARGET, _ptz(lambda t, p: PtzStop(target=t))),
+    "camera/ptz_home": Spec(Role.GUARD, TARGET, _ptz(lambda t, p: PtzHome(target=t))),
+    "camera/goto_preset": Spec(
+        Role.GUARD,
+        {**TARGET, "preset": Field(text(64))},
+        _ptz(lambda t, p: PtzGotoPreset(target=t, preset=p["preset"])),
+    ),
+    "camera/set_preset": Spec(
+        Role.OPERATOR,
+        {**TARGET, "name": Field(text(64)), "preset": Field(text(64), False)},
+        camera_set_preset,
+    ),
+    "camera/presets": Spec(Role.VIEWER, TARGET, camera_presets),
     "query/devices": Spec(Role.VIEWER, NOTHING, devices_query),
     "query/events": Spec(
         Role.VIEWER,

@@ -32,6 +32,7 @@ from edgectl.store.credentials import (
     CredentialError,
     CredentialValues,
     card_label,
+    credential_row,
     credential_values,
     find_card,
 )
@@ -56,7 +57,7 @@ def _iso(when: datetime | None) -> str | None:
 
 
 def _columns(v: CredentialValues) -> tuple[object, ...]:
-    return (v.kind, v.format, v.facility, v.number, v.secret, v.pin, v.duress, v.status)
+    return credential_row(v)[:8]  # the number in its stored form (a BLOB past 64 bits)
 
 
 class SiteService:
@@ -323,15 +324,21 @@ class SiteService:
         skip_bad: bool = False,
         progress: card_import.Progress | None = None,
         now: datetime | None = None,
+        encoding: str = "auto",
     ) -> card_import.ImportResult:
         """Check every row of the CSV ``path``; apply all (or, with ``skip_bad``, the good
         ones) in one transaction with ONE audit event: file name and count."""
         now = now or datetime.now(UTC)
         result = card_import.stage_csv(
-            self.conn, path, self.config.site.zone, skip_bad=skip_bad, progress=progress
+            self.conn,
+            path,
+            self.config.site.zone,
+            skip_bad=skip_bad,
+            progress=progress,
+            encoding=encoding,
         )
         try:
-            if (result.errors and not skip_bad) or result.rows == 0:
+            if (result.errors and not skip_bad) or result.rows == 0 or result.unreadable:
                 return result
             details: dict[str, Any] = {"file": path.name, "skipped": len(result.errors)}
             with self.change(actor, "cards_import", f"file {path.name}", details, now=now) as c:

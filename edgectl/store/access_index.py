@@ -21,6 +21,7 @@ import structlog
 
 from edgectl.config import Config, Reader
 from edgectl.domain import CredentialPresented
+from edgectl.store.cardnum import stored
 from edgectl.store.credentials import (
     EFFECTS_APPLIED,
     EMERGENCY,
@@ -58,7 +59,9 @@ _SELECT = (
     "FROM credentials c JOIN people p ON p.id = c.person_id "
     "LEFT JOIN visitor_passes v ON v.credential_id = c.id "
 )
-_BY_CARD = _SELECT + "WHERE c.number = ? AND c.facility IS ? AND c.kind IN ('card', 'card_pin')"
+_BY_CARD = _SELECT + (  # a card matches on its format too: {} is one ? per format
+    "WHERE c.number = ? AND c.facility IS ? AND c.kind IN ('card', 'card_pin') AND c.format IN ({})"
+)
 _BY_SECRET = _SELECT + "WHERE c.secret = ? AND c.kind = ?"
 _BY_DURESS = _SELECT + "WHERE c.duress = ? AND c.kind = 'pin'"
 _LEVELS = (
@@ -194,7 +197,9 @@ class AccessIndex:
         elif event.format in ("code", "qr"):
             row = q(_BY_SECRET, (event.pin or str(event.number), "visitor")).fetchone()
         else:
-            row = q(_BY_CARD, (event.number, event.facility)).fetchone()
+            formats = self.config.access.card_formats(event.format)
+            by_card = _BY_CARD.format(",".join("?" * len(formats)))
+            row = q(by_card, (stored(event.number), event.facility, *formats)).fetchone()
         if row is None:
             return None
         person = Person(row[7], row[8], row[9], row[10], bool(row[11]), float(row[12]))

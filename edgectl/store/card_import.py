@@ -13,7 +13,6 @@ duress_pin, plate, valid_from, valid_until, status, levels (``;``-separated leve
 
 from __future__ import annotations
 
-import csv
 import sqlite3
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -23,7 +22,9 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from edgectl.config import ROLES
+from edgectl.store.cardnum import loaded, stored
 from edgectl.store.credentials import CREDENTIAL_COLUMNS, credential_values, parse_when
+from edgectl.store.csv_text import Rows, TextError, csv_rows
 
 COLUMNS = (
     "person_id",
@@ -59,6 +60,7 @@ class ImportResult:
     rows: int = 0  # data rows read
     imported: int = 0  # credentials added
     errors: list[RowError] = field(default_factory=list)
+    unreadable: bool = False  # the file itself is not CSV text: nothing was imported
 
     @property
     def applied(self) -> bool:
@@ -142,7 +144,8 @@ class _Stager:
             self.errors.append(RowError(line, str(exc)))
             return None
         v = values
-        staged = (line, person, get("name"), role, v.kind, v.format, v.facility, v.number)
+        number = None if v.number is None else stored(v.number)
+        staged = (line, person, get("name"), role, v.kind, v.format, v.facility, number)
         return (*staged, v.secret, v.pin, v.duress, v.status, v.valid_from, v.valid_until), levels
 
     def stage(self, chunk: list[tuple[int, list[str]]]) -> None:
@@ -156,12 +159,12 @@ class _Stager:
         self.conn.executemany("INSERT INTO stage_levels VALUES (?, ?, ?)", levels)
 
 
-def _lines(reader: Iterator[list[str]], first: int) -> Iterator[tuple[int, list[str]]]:
+def _lines(reader: Rows, first: int) -> Iterator[tuple[int, list[str]]]:
     """(line number, fields); a record spanning lines is numbered by its first line."""
     line = first
     for fields in reader:
         yield line + 1, fields
-        line = reader.line_num  # type: ignore[attr-defined]
+        line = reader.line_num
 
 
 _CARD_DUPES = """
@@ -195,6 +198,10 @@ def _overlap(
     return lo < min(a_until or "~", b_until or "~")
 
 
+def _card(facility: int | None, number: int | bytes) -> str:
+    return f"{facility}:{loaded(number)}" if facility is not None else str(loaded(number))
+
+
 def _duplicates(conn: sqlite3.Connection) -> list[RowError]:
     conn.execute("CREATE INDEX IF NOT EXISTS temp.stage_card ON stage (number, facility)")
     conn.execute("CREATE INDEX IF NOT EXISTS temp.stage_secret ON stage (secret, kind)")
@@ -202,13 +209,13 @@ def _duplicates(conn: sqlite3.Connection) -> list[RowError]:
     for line, first, af, au, bf, bu, facility, number in conn.execute(_CARD_DUPES):
         if line in errors:
             continue
-        card = f"{facility}:{number}" if facility is not None else str(number)
+        card = _card(facility, number)
         what = "overlapping validity window" if _overlap(af, au, bf, bu) else "duplicate card"
         errors[line] = RowError(line, f"{what}: card {card} is also on line {first}")
     for line, first, kind, _ in conn.execute(_SECRET_DUPES):
         errors.setdefault(line, RowError(line, f"duplicate {kind}: also on line {first}"))
     for line, cid, person, facility, number in conn.execute(_CARD_TAKEN):
-        card = f"{facility}:{number}" if facility is not None else str(number)
+        card = _card(facility, number)
         errors.setdefault(
             line, RowError(line, f"duplicate card {card}: already held by {person} (id {cid})")
         )
@@ -241,6 +248,38 @@ def apply_staged(conn: sqlite3.Connection, now: datetime) -> int:
     return added
 
 
+def _read(
+    conn: sqlite3.Connection,
+    reader: Rows,
+    zone: ZoneInfo,
+    result: ImportResult,
+    progress: Progress | None,
+) -> _Stager | None:
+    """Stage every row; None (with the error in ``result``) if the header is wrong."""
+    header = [h.strip().lower() for h in next(reader, [])]
+    unknown = [h for h in header if h not in COLUMNS]
+    if not header or unknown or "person_id" not in header:
+        problem = (
+            f"unknown columns {unknown}"
+            if unknown
+            else "missing the person_id column"
+            if header
+            else "expected a header row"
+        )
+        result.errors.append(
+            RowError(1, f"{problem}; columns are: {', '.join(COLUMNS)} (person_id required)")
+        )
+        return None
+    stager = _Stager(conn, zone, header)
+    lines = _lines(reader, reader.line_num)
+    while chunk := list(islice(lines, CHUNK)):
+        stager.stage(chunk)
+        result.rows += len(chunk)
+        if progress:
+            progress(len(chunk))
+    return stager
+
+
 def clear_stage(conn: sqlite3.Connection) -> None:
     conn.execute("DELETE FROM stage")
     conn.execute("DELETE FROM stage_levels")
@@ -253,40 +292,29 @@ def stage_csv(
     *,
     skip_bad: bool = False,
     progress: Progress | None = None,
+    encoding: str = "auto",
 ) -> ImportResult:
     """Check every row of ``path`` into the staging tables; report the bad ones.
 
     With ``skip_bad`` the bad rows are dropped from the staging, so the good ones can be
-    applied (``apply_staged``). Naive times in the file are site local time (``zone``).
+    applied (``apply_staged``). Naive times in the file are site local time (``zone``). A
+    file that is not CSV text in ``encoding`` (see csv_text) stages nothing, even with
+    ``skip_bad``.
     """
     result = ImportResult()
     for statement in _STAGE.split(";"):
         if statement.strip():
             conn.execute(statement)
-    with path.open(newline="", encoding="utf-8-sig") as f:
-        reader = csv.reader(f)
-        header = [h.strip().lower() for h in next(reader, [])]
-        unknown = [h for h in header if h not in COLUMNS]
-        if not header or unknown or "person_id" not in header:
-            problem = (
-                f"unknown columns {unknown}"
-                if unknown
-                else "missing the person_id column"
-                if header
-                else "expected a header row"
-            )
-            result.errors.append(
-                RowError(1, f"{problem}; columns are: {', '.join(COLUMNS)} (person_id required)")
-            )
-            return result
-        stager = _Stager(conn, zone, header)
-        lines = _lines(reader, reader.line_num)
-        while chunk := list(islice(lines, CHUNK)):
-            stager.stage(chunk)
-            result.rows += len(chunk)
-            if progress:
-                progress(len(chunk))
-    result.errors = sorted([*stager.errors, *_duplicates(conn)])
+    try:
+        with csv_rows(path, encoding) as reader:
+            staged = _read(conn, reader, zone, result, progress)
+    except TextError as exc:
+        result.errors.append(RowError(exc.line, exc.problem))
+        result.unreadable = True
+        return result
+    if staged is None:
+        return result
+    result.errors = sorted([*staged.errors, *_duplicates(conn)])
     if result.errors and not skip_bad:
         return result
     if result.errors:

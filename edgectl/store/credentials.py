@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
+from drivers.wiegand import codec
+from edgectl.store.cardnum import stored
 from rules.access import CARD_KINDS, KINDS, STATUSES, pin_digest
 
 REV, LOCKDOWN, EMERGENCY, LAST_SYNC = (
@@ -101,10 +103,7 @@ def credential_values(
         raise ValueError("valid_until: the validity window ends before it starts")
     secret = pin_hash = duress = None
     if kind in CARD_KINDS:
-        if number is None or not 0 <= number < 2**40:
-            raise ValueError(f"number: expected a card number, got {number!r}")
-        if facility is not None and not 0 <= facility < 2**20:
-            raise ValueError(f"facility: expected a facility code, got {facility!r}")
+        _check_card_fields(format, facility, number)
     else:
         facility = number = None
     if kind in ("card_pin", "pin"):
@@ -140,6 +139,35 @@ def credential_values(
     )
 
 
+def _check_card_fields(fmt: str, facility: int | None, number: int | None) -> None:
+    """The format exists and the facility and number fit its fields' widths."""
+    try:
+        facility_bits, number_bits = codec.field_widths(fmt)
+    except KeyError as exc:
+        raise ValueError(f"format: {exc.args[0]}") from None
+    if number is None or not 0 <= number < 1 << number_bits:
+        raise ValueError(
+            f"number: expected 0 to {(1 << number_bits) - 1} ({number_bits} bits of {fmt}), "
+            f"got {number!r}"
+        )
+    if facility is None:
+        return
+    if facility_bits is None:
+        raise ValueError(f"facility: format {fmt} has no facility code, got {facility}")
+    if not 0 <= facility < 1 << facility_bits:
+        raise ValueError(
+            f"facility: expected 0 to {(1 << facility_bits) - 1} ({facility_bits} bits of "
+            f"{fmt}), got {facility}"
+        )
+
+
+def credential_row(v: CredentialValues) -> tuple[object, ...]:
+    """``v``'s columns in ``credentials`` order up to valid_until, the number as stored."""
+    number = None if v.number is None else stored(v.number)
+    head = (v.kind, v.format, v.facility, number, v.secret, v.pin, v.duress, v.status)
+    return (*head, v.valid_from, v.valid_until)
+
+
 CREDENTIAL_COLUMNS = (
     "kind, format, facility, number, secret, pin, duress, status, valid_from, valid_until, "
     "person_id, updated_at"
@@ -163,7 +191,7 @@ def find_card(conn: sqlite3.Connection, facility: int | None, number: int) -> in
     row = conn.execute(
         "SELECT id FROM credentials WHERE number = ? AND facility IS ? "
         "AND kind IN ('card', 'card_pin')",
-        (number, facility),
+        (stored(number), facility),
     ).fetchone()
     return int(row[0]) if row else None
 

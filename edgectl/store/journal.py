@@ -30,14 +30,28 @@ from pathlib import Path
 from typing import Any
 
 import structlog
+from prometheus_client import Counter
 
 from edgectl.backoff import Backoff
-from edgectl.domain import DURABLE_CLASSES, SCHEMA_VERSION, Event, EventClass, StorageFull
+from edgectl.domain import (
+    DURABLE_CLASSES,
+    SCHEMA_VERSION,
+    Event,
+    EventClass,
+    StorageFull,
+    StoreFailed,
+)
 from edgectl.store.batching import take_batch
 from edgectl.store.db import StoreError, open_store
 from edgectl.store.tx import transaction
 
 log = structlog.get_logger(__name__)
+
+COMMIT_FAILURES = Counter(
+    "edgectl_journal_commit_failures_total",
+    "Journal commits that failed for good (not a full disk or a lock), by SQLite error",
+    ["error"],
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,6 +201,8 @@ class Journal:
         self._closing = threading.Event()
         self.storage_full = False
         self.storage_error = ""
+        self.store_error = ""  # set while commits fail for good: the site's health is red
+        self._lost = 0
         self._thread = threading.Thread(target=self._writer, name="journal-writer", daemon=True)
         self._thread.start()
 
@@ -270,6 +286,8 @@ class Journal:
                     err = StoreError(f"journal commit failed ({len(batch)} events): {exc}")
                     log.error("journal_commit_failed", error=str(exc), events=len(batch))
                     self._loop.call_soon_threadsafe(self._fail, futures, err)
+                    if not retryable(exc):
+                        self._failed_for_good(exc, len(batch))
                     return
                 if _lock_contention(exc):  # another writer (a big import): wait our turn
                     log.warning("journal_busy", error=str(exc), pending=len(batch))
@@ -278,13 +296,15 @@ class Journal:
                     self._report_full(True, str(exc))
                     log.error("journal_storage_full", error=str(exc), pending=len(batch))
                 self._closing.wait(backoff.next())
+        if self.store_error:
+            self._store_recovered()
         entries = [
             Entry(first + i, ev.at, ev.KIND, ev.CLASS, ev.source, body)
             for i, ((ev, _), body) in enumerate(zip(batch, bodies, strict=True))
         ]
         self._loop.call_soon_threadsafe(self._deliver, futures, entries)
-        if outage_since is not None:
-            self._recovered(outage_since, len(batch))
+        if outage_since is not None:  # the alarm counts everything that waited, not one batch
+            self._recovered(outage_since, len(batch) + self._queue.qsize())
 
     def _insert(self, rows: list[tuple[str, str, str, str, str]], durable: bool) -> int:
         """Insert ``rows`` in one transaction; return the first row's seq."""
@@ -294,6 +314,32 @@ class Journal:
             first = head_seq(conn) + 1
             conn.executemany(_INSERT, rows)
         return first
+
+    def _failed_for_good(self, exc: sqlite3.Error, events: int) -> None:
+        """Count it, turn health red, and tell operators now: the journal cannot carry it."""
+        COMMIT_FAILURES.labels(getattr(exc, "sqlite_errorname", "") or "error").inc()
+        self._lost += events
+        if self.store_error:
+            return
+        self.store_error = str(exc)
+        alarm = StoreFailed(
+            source="journal", at=datetime.now(UTC), active=True, error=str(exc), lost_events=events
+        )
+        entry = Entry(0, alarm.at, alarm.KIND, alarm.CLASS, alarm.source, alarm.body())
+        self._loop.call_soon_threadsafe(self.publish, [entry])
+
+    def _store_recovered(self) -> None:
+        log.warning("journal_store_recovered", error=self.store_error, lost_events=self._lost)
+        alarm = StoreFailed(
+            source="journal",
+            at=datetime.now(UTC),
+            active=False,
+            error=self.store_error,
+            lost_events=self._lost,
+        )
+        self.store_error = ""
+        self._lost = 0
+        self._queue.put((alarm, None))
 
     def _report_full(self, full: bool, error: str) -> None:
         self.storage_full = full

@@ -134,7 +134,12 @@ MIGRATIONS: list[str] = [
     CREATE UNIQUE INDEX credentials_card_no_facility ON credentials (number)
         WHERE facility IS NULL AND kind IN ('card', 'card_pin');
     """,
-    # 5: issue 16: work orders kept on site (sources, fault keys, transitions with who/when,
+    # 5 (issue 10): a card matches on its format; cards stored before with no format are
+    # the default format they were enrolled with.
+    """
+    UPDATE credentials SET format = 'h10301' WHERE format = '' AND kind IN ('card', 'card_pin');
+    """,
+    # 6: issue 16: work orders kept on site (sources, fault keys, transitions with who/when,
     # escalations sent), patrol tours and their checkpoints, daily facility availability.
     # Kept as one entry so it can be renumbered on merge.
     """

@@ -17,6 +17,7 @@ import structlog
 from aiohttp import web
 
 from sync.codec import BatchError, decode_batch
+from sync.hub import evidence
 from sync.hub.store import HubError, HubStore
 
 log = structlog.get_logger(__name__)
@@ -174,6 +175,7 @@ def make_app(store: HubStore, *, max_body: int = MAX_BODY_BYTES) -> web.Applicat
     app.router.add_get(f"{prefix}/snapshot", get_snapshot)
     app.router.add_get(f"{prefix}/workorders", get_workorders)
     app.router.add_post(f"{prefix}/workorders/{{order}}/status", post_status)
+    evidence.register(app, STORE)
     return app
 
 

@@ -1,0 +1,1 @@
+"""ONVIF cameras: session, frames, PTZ, PullPoint events and picture health."""
