@@ -15,6 +15,7 @@ from typing import Literal
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from drivers.intercom.settings import Intercom
 from drivers.modbus.settings import Bus, Contact, Door, Gate, Relay, check_wiring
 from drivers.onvif.settings import Cameras
 from drivers.wiegand.settings import Reader, check_card_format
@@ -53,6 +54,7 @@ __all__ = [
     "Gate",
     "Holiday",
     "HolidayPlan",
+    "Intercom",
     "Invalid",
     "Reader",
     "Relay",
@@ -228,9 +230,11 @@ class Config:
     roster: tuple[Duty, ...] = ()
     cameras: Cameras = field(default_factory=Cameras)
 
+    intercoms: tuple[Intercom, ...] = ()
+
     def validate(self) -> None:
         seen: dict[str, str] = {}
-        for section in ("buses", "gates", "doors", "readers"):
+        for section in ("buses", "gates", "doors", "readers", "intercoms"):
             for i, item in enumerate(getattr(self, section)):
                 key = f"{section}[{i}].id"
                 if item.id in seen:
@@ -279,6 +283,8 @@ class Config:
         self.cameras.check_refs(
             seen, {"gates": self.gates, "doors": self.doors}, targets, self.access.schedules
         )
+
+        self._validate_intercoms(gate_ids, door_ids)
         ops = Counter(o.id for o in self.operators)
         for i, op in enumerate(self.operators):
             if ops[op.id] > 1:
@@ -287,6 +293,30 @@ class Config:
             for j, name in enumerate(group):
                 check_card_format(f"access.format_aliases[{i}][{j}]", name)
         check_paths(self)
+
+    def _validate_intercoms(self, gate_ids: list[str], door_ids: list[str]) -> None:
+        doors = {d.id: d for d in self.doors}
+        driven: dict[str, str] = {}
+        for i, ic in enumerate(self.intercoms):
+            if ic.gate and ic.gate not in gate_ids:
+                raise Invalid(
+                    f"intercoms[{i}].gate", f"expected one of {gate_ids}, got {ic.gate!r}"
+                )
+            if ic.door and ic.door not in door_ids:
+                raise Invalid(
+                    f"intercoms[{i}].door", f"expected one of {door_ids}, got {ic.door!r}"
+                )
+            if ic.drives_door:
+                if doors[ic.door].relay is not None:
+                    raise Invalid(
+                        f"intercoms[{i}].relay",
+                        f"door {ic.door!r} already has a strike relay on a bus; set relay = 0",
+                    )
+                if ic.door in driven:
+                    raise Invalid(
+                        f"intercoms[{i}].door", f"door {ic.door!r} is driven by {driven[ic.door]}"
+                    )
+                driven[ic.door] = ic.id
 
     @property
     def base_topic(self) -> str:

@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 import structlog
 
 from drivers.base import Driver
+from drivers.intercom.driver import IntercomDriver
 from drivers.wiegand.reader import WiegandReaderDriver
 from edgectl import cameras, metrics
 from edgectl.commands.ops import AccessOps
@@ -20,6 +21,7 @@ from edgectl.devices import DeviceRegistry
 from edgectl.locks import StoreLock
 from edgectl.mqtt import MqttInterface
 from edgectl.operations import Operations, journal_record
+from edgectl.readtap import ReadTap
 from edgectl.router import Clock, Router, utc_now
 from edgectl.sdnotify import Notifier
 from edgectl.site.worker import SiteWorker, fan_out
@@ -36,8 +38,9 @@ log = structlog.get_logger(__name__)
 
 
 def build_drivers(config: Config) -> list[Driver]:
-    """One driver per link: each reader's converter port, each bus."""
+    """One driver per link: each reader's converter port, each intercom, each bus."""
     drivers: list[Driver] = [WiegandReaderDriver(r) for r in config.readers]
+    drivers += [IntercomDriver(ic) for ic in config.intercoms]
     if config.buses:
         from drivers import modbus
 
@@ -89,10 +92,12 @@ class Daemon:
         )
         stack.push_async_callback(self.router.drain)
         stack.callback(self.router.doors.stop)
+        stack.callback(self.router.intercoms.stop)
         # Background work: journaled and restarted when it fails, never critical to access.
         self.background = Supervisor(self.router.emit)
         stack.push_async_callback(self.background.stop)
         self.router.doors.on_failure = self.background.failed
+        self.router.intercoms.deadlines.on_failure = self.background.failed
         self.retention = Retention(self.journal, cfg.store.disk_budget_mb)
         self.background.spawn("retention", self.retention.run)
         if cfg.hub.enabled:  # a consumer of the journal only: access never waits on it
@@ -114,7 +119,8 @@ class Daemon:
                 self.background.spawn("evidence-upload", uploader.run)
         feed = self.journal.subscribe()  # device faults and badge-ins, for the operations
         self.background.spawn("operations", lambda: self.operations.run(feed))
-        self.supervisor = Supervisor(self.router.emit)
+        self.reads = ReadTap()  # live reads for `readers watch` and `cards enroll`
+        self.supervisor = Supervisor(self.reads.wrap(self.router.emit))
         stack.push_async_callback(self.supervisor.stop)
         self.drivers = build_drivers(cfg)
         if self.cameras is not None:
@@ -130,6 +136,7 @@ class Daemon:
             self.mqtt.start(self.background.spawn)
         self.control = ControlServer(cfg.site.id, self.commands, self.devices)
         self.control.health = self.health
+        self.reads.add_route(self.control.app, [r.id for r in cfg.readers])
         stack.push_async_callback(self.control.stop)
         try:
             await self.control.start(cfg.daemon.control_socket)

@@ -11,14 +11,18 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+import structlog
+
 from edgectl.config import Config
 from edgectl.domain import DeviceOffline, DeviceOnline, DoorContact, Event, GateState
+
+log = structlog.get_logger(__name__)
 
 
 @dataclass
 class DeviceView:
     id: str
-    kind: str  # gate, door, reader, camera
+    kind: str  # gate, door, reader, camera, intercom
     online: bool = False
     since: datetime | None = None
     state: dict[str, Any] = field(default_factory=dict)
@@ -44,6 +48,7 @@ class DeviceRegistry:
             ("door", config.doors),
             ("reader", config.readers),
             ("camera", config.cameras.devices),
+            ("intercom", config.intercoms),
         ):
             for item in items:
                 self.views[item.id] = DeviceView(item.id, kind)
@@ -63,8 +68,12 @@ class DeviceRegistry:
             view.online, view.since = online, event.at
             if isinstance(event, DeviceOffline):
                 view.state["error"] = event.error
+                log.warning(
+                    "device_offline", device=view.id, error=event.error, retry_in_s=event.retry_in_s
+                )
             else:
                 view.state.pop("error", None)
+                log.info("device_online", device=view.id, kind=view.kind)
         elif isinstance(event, GateState | DoorContact):
             view.online = True
             view.state.update(event.body())

@@ -93,14 +93,16 @@ class CredentialPresented(Event):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class BadRead(Event):
-    """A reader received a frame that failed parity, length or framing checks. Only the
-    reason and the line's length: a damaged keypad line holds PIN or visitor-code digits."""
+    """A reader received a frame that failed parity, length or framing checks: the reason,
+    the line's length and the line as text, where a keypad line shows no key (a damaged
+    keypad line holds PIN or visitor-code digits)."""
 
     KIND: ClassVar[str] = "bad_read"
     CLASS: ClassVar[EventClass] = EventClass.ACCESS
 
     reason: str
     length: int  # bytes in the line as received
+    line: str = ""  # the line as text (wiegand line.shown): a keypad line shows no key
 
 
 # --- decisions ------------------------------------------------------------------------
@@ -333,6 +335,65 @@ class StoragePressure(Event):
     used_bytes: int
     budget_bytes: int
     unacked_events: int  # events the hub has not acknowledged (access/alarm ones are kept)
+
+
+# --- intercoms (issue 15) ------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class IntercomSignal(Event):
+    """What an intercom's event stream said about a call. ``source`` is the intercom id.
+
+    A driver observation, not journaled: ``rules.intercom`` turns it into ``IntercomCall``.
+    """
+
+    KIND: ClassVar[str] = "intercom_signal"
+    CLASS: ClassVar[EventClass] = EventClass.DEVICE
+
+    state: str  # ringing, answered, ended
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class IntercomCall(Event):
+    """A call at an intercom, for the operations centre. ``source`` is the intercom id."""
+
+    KIND: ClassVar[str] = "intercom_call"
+    CLASS: ClassVar[EventClass] = EventClass.ACCESS
+
+    call_id: str
+    state: str  # ringing, answered, ended, missed
+    target: str  # the door or gate the intercom guards
+    evidence_frame: str | None = None  # a camera frame id, when a camera watches the intercom
+    answered_by: str | None = None
+    butler_id: str | None = None  # missed: the butler on duty who is told
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class IntercomAuthFailed(Event):
+    """The intercom refused our credentials; retried only after a long backoff."""
+
+    KIND: ClassVar[str] = "intercom_auth_failed"
+    CLASS: ClassVar[EventClass] = EventClass.ALARM
+
+    retry_in_s: float
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class IntercomTamper(Event):
+    KIND: ClassVar[str] = "intercom_tamper"
+    CLASS: ClassVar[EventClass] = EventClass.ALARM
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class IntercomOpenFailed(Event):
+    """An open the intercom refused or never confirmed. ``source`` is the intercom id."""
+
+    KIND: ClassVar[str] = "intercom_open_failed"
+    CLASS: ClassVar[EventClass] = EventClass.ALARM
+
+    target: str
+    code: str  # device_refused, device_timeout, device_error
+    error: str
 
 
 # --- site state changes (issue 9: the site service) -----------------------------------

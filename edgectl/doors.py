@@ -8,22 +8,16 @@ the same sink. Time is read once per step, here, and passed into the rules.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
 from datetime import datetime
 
-import structlog
-
+from edgectl.deadlines import Deadlines, OnFailure
 from edgectl.domain import Command, Event, HoldRelay, PulseRelay
 from rules import door as machine
 from rules.policy import SitePolicy
 
 Effects = tuple[Command | Event, ...]
 Sink = Callable[[Effects], None]
-# (task name, error, where) -> seconds until the next try; Supervisor.failed fits
-OnFailure = Callable[[str, str, str], float]
-
-log = structlog.get_logger(__name__)
 
 
 class DoorManager:
@@ -33,8 +27,15 @@ class DoorManager:
         self.states = {
             t.id: machine.DoorState(door=t) for t in policy.targets.values() if t.kind == "door"
         }
-        self._timers: dict[str, asyncio.TimerHandle] = {}
-        self.on_failure: OnFailure = lambda name, error, where: 1.0
+        self._deadlines = Deadlines("door", clock, self._tick)
+
+    @property
+    def on_failure(self) -> OnFailure:
+        return self._deadlines.on_failure
+
+    @on_failure.setter
+    def on_failure(self, report: OnFailure) -> None:
+        self._deadlines.on_failure = report
 
     def commanded(self, command: Command) -> None:
         """A command was sent to a door's strike: a grant's pulse, a hold, a relock."""
@@ -56,37 +57,17 @@ class DoorManager:
             self.sink(effects)
 
     def _set(self, state: machine.DoorState) -> None:
-        door_id = state.door.id
-        self.states[door_id] = state
-        timer = self._timers.pop(door_id, None)
-        if timer:
-            timer.cancel()
-        when = machine.deadline(state)
-        if when is not None:
-            delay = max(0.0, (when - self.clock()).total_seconds())
-            loop = asyncio.get_running_loop()
-            self._timers[door_id] = loop.call_later(delay, self._tick, door_id)
+        self.states[state.door.id] = state
+        self._deadlines.arm(state.door.id, machine.deadline(state))
 
     def _tick(self, door_id: str) -> None:
-        self._timers.pop(door_id, None)
-        try:
-            new, effects = machine.tick(self.states[door_id], self.clock())
-            self._set(new)
-            if effects:
-                self.sink(effects)
-        except Exception as exc:  # a timer must not die silently: report it, try again
-            log.exception("door_timer_failed", door=door_id)
-            delay = self.on_failure(f"door:{door_id}", f"{type(exc).__name__}: {exc}", "")
-            timer = self._timers.pop(door_id, None)
-            if timer:
-                timer.cancel()
-            loop = asyncio.get_running_loop()
-            self._timers[door_id] = loop.call_later(delay, self._tick, door_id)
+        new, effects = machine.tick(self.states[door_id], self.clock())
+        self._set(new)
+        if effects:
+            self.sink(effects)
 
     def phases(self) -> dict[str, str]:
         return {door_id: s.phase for door_id, s in self.states.items()}
 
     def stop(self) -> None:
-        for timer in self._timers.values():
-            timer.cancel()
-        self._timers.clear()
+        self._deadlines.stop()

@@ -51,6 +51,15 @@ def lock_fd(fd: int, what: str, path: str | Path) -> None:
         raise Busy(what, holder_pid(path)) from None
 
 
+def unlock_serial(fd: int) -> None:
+    """Give a serial port up at once: an asyncio transport closes its fd only on a later
+    loop turn, and whoever opens the port next (``scan`` after a read) must not meet us."""
+    with contextlib.suppress(OSError):
+        fcntl.ioctl(fd, termios.TIOCNXCL)
+    with contextlib.suppress(OSError):
+        fcntl.flock(fd, fcntl.LOCK_UN)
+
+
 def lock_serial(fd: int, port: str) -> None:
     """Own an open serial port: flock, then TIOCEXCL (best effort: not every fd is a tty)."""
     lock_fd(fd, f"serial port {port}", port)

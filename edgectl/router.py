@@ -27,9 +27,11 @@ from edgectl.domain import (
     CredentialPresented,
     DoorContact,
     Event,
+    IntercomSignal,
     ReaderFeedback,
 )
 from edgectl.doors import DoorManager
+from edgectl.intercoms import EvidenceHook, IntercomManager
 from edgectl.store.access_index import AccessIndex
 from edgectl.store.journal import Journal
 from rules import access
@@ -68,6 +70,7 @@ class Router:
         index: AccessIndex,
         devices: DeviceRegistry,
         clock: Clock = utc_now,
+        evidence: EvidenceHook | None = None,
     ) -> None:
         self.config = config
         self.journal = journal
@@ -75,10 +78,15 @@ class Router:
         self.devices = devices
         self.clock = clock
         self._readers = {r.id: r for r in config.readers}
+        for ic in config.intercoms:  # an intercom is a reader for cards and codes too
+            self._readers[ic.id] = Reader(
+                ic.id, "", door=ic.door, gate=ic.gate, direction=ic.direction
+            )
         self._owners: dict[str, Driver] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._watchers: list[Callable[[Event], None]] = []
         self.doors = DoorManager(index.policy, clock, self.apply)
+        self.intercoms = IntercomManager(config.intercoms, clock, self.apply, evidence)
 
     def watch(self, watcher: Callable[[Event], None]) -> None:
         """Call ``watcher`` with every event as it is recorded; it must never block."""
@@ -94,6 +102,9 @@ class Router:
         """Take an event from a driver or the supervisor. Never blocks."""
         if isinstance(event, CredentialPresented):
             self._decide(event)
+            return
+        if isinstance(event, IntercomSignal):
+            self.intercoms.signal(event.source, event.state)  # journals the IntercomCall
             return
         if isinstance(event, BadRead):
             metrics.BAD_READS.labels(event.source, event.reason).inc()

@@ -6,7 +6,7 @@ import json
 from typing import Any
 
 
-def _value(v: Any) -> str:
+def value(v: Any) -> str:
     if isinstance(v, bool):
         return "true" if v else "false"
     if isinstance(v, int | float):
@@ -14,9 +14,9 @@ def _value(v: Any) -> str:
     if isinstance(v, str):
         return json.dumps(v)
     if isinstance(v, list):
-        return "[" + ", ".join(_value(x) for x in v) + "]"
+        return "[" + ", ".join(value(x) for x in v) + "]"
     if isinstance(v, dict):
-        return "{ " + ", ".join(f"{k} = {_value(x)}" for k, x in v.items()) + " }"
+        return "{ " + ", ".join(f"{k} = {value(x)}" for k, x in v.items()) + " }"
     raise TypeError(f"cannot write {type(v).__name__} to TOML")
 
 
@@ -28,7 +28,7 @@ def dumps(data: dict[str, Any], prefix: str = "") -> str:
     lines: list[str] = []
     for key, v in data.items():
         if not isinstance(v, dict) and not _is_table_array(v):
-            lines.append(f"{key} = {_value(v)}")
+            lines.append(f"{key} = {value(v)}")
     for key, v in data.items():
         name = f"{prefix}{key}"
         if isinstance(v, dict):

@@ -13,7 +13,7 @@ REPO = Path(__file__).resolve().parents[1]
 def edgectl(
     *args: str, timeout: float = 60, env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
-    full_env = {**os.environ, "PYTHONPATH": str(REPO), "COLUMNS": "200", **(env or {})}
+    full_env = {**os.environ, "PYTHONPATH": str(REPO), "COLUMNS": "300", **(env or {})}
     return subprocess.run(
         [sys.executable, "-m", "edgectl", *args],
         capture_output=True,

@@ -105,6 +105,25 @@ def test_doctor_on_invalid_config_fails_naming_the_key(tmp_path: Path) -> None:
     assert "site.colour" in result.stdout
 
 
+def test_events_tail_shows_site_local_time_with_offset(tmp_path: Path) -> None:
+    config, cfg = door_site(tmp_path, {"r1": "/dev/null"})
+    asyncio.run(_append(cfg.store.path, 1))
+    result = edgectl("events", "tail", "--config", str(config))
+    assert result.returncode == 0, result.stderr
+    stamp = " ".join(result.stdout.split()[1:3])
+    at = datetime.fromisoformat(stamp)
+    assert at.utcoffset() == datetime.now(cfg.site.zone).utcoffset()
+
+
+def test_events_tail_unknown_kind_is_an_error_listing_the_kinds(tmp_path: Path) -> None:
+    config, cfg = door_site(tmp_path, {"r1": "/dev/null"})
+    asyncio.run(_append(cfg.store.path, 1))
+    result = edgectl("events", "tail", "--config", str(config), "--kind", "acess_decided")
+    assert result.returncode == 2
+    assert "unknown event kind acess_decided" in result.stderr
+    assert "access_decided" in result.stderr and "bad_read" in result.stderr
+
+
 async def test_doctor_shows_the_running_daemons_driver_health(
     tmp_path: Path, pty_pair: PtyPair
 ) -> None:

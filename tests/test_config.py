@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from edgectl import config
-from edgectl.simulation import EXAMPLE, write_config
+from edgectl.simulation import write_config
 from tests.cli_helpers import edgectl
 
 BASE = """
@@ -33,7 +33,7 @@ gate = "g1"
 
 
 def test_example_config_is_valid() -> None:
-    cfg = config.load(EXAMPLE)
+    cfg = config.load(Path(__file__).resolve().parents[1] / "config.example.toml")
     assert cfg.site.id == "compound-01"
     assert cfg.readers[0].target == "main-gate"
 

@@ -77,7 +77,8 @@ async def test_viewer_is_forbidden_and_nothing_moves(
         assert (reply["status"], reply["code"]) == ("error", "forbidden")
         assert "needs role guard" in reply["message"]
         devices = await victor.request("query/devices")
-        assert {d["id"] for d in devices["result"]["devices"]} == {GATE, DOOR, "main-gate-in"}
+        ids = {d["id"] for d in devices["result"]["devices"]}
+        assert ids == {GATE, DOOR, "main-gate-in", "ped-door", "ped-intercom"}
         assert site.coils == []
         path = site.compound.config.store.path
     rows = await journaled(path, 2)

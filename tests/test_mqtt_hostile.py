@@ -430,7 +430,7 @@ async def test_a_damaged_keypad_line_is_reason_and_length_only(
                 site.compound.reader.write(line)
                 while (entry := await asyncio.wait_for(events.get(), 5)).kind != "bad_read":
                     pass
-                assert set(entry.body) == {"reason", "length"}
+                assert set(entry.body) == {"reason", "length", "line"}  # line: no key (issue 13)
                 assert entry.body["length"] == len(line.rstrip(b"\r\n"))
         live = await collect(victor.client, 0.5)
         queried = await alice.request("query/events", {"kinds": ["bad_read"]})

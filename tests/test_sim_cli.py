@@ -28,6 +28,32 @@ def test_sim_with_duration_decides_cards_and_exits_0(tmp_path: Path) -> None:
     assert (tmp_path / "edgectl.db").exists()
 
 
+def _socat_for(directory: Path) -> list[int]:
+    """Pids of live socat processes linking ptys in ``directory``."""
+    pids = []
+    for proc in Path("/proc").iterdir():
+        try:
+            cmdline = (proc / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if cmdline[0].endswith(b"socat") and any(str(directory).encode() in a for a in cmdline):
+            pids.append(int(proc.name))
+    return pids
+
+
+def test_present_without_a_running_sim_says_how_to_start_one(tmp_path: Path) -> None:
+    result = edgectl("sim", "present", "--card", "12:1001", "--dir", str(tmp_path))
+    assert result.returncode == 1
+    assert "no simulated reader" in result.stdout
+    assert "edgectl sim --devices-only" in result.stdout
+
+
+def test_present_refuses_a_card_that_does_not_fit_its_format(tmp_path: Path) -> None:
+    result = edgectl("sim", "present", "--card", "300:1001", "--dir", str(tmp_path))
+    assert result.returncode == 2
+    assert "does not fit" in result.stdout
+
+
 def _wait(path: Path, timeout: float = 20) -> None:
     deadline = time.monotonic() + timeout
     while not path.exists():
@@ -63,7 +89,11 @@ def test_example_config_runs_against_sim_devices(tmp_path: Path) -> None:
         expected = (
             (REPO / "config.example.toml").read_text().replace(str(EXAMPLE_DIR), str(tmp_path))
         )
-        assert tomllib.loads(config.read_text()) == tomllib.loads(expected)
+        written, wanted = tomllib.loads(config.read_text()), tomllib.loads(expected)
+        # the simulated intercom listens on a free port outside the example's own folder
+        assert written["intercoms"][0]["url"].startswith("http://127.0.0.1:")
+        wanted["intercoms"][0]["url"] = written["intercoms"][0]["url"]
+        assert written == wanted
         daemon = subprocess.Popen(
             [sys.executable, "-m", "edgectl", "run", "--config", str(config)],
             cwd=REPO,
@@ -73,14 +103,35 @@ def test_example_config_runs_against_sim_devices(tmp_path: Path) -> None:
         _wait(tmp_path / "control.sock")
         deadline = time.monotonic() + 15
         seen: set[tuple[str, str]] = set()
-        while {("device_online", "main-gate"), ("device_online", "main-gate-in")} - seen:
+        wanted_online = {
+            ("device_online", "main-gate"),
+            ("device_online", "main-gate-in"),
+            ("device_online", "ped-intercom"),
+        }
+        while wanted_online - seen:
             assert time.monotonic() < deadline, seen
             time.sleep(0.2)
             out = edgectl("events", "tail", "--config", str(config), "-n", "50", "--json")
             seen = {(e["kind"], e["source"]) for e in map(json.loads, out.stdout.splitlines())}
         assert ("gate_state", "main-gate") in seen
+        presented = edgectl("sim", "present", "--card", "12:4242", "--dir", str(tmp_path))
+        assert presented.returncode == 0, presented.stdout + presented.stderr
+        deadline = time.monotonic() + 15
+        decided: list[dict[str, object]] = []
+        while not decided:
+            assert time.monotonic() < deadline, "the presented card was never decided"
+            time.sleep(0.2)
+            out = edgectl(
+                "events", "tail", "--config", str(config), "-k", "access_decided", "--json"
+            )
+            decided = [json.loads(line)["body"] for line in out.stdout.splitlines()]
+        assert decided[0]["credential"] == "h10301:12:4242"
+        assert decided[0]["granted"] is False  # devices-only seeds no cards
         daemon.send_signal(signal.SIGTERM)
         assert daemon.wait(10) == 0
+        devices.send_signal(signal.SIGTERM)
+        assert devices.wait(10) == 0
+        assert _socat_for(tmp_path) == [], "sim --devices-only left socat behind on SIGTERM"
     finally:
         for proc in (daemon, devices):
             if proc and proc.poll() is None:

@@ -77,6 +77,13 @@ def test_hub_sites_and_serve(tmp_path: Path) -> None:
     assert [(s["id"], s["name"], s["acked_seq"]) for s in listed] == [("north-gate", "North", 0)]
     missing = runner.invoke(hub_app, ["cards", "revoke", "--site", "north-gate", "9", "--db", db])
     assert missing.exit_code == 2 and "no credential 9" in missing.output
+    nosuch = runner.invoke(hub_app, ["events", "--site", "nosuch", "--db", db])
+    assert nosuch.exit_code == 2
+    assert "unknown site 'nosuch'; sites: north-gate" in nosuch.output
+    assert (
+        json.loads(runner.invoke(hub_app, ["events", "--site", "north-gate", "--db", db]).output)
+        == []
+    )
     port = free_port()
     proc = subprocess.Popen(
         [sys.executable, "-m", "edgectl", "hub", "serve", "--db", db, "--port", str(port)],

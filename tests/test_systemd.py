@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from drivers.sim.ptys import PtyPair
+from edgectl import config as config_module
 from edgectl.cli.service import unit_text
 from tests.cli_helpers import REPO, edgectl
 from tests.site import door_site
@@ -45,9 +46,24 @@ def test_service_install_into_a_root(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     unit = (tmp_path / "etc/systemd/system/edgectl.service").read_text()
     assert "ExecStart=" in unit and " run --config /etc/edgectl/config.toml" in unit
-    assert (tmp_path / "etc/edgectl/config.toml").read_text() == (
-        REPO / "config.example.toml"
-    ).read_text()
+    config = tmp_path / "etc/edgectl/config.toml"
+    text = config.read_text()
+    # The store and socket live where the unit's StateDirectory and RuntimeDirectory put
+    # them, never under /tmp (PrivateTmp=yes hides the daemon's /tmp from the CLI).
+    assert 'path = "/var/lib/edgectl/edgectl.db"' in text
+    assert 'control_socket = "/run/edgectl/control.sock"' in text
+    assert "/tmp/edgectl-sim/edgectl.db" not in text
+    assert config.stat().st_mode & 0o777 == 0o600  # it will hold the hub token
+    assert config_module.load(config).store.path == "/var/lib/edgectl/edgectl.db"
+
+
+def test_service_install_dry_run_shows_every_step_and_changes_nothing(tmp_path: Path) -> None:
+    result = edgectl("service", "install", "--root", str(tmp_path), "--dry-run")
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert any(line.startswith("would write") and "edgectl.service" in line for line in lines)
+    assert any("config.toml (mode 0600" in line for line in lines)
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_sd_notify_ready_watchdog_stopping_and_clean_sigterm(tmp_path: Path) -> None:

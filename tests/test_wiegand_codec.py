@@ -13,6 +13,7 @@ from drivers.wiegand.line import (
     encode_frame,
     encode_keys,
     parse_line,
+    shown,
 )
 
 FORMATS = codec.builtin_formats()
@@ -107,3 +108,17 @@ def test_checksum_must_be_upper_case_hex_as_sent() -> None:
     with pytest.raises(codec.BadFrame) as exc:
         parse_line(b"W20:00000*5f")
     assert exc.value.reason == "checksum"
+
+
+@given(st.binary(max_size=80))
+def test_shown_line_is_printable_text(line: bytes) -> None:
+    text = shown(line)
+    assert text.isascii() and text.isprintable()
+    if line[:1] != b"K" and all(0x20 <= b < 0x7F and b != 0x5C for b in line):
+        assert text == line.decode()  # a printable line reads as itself, not as hex
+
+
+@given(st.text("0123456789", min_size=1, max_size=16), st.binary(max_size=8))
+def test_shown_keypad_line_never_shows_a_key(digits: str, tail: bytes) -> None:
+    for line in (encode_keys(digits).rstrip(b"\r\n"), b"K" + digits.encode() + tail):
+        assert shown(line) == f"K<{len(line) - 1} bytes hidden>"  # its length, no key

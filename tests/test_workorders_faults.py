@@ -82,8 +82,8 @@ async def test_orders_over_mqtt_with_roles_and_the_assignee_topic(
         mine = await gina.message("edgectl/riverside/butler/gina/workorder_created")
         assert mine["body"]["target"] == "main-gate" and mine["body"]["assignee"] == "gina"
         order_id = mine["body"]["order_id"]
-        # a viewer gets the order on the public stream, the assignee only as a pseudonym, and
-        # nothing of gina's own topic (the daemon publishes that one first)
+        # a viewer gets the order on the public stream, the assignee only as a pseudonym
+        # (gina's own topic is hers alone: the broker's ACL, tests/test_mqtt_routing.py)
         async with asyncio.timeout(5):
             first = await anext(aiter(victor.client.messages))
         assert str(first.topic) == f"{BASE}/event/workorder_created"

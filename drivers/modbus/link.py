@@ -29,7 +29,7 @@ from drivers.modbus.frames import (
     tcp_frame,
 )
 from drivers.modbus.timing import LineTiming
-from edgectl.locks import lock_serial
+from edgectl.locks import lock_serial, unlock_serial
 
 SPIN_S = 0.001  # the end of a gap is waited out by yielding, not by a timer
 
@@ -94,6 +94,9 @@ class _StreamLink:
 
     def close(self) -> None:
         if self.wire and self.wire.transport:
+            serial = getattr(self.wire.transport, "serial", None)
+            if serial is not None and serial.fd is not None:
+                unlock_serial(serial.fd)  # the fd itself closes on a later loop turn
             self.wire.transport.close()
         self.wire = None
 

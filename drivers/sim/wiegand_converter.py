@@ -11,6 +11,12 @@ from drivers.wiegand import codec
 from drivers.wiegand.line import encode_frame, encode_keys
 
 
+def card_line(format_name: str, facility: int | None, number: int) -> bytes:
+    """The converter's line for a card of ``format_name`` (raises ValueError if it can't be)."""
+    fmt = codec.builtin_formats()[format_name]
+    return encode_frame(codec.encode(fmt, facility, number), fmt.bits)
+
+
 class SimWiegandConverter:
     """The device end of a reader's serial link. Present cards; read back feedback."""
 
@@ -57,8 +63,7 @@ class SimWiegandConverter:
                     loop.remove_writer(self.fd)
 
     def present(self, format_name: str, facility: int | None, number: int) -> bytes:
-        fmt = codec.builtin_formats()[format_name]
-        line = encode_frame(codec.encode(fmt, facility, number), fmt.bits)
+        line = card_line(format_name, facility, number)
         self.write(line)
         return line
 

@@ -155,16 +155,24 @@ def select(names: tuple[str, ...]) -> tuple[Format, ...]:
     return tuple(table[n] for n in names)
 
 
+# Cards read by devices that decode them themselves (an intercom's own reader reports the
+# card number, no Wiegand frame): the format names the source and is never an alias of a
+# Wiegand format, so the same digits read another way are another card.
+DEVICE_FORMATS = {"intercom": 64}
+
+
 def field_widths(name: str) -> tuple[int | None, int]:
     """(facility bits or None, number bits) of a format by name, ``raw<bits>`` included;
     raise KeyError naming the known formats."""
     fmt = builtin_formats().get(name)
     if fmt is not None:
         return (fmt.facility[1] if fmt.facility else None), fmt.number[1]
+    if name in DEVICE_FORMATS:
+        return None, DEVICE_FORMATS[name]
     bits = name.removeprefix("raw")
     if name.startswith("raw") and bits.isdigit() and MIN_BITS <= int(bits) <= MAX_BITS:
         return None, int(bits)
     raise KeyError(
         f"unknown Wiegand format {name!r}; known: {', '.join(sorted(builtin_formats()))}, "
-        f"or raw<bits> ({MIN_BITS}-{MAX_BITS})"
+        f"{', '.join(DEVICE_FORMATS)}, or raw<bits> ({MIN_BITS}-{MAX_BITS})"
     )

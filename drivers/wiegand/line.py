@@ -157,6 +157,14 @@ def encode_feedback(granted: bool) -> bytes:
     return b"F1\r\n" if granted else b"F0\r\n"
 
 
+def shown(line: bytes) -> str:
+    """A received line as text for logs and ``bad_read``: printable ASCII as is, any other
+    byte as ``\\xNN``. A keypad line (``K...``) never shows its keys: only its length."""
+    if line[:1] == b"K":
+        return f"K<{len(line) - 1} bytes hidden>"
+    return "".join(chr(b) if 0x20 <= b < 0x7F else f"\\x{b:02x}" for b in line)
+
+
 def parse_line(line: bytes) -> Message:
     """Parse one line (without CR LF). Raise BadFrame naming what is wrong."""
     if len(line) > MAX_LINE:

@@ -19,6 +19,7 @@ from drivers.wiegand.line import (
     LineSplitter,
     encode_feedback,
     parse_line,
+    shown,
 )
 from drivers.wiegand.settings import Reader
 from edgectl.domain import (
@@ -109,10 +110,11 @@ class WiegandReaderDriver:
                 return
             card = codec.decode(msg.value, msg.bits, self.formats)
         except codec.BadFrame as exc:
-            # never the line or the parser's message: a keypad line carries digits
-            size = len(line.sample) if isinstance(line, Discarded) else len(line)
-            log.warning("bad_read", reader=self.id, reason=exc.reason, length=size)
-            emit(BadRead(source=self.id, at=at, reason=exc.reason, length=size))
+            # never the parser's message: it may quote a keypad line's digits
+            raw = line.sample if isinstance(line, Discarded) else line
+            text = shown(raw)  # printable text; a keypad line shows only its length
+            log.warning("bad_read", reader=self.id, reason=exc.reason, length=len(raw), line=text)
+            emit(BadRead(source=self.id, at=at, reason=exc.reason, length=len(raw), line=text))
             return
         emit(
             CredentialPresented(

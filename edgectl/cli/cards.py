@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 from contextlib import closing
 from pathlib import Path
 
@@ -12,37 +11,24 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemaining
 from rich.table import Table
 from rich.text import Text
 
-from edgectl.cli.common import ConfigOption, console, err_console, load_or_exit, plain
-from edgectl.config import Config
+from edgectl.cli.common import (
+    ConfigOption,
+    console,
+    err_console,
+    fail,
+    load_or_exit,
+    open_db,
+    open_site,
+    plain,
+)
 from edgectl.site.actor import Actor
-from edgectl.site.service import SiteService
 from edgectl.store.card_import import count_rows
 from edgectl.store.cardnum import loaded
 from edgectl.store.credentials import CredentialError, credential_values, find_card, parse_when
-from edgectl.store.db import StoreError, open_store
 
 app = typer.Typer(help="People and their credentials: cards, PINs, plates.", no_args_is_help=True)
 
 MAX_ERRORS_SHOWN = 50
-
-
-def _fail(message: str, code: int = 1) -> typer.Exit:
-    err_console.print(Text.assemble(("error: ", "bold red"), message), soft_wrap=True)
-    return typer.Exit(code)
-
-
-def _open(cfg: Config) -> sqlite3.Connection:
-    try:
-        return open_store(cfg.store.path)
-    except StoreError as exc:
-        raise _fail(str(exc)) from None
-
-
-def _service(cfg: Config) -> SiteService:
-    try:
-        return SiteService.open(cfg)
-    except StoreError as exc:
-        raise _fail(str(exc)) from None
 
 
 def _card(text: str) -> tuple[int | None, int]:
@@ -50,7 +36,7 @@ def _card(text: str) -> tuple[int | None, int]:
     try:
         return (int(facility) if facility else None), int(number)
     except ValueError:
-        raise _fail(f"--card: expected FACILITY:NUMBER or NUMBER, got {text!r}", 2) from None
+        raise fail(f"--card: expected FACILITY:NUMBER or NUMBER, got {text!r}", 2) from None
 
 
 @app.command("add")
@@ -60,8 +46,10 @@ def add(
     pin: str = typer.Option("", "--pin", help="PIN (with --card: card plus PIN)."),
     duress_pin: str = typer.Option("", "--duress-pin", help="PIN that grants and alarms."),
     plate: str = typer.Option("", "--plate", help="Vehicle plate."),
-    name: str = typer.Option("", "--name"),
-    role: str = typer.Option("resident", "--role"),
+    name: str = typer.Option("", "--name", help="The person's name, as staff know them."),
+    role: str = typer.Option(
+        "resident", "--role", help="resident, staff, guard, contractor or visitor."
+    ),
     level: list[str] = typer.Option([], "--level", "-l", help="Access level id (repeatable)."),
     valid_from: str = typer.Option("", "--from", help="Valid from (date and time, site local)."),
     valid_until: str = typer.Option("", "--until", help="Valid until (date and time)."),
@@ -73,8 +61,8 @@ def add(
     facility, number = _card(card) if card else (None, None)
     kind = "card_pin" if card and pin else "card" if card else "pin" if pin else "plate"
     if not (card or pin or plate):
-        raise _fail("give --card, --pin or --plate", 2)
-    with closing(_service(cfg)) as site:
+        raise fail("give --card, --pin or --plate", 2)
+    with closing(open_site(cfg)) as site:
         try:
             values = credential_values(
                 kind,
@@ -95,21 +83,21 @@ def add(
                 levels=level,
             )
         except ValueError as exc:  # CredentialError included
-            raise _fail(str(exc)) from None
+            raise fail(str(exc)) from None
     plain(f"added {values.label()} for {person} (id {cred_id})")
 
 
 @app.command("list")
 def list_cards(
     person: str = typer.Option("", "--person", "-p", help="Only this person's credentials."),
-    limit: int = typer.Option(50, "--limit", "-n"),
+    limit: int = typer.Option(50, "--limit", "-n", help="How many credentials to show."),
     as_json: bool = typer.Option(False, "--json", help="One JSON object per line."),
     config: Path = ConfigOption,
 ) -> None:
     """List credentials (newest first)."""
     cfg = load_or_exit(config)
     where, args = ("WHERE c.person_id = ?", [person]) if person else ("", [])
-    with closing(_open(cfg)) as conn:
+    with closing(open_db(cfg)) as conn:
         rows = conn.execute(
             "SELECT c.id, c.person_id, p.name, p.role, c.kind, c.facility, c.number, c.secret, "
             "c.status, c.valid_from, c.valid_until FROM credentials c "
@@ -146,23 +134,23 @@ def revoke(
 ) -> None:
     """Revoke (or suspend, or reactivate) a credential, or all of a person's (move-out)."""
     cfg = load_or_exit(config)
-    with closing(_service(cfg)) as site:
+    with closing(open_site(cfg)) as site:
         try:
             if person:
                 count = site.revoke_person(person, actor=Actor.cli())
                 if not count:
-                    raise _fail(f"no active credentials for {person!r}")
+                    raise fail(f"no active credentials for {person!r}")
                 plain(f"revoked {count} credential(s) of {person}")
                 return
             if card:
                 found = find_card(site.conn, *_card(card))
                 if found is None:
-                    raise _fail(f"no card {card}")
+                    raise fail(f"no card {card}")
                 cred_id = found
             if not cred_id or not site.set_credential_status(cred_id, status, actor=Actor.cli()):
-                raise _fail("give --card, --person or an existing --id", 2)
+                raise fail("give --card, --person or an existing --id", 2)
         except CredentialError as exc:
-            raise _fail(str(exc)) from None
+            raise fail(str(exc)) from None
     plain(f"credential {cred_id}: {status}")
 
 
@@ -181,7 +169,7 @@ def import_file(
     cfg = load_or_exit(config)
     total = count_rows(file)
     with (
-        closing(_service(cfg)) as site,
+        closing(open_site(cfg)) as site,
         Progress(
             "[progress.description]{task.description}",
             BarColumn(),
@@ -204,9 +192,9 @@ def import_file(
     if len(result.errors) > MAX_ERRORS_SHOWN:
         err_console.print(f"... and {len(result.errors) - MAX_ERRORS_SHOWN} more bad rows")
     if result.unreadable:
-        raise _fail(f"{file} is not readable as CSV text; nothing imported")
+        raise fail(f"{file} is not readable as CSV text; nothing imported")
     if result.errors and not skip_bad:
-        raise _fail(
+        raise fail(
             f"{len(result.errors)} bad row(s) in {file}; nothing imported "
             "(fix them, or use --skip-bad to import the good rows)"
         )

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import json
+import sqlite3
+from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 import typer
 from rich.console import Console
 
 from edgectl.config import Config, ConfigError, load
+from edgectl.site.service import SiteService
+from edgectl.store.db import StoreError, open_store
 
 DEFAULT_CONFIG = Path("/etc/edgectl/config.toml")
 console = Console()
@@ -32,3 +38,31 @@ def load_or_exit(path: Path) -> Config:
     except ConfigError as exc:
         err_console.print(f"[bold red]config error:[/] {exc}", highlight=False, soft_wrap=True)
         raise typer.Exit(2) from None
+
+
+def fail(message: str, code: int = 1) -> typer.Exit:
+    """Print ``error: message``; raise the returned Exit (1: failed, 2: bad usage)."""
+    err_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    return typer.Exit(code)
+
+
+def open_db(cfg: Config) -> sqlite3.Connection:
+    """The site's store for reads, or a clean exit naming what is wrong."""
+    try:
+        return open_store(cfg.store.path)
+    except StoreError as exc:
+        raise fail(str(exc)) from None
+
+
+def open_site(cfg: Config) -> SiteService:
+    """The site service on its own connection, or a clean exit naming what is wrong."""
+    try:
+        return SiteService.open(cfg)
+    except StoreError as exc:
+        raise fail(str(exc)) from None
+
+
+def print_json_lines(items: Iterable[dict[str, Any]]) -> None:
+    """``--json``: one JSON object per line."""
+    for item in items:
+        console.print(json.dumps(item), highlight=False, soft_wrap=True)

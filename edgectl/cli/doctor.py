@@ -7,8 +7,7 @@ import ctypes
 import os
 import socket
 import sqlite3
-import urllib.parse
-from dataclasses import dataclass
+from dataclasses import replace
 from pathlib import Path
 
 import typer
@@ -18,18 +17,12 @@ from rich.text import Text
 from edgectl import control
 from edgectl.cli.common import ConfigOption, console
 from edgectl.config import Config, ConfigError, load
+from edgectl.doctor import Check, files, ports
+from edgectl.doctor.daemon import daemon_pid
 from edgectl.store.db import StoreError, open_store
 from edgectl.store.recover import quick_check
 
 TIME_ERROR = 5  # adjtimex(2): the clock is not synchronised
-
-
-@dataclass(frozen=True, slots=True)
-class Check:
-    name: str
-    ok: bool
-    detail: str
-    required: bool = True
 
 
 def clock_synchronised() -> Check:
@@ -41,13 +34,29 @@ def clock_synchronised() -> Check:
     except (OSError, AttributeError) as exc:
         return Check("clock", False, f"cannot ask the kernel: {exc}")
     if state == TIME_ERROR:
-        return Check("clock", False, "not synchronised (adjtimex TIME_ERROR); schedules may be off")
+        return Check(
+            "clock",
+            False,
+            "not synchronised (adjtimex TIME_ERROR); schedules may be off",
+            "timedatectl set-ntp true (or configure chrony)",
+        )
     if state < 0:
         return Check("clock", False, f"adjtimex failed: {os.strerror(ctypes.get_errno())}")
     return Check("clock", True, "synchronised")
 
 
 def database(cfg: Config) -> Check:
+    path = Path(cfg.store.path)
+    if not path.exists():
+        # Creating it here would leave a file owned by whoever runs doctor (often root).
+        if not os.access(path.parent, os.W_OK):
+            return Check(
+                "database",
+                False,
+                f"{path.parent} does not exist or is not writable",
+                f"mkdir -p {path.parent} (the unit's StateDirectory makes /var/lib/edgectl)",
+            )
+        return Check("database", True, f"{path} not created yet; the daemon creates it")
     try:
         conn = open_store(cfg.store.path)
         conn.execute("BEGIN IMMEDIATE")
@@ -55,55 +64,56 @@ def database(cfg: Config) -> Check:
         problems = quick_check(conn)
         conn.close()
     except (StoreError, sqlite3.Error) as exc:
-        return Check("database", False, f"{cfg.store.path}: {exc}")
+        return Check("database", False, f"{path}: {exc}", "see the message; edgectl db recover")
     if problems:
         return Check(
             "database",
             False,
-            f"{cfg.store.path} is damaged: {'; '.join(problems)}; run `edgectl db recover`",
+            f"{path} is damaged: {'; '.join(problems)}",
+            "stop the daemon, then: edgectl db recover",
         )
-    return Check("database", True, f"{cfg.store.path} writable")
+    return Check("database", True, f"{path} writable")
 
 
-def serial_port(owner: str, port: str) -> Check:
-    name = f"serial {owner}"
-    real = os.path.realpath(port)
-    if not os.path.exists(port):
-        return Check(name, False, f"{port} does not exist (unplugged, or wrong by-id path?)")
-    if not os.access(real, os.R_OK | os.W_OK):
-        return Check(
-            name, False, f"{port} not readable/writable by this user (add it to 'dialout')"
-        )
-    return Check(name, True, port if real == port else f"{port} -> {real}")
-
-
-def tcp_reachable(name: str, host: str, port: int, required: bool) -> Check:
+def tcp_reachable(name: str, host: str, port: int) -> Check:
     try:
         with socket.create_connection((host, port), timeout=2):
-            return Check(name, True, f"{host}:{port} reachable", required)
+            return Check(name, True, f"{host}:{port} reachable")
     except OSError as exc:
-        return Check(name, False, f"{host}:{port} unreachable: {exc}", required)
+        return Check(
+            name, False, f"{host}:{port} unreachable: {exc}", "check the gateway's address"
+        )
 
 
-def hub(cfg: Config) -> Check:
-    url = urllib.parse.urlsplit(cfg.hub.url)
-    port = url.port or (443 if url.scheme == "https" else 80)
-    return tcp_reachable("hub", url.hostname or "", port, required=False)
+async def _remote_checks(cfg: Config, daemon_running: bool) -> list[Check]:
+    from edgectl.doctor import gates, remote
+
+    checks = await gates.gates(cfg, daemon_running)
+    checks.append(
+        await remote.broker(cfg) if cfg.mqtt.enabled else Check.disabled("mqtt broker", "mqtt")
+    )
+    checks.append(await remote.hub(cfg) if cfg.hub.enabled else Check.disabled("hub", "hub"))
+    return checks
 
 
-def running_daemon(cfg: Config) -> list[Check]:
+def running_daemon(cfg: Config, pid: int | None) -> list[Check]:
     """What the running daemon says of itself: each driver's own health, the watchdog."""
     path = cfg.daemon.control_socket
+    not_running = [Check("daemon", False, f"not running (nothing answers on {path})", "", False)]
+    if pid is None:
+        return not_running
     try:
         _, body = asyncio.run(control.request(path, "GET", "/v1/status", timeout=3.0))
     except (OSError, TimeoutError):
-        return [Check("daemon", False, f"not running (nothing answers on {path})", False)]
-    checks = [Check("daemon", True, f"running, control socket {path}")]
+        return not_running
+    checks = [Check("daemon", True, f"running, pid {pid}, control socket {path}")]
     for driver_id, health in sorted(body.get("drivers", {}).items()):
         restarts = health.get("restarts", 0)
         detail = health.get("detail") or ("online" if health.get("online") else "offline")
         detail += f"; {restarts} restart(s)" if restarts else ""
-        checks.append(Check(f"driver {driver_id}", bool(health.get("online")), detail, False))
+        checks.append(
+            Check(f"driver {driver_id}", bool(health.get("online")), detail, required=False)
+        )
     problems = body.get("problems", [])
     checks.append(Check("watchdog", not problems, "; ".join(problems) or "kept alive"))
     return checks
@@ -113,35 +123,48 @@ def run_checks(config: Path) -> list[Check]:
     try:
         cfg = load(config)
     except ConfigError as exc:
-        return [Check("config", False, str(exc))]
-    checks = [Check("config", True, str(config)), database(cfg)]
-    checks += [serial_port(b.id, b.port) for b in cfg.buses if b.kind == "rtu"]
-    checks += [serial_port(r.id, r.port) for r in cfg.readers]
-    checks += [
-        tcp_reachable(f"modbus {b.id}", b.host, b.tcp_port, True)
-        for b in cfg.buses
-        if b.kind == "tcp"
+        return [Check("config", False, str(exc), "edit the config at the key named")]
+    pid = daemon_pid(cfg.daemon.control_socket)
+    checks = [
+        Check("config", True, str(config)),
+        files.config_file(config),
+        database(cfg),
+        files.store_file(Path(cfg.store.path)),
     ]
-    if cfg.mqtt.enabled:
-        checks.append(tcp_reachable("mqtt broker", cfg.mqtt.host, cfg.mqtt.port, required=False))
-    if cfg.hub.enabled:
-        checks.append(hub(cfg))
+    checks += [ports.serial_port(b.id, b.port, pid) for b in cfg.buses if b.kind == "rtu"]
+    checks += [ports.serial_port(r.id, r.port, pid) for r in cfg.readers]
+    checks += [
+        tcp_reachable(f"modbus {b.id}", b.host, b.tcp_port) for b in cfg.buses if b.kind == "tcp"
+    ]
+    if all(c.ok for c in checks if c.name.startswith(("serial", "modbus"))):
+        checks += asyncio.run(_remote_checks(cfg, pid is not None))
+    else:
+        if cfg.gates:
+            checks.append(Check("gates", False, "not checked: a bus port above is unusable"))
+        checks += asyncio.run(_remote_checks(replace(cfg, gates=()), pid is not None))
     checks.append(clock_synchronised())
-    return checks + running_daemon(cfg)
+    return checks + running_daemon(cfg, pid)
 
 
-def doctor(config: Path = ConfigOption) -> None:
-    """Check the config, the database, serial ports, broker, hub and clock."""
+def show(config: Path) -> int:
+    """Run every check on ``config``, print the table, and return how many failed."""
     checks = run_checks(config)
     table = Table(title="edgectl doctor")
     table.add_column("check")
     table.add_column("result")
     table.add_column("detail", overflow="fold")
+    table.add_column("fix", overflow="fold")
     for c in checks:
         mark = "[green]ok[/]" if c.ok else ("[red]FAIL[/]" if c.required else "[yellow]warn[/]")
-        table.add_row(c.name, mark, Text(c.detail))
+        table.add_row(Text(c.name), mark, Text(c.detail), Text(c.fix))
     console.print(table)
     failed = [c for c in checks if not c.ok and c.required]
     if failed:
         console.print(f"[red]{len(failed)} check(s) failed[/]")
+    return len(failed)
+
+
+def doctor(config: Path = ConfigOption) -> None:
+    """Check config, files, ports, gates, broker login, hub login and clock; name each fix."""
+    if show(config):
         raise typer.Exit(1)

@@ -99,7 +99,11 @@ def serve(
 
 
 @sites_app.command("add")
-def sites_add(db: Db, site: Annotated[str, typer.Argument()], name: str = "") -> None:
+def sites_add(
+    db: Db,
+    site: Annotated[str, typer.Argument()],
+    name: Annotated[str, typer.Option(help="The site's name, as operators know it.")] = "",
+) -> None:
     """Register a site and print its bearer token (shown once)."""
     try:
         typer.echo(_store(db).add_site(site, name))
@@ -123,9 +127,19 @@ def sites_list(db: Db) -> None:
 
 
 @app.command()
-def events(db: Db, site: Site, after: int = 0, limit: int = 20) -> None:
+def events(
+    db: Db,
+    site: Site,
+    after: Annotated[int, typer.Option(help="Show events after this seq.")] = 0,
+    limit: Annotated[int, typer.Option(help="How many events to show.")] = 20,
+) -> None:
     """Events a site has forwarded, oldest first."""
-    _print(_store(db).events(site, after, limit))
+    store = _store(db)
+    known = sorted(s["id"] for s in store.sites())
+    if site not in known:
+        typer.echo(f"error: unknown site {site!r}; sites: {', '.join(known) or 'none'}", err=True)
+        raise typer.Exit(2)
+    _print(store.events(site, after, limit))
 
 
 @app.command()
@@ -142,8 +156,10 @@ def people_add(
     db: Db,
     site: Site,
     person: Annotated[str, typer.Argument(help="Person id.")],
-    name: str = "",
-    role: str = "resident",
+    name: Annotated[str, typer.Option(help="Display name.")] = "",
+    role: Annotated[
+        str, typer.Option(help="resident, staff, guard, contractor or visitor.")
+    ] = "resident",
     level: Annotated[list[str] | None, typer.Option(help="Access level id (repeat).")] = None,
     group: Annotated[list[str] | None, typer.Option(help="Group id (repeat).")] = None,
 ) -> None:
@@ -167,8 +183,10 @@ def levels_add(
     site: Site,
     level: Annotated[str, typer.Argument(help="Access level id.")],
     target: Annotated[list[str], typer.Option(help="Door or gate id (repeat).")],
-    name: str = "",
-    schedule: str = "always",
+    name: Annotated[str, typer.Option(help="Display name.")] = "",
+    schedule: Annotated[
+        str, typer.Option(help="A schedule named in the site's config, or always.")
+    ] = "always",
 ) -> None:
     """Add or update an access level."""
     data = {"name": name, "schedule": schedule, "targets": target}
@@ -181,7 +199,7 @@ def groups_add(
     site: Site,
     group: Annotated[str, typer.Argument(help="Group id.")],
     level: Annotated[list[str], typer.Option(help="Access level id (repeat).")],
-    name: str = "",
+    name: Annotated[str, typer.Option(help="Display name.")] = "",
 ) -> None:
     """Add or update a group: its members get these access levels."""
     data = {"name": name, "levels": level}
@@ -195,7 +213,7 @@ def cards_add(
     person: Annotated[str, typer.Option(help="Person id (created if new).")],
     number: Annotated[int | None, typer.Option(help="Card number (card kinds).")] = None,
     facility: Annotated[int | None, typer.Option(help="Facility code.")] = None,
-    kind: str = "card",
+    kind: Annotated[str, typer.Option(help="card, card_pin, pin or plate.")] = "card",
     fmt: Annotated[str, typer.Option("--format", help="Wiegand format name.")] = "h10301",
     pin: Annotated[str | None, typer.Option(help="PIN, for kind card_pin or pin.")] = None,
     valid_until: Annotated[str | None, typer.Option(help="ISO time with zone.")] = None,
@@ -242,8 +260,8 @@ def orders_add(
         str, typer.Option(help="service (15 min) or emergency (30 min).")
     ] = "service",
     target: Annotated[str | None, typer.Option(help="Device or place.")] = None,
-    assignee: str | None = None,
-    detail: str = "",
+    assignee: Annotated[str | None, typer.Option(help="Staff id who takes the order.")] = None,
+    detail: Annotated[str, typer.Option(help="What is wrong, in words.")] = "",
     respond_min: Annotated[
         float | None, typer.Option(help="Override the response deadline.")
     ] = None,
@@ -289,7 +307,10 @@ def orders_show(db: Db, site: Site, order: Annotated[str, typer.Argument()]) -> 
 
 @orders_app.command("close")
 def orders_close(
-    db: Db, site: Site, order: Annotated[str, typer.Argument()], cancel: bool = False
+    db: Db,
+    site: Site,
+    order: Annotated[str, typer.Argument()],
+    cancel: Annotated[bool, typer.Option(help="Cancel instead of completing.")] = False,
 ) -> None:
     """Close a work order after the customer confirmed (or cancel it)."""
     status = "cancelled" if cancel else "closed"

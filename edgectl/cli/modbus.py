@@ -20,7 +20,7 @@ from edgectl.control import request
 scan_app = typer.Typer(help="Find devices on a bus.", no_args_is_help=True)
 
 
-def _units(spec: str) -> list[int]:
+def units_spec(spec: str) -> list[int]:
     """Parse "1-247" or "1,5,9-12" into unit ids; raise BadParameter naming the problem."""
     units: set[int] = set()
     for part in spec.split(","):
@@ -40,16 +40,16 @@ def _units(spec: str) -> list[int]:
 @scan_app.command("modbus")
 def scan_modbus(
     port: str = typer.Option(..., "--port", "-p", help="Serial port, e.g. /dev/serial/by-id/..."),
-    baud: int = typer.Option(9600, "--baud", "-b"),
+    baud: int = typer.Option(9600, "--baud", "-b", help="Baud rate of the bus."),
     parity: str = typer.Option("N", "--parity", help="N, E or O"),
-    stopbits: int = typer.Option(1, "--stopbits"),
+    stopbits: int = typer.Option(1, "--stopbits", help="Stop bits: 1 or 2."),
     units: str = typer.Option("1-247", "--units", "-u", help="Unit ids to probe: 1-247, 1,5,9-12"),
     latency_ms: float = typer.Option(25.0, "--latency-ms", help="Adapter latency allowance."),
 ) -> None:
     """Probe Modbus unit ids on a serial bus; report who answered and which profile fits."""
     from drivers.modbus.direct import scan
 
-    wanted = _units(units)
+    wanted = units_spec(units)
     if parity not in ("N", "E", "O"):
         raise typer.BadParameter(f"expected parity N, E or O, got {parity!r}")
     try:

@@ -24,7 +24,7 @@ app = typer.Typer(
 
 
 @app.command("routes")
-def routes(as_json: bool = typer.Option(False, "--json"), config: Path = ConfigOption) -> None:
+def routes(as_json: bool = JsonOption, config: Path = ConfigOption) -> None:
     """The configured routes and their checkpoints."""
     cfg = load_or_exit(config)
     if as_json:

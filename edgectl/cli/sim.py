@@ -3,23 +3,29 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import random
+import signal
+from collections.abc import Coroutine
 from pathlib import Path
+from typing import Any
 
 import typer
 from rich.console import Console
 
+from drivers.sim.wiegand_converter import card_line
 from drivers.wiegand import codec
-from drivers.wiegand.line import encode_frame
+from drivers.wiegand.line import encode_frame, encode_keys
 from edgectl import logs
 from edgectl.daemon import Daemon
-from edgectl.simulation import Compound, simulated_compound
+from edgectl.simulation import EXAMPLE_DIR, EXAMPLE_INTERCOM_PORT, Compound, simulated_compound
 from edgectl.site.actor import SYSTEM
 from edgectl.site.service import SiteService
 from edgectl.store.db import StoreError
 from edgectl.store.journal import Entry
 
 console = Console()
+DEFAULT_DIR = Path("/tmp/edgectl-sim")
 
 # The seeded credential set: (person, facility, number, status).
 SEED = [
@@ -86,8 +92,16 @@ def _show(entry: Entry) -> None:
     )
 
 
+def _intercom_port(directory: Path) -> int:
+    """The example config's intercom port in its own folder (so `edgectl run --config
+    config.example.toml` finds it); elsewhere a free port, as two sims may run at once."""
+    return EXAMPLE_INTERCOM_PORT if str(directory) == EXAMPLE_DIR else 0
+
+
 async def _run(directory: Path, duration: float, interval: float, seed_value: int) -> None:
-    async with simulated_compound(directory, cameras=1) as compound:
+    async with simulated_compound(
+        directory, cameras=1, intercom_port=_intercom_port(directory)
+    ) as compound:
         daemon = Daemon(compound.config)
         await daemon.start()
         await seed(daemon)
@@ -96,7 +110,8 @@ async def _run(directory: Path, duration: float, interval: float, seed_value: in
         console.print(
             f"[bold]simulated compound[/] in {directory}: gate on {compound.bus.host}, "
             f"reader on {compound.reader_link.host}, ONVIF dome over the gate on "
-            f"{compound.cameras[0].base}. Ctrl-C to stop."
+            f"{compound.cameras[0].base}, "
+            f"intercoms at {[i.url for i in compound.intercoms.values()]}. Ctrl-C to stop."
         )
         loop = asyncio.get_running_loop()
         deadline = loop.time() + duration if duration > 0 else float("inf")
@@ -140,13 +155,72 @@ async def _operations(directory: Path) -> None:
 
 
 async def _devices_only(directory: Path, duration: float) -> None:
-    async with simulated_compound(directory) as compound:  # exactly the example config
+    # exactly the example config (its intercom URL included)
+    async with simulated_compound(directory, intercom_port=_intercom_port(directory)) as compound:
         console.print(
             f"[bold]simulated devices[/] running: gate bus on {compound.bus.host}, reader on "
             f"{compound.reader_link.host}.\nRun the daemon against them with: "
-            f"edgectl run --config {compound.config_path}  (Ctrl-C stops the devices)"
+            f"edgectl run --config {compound.config_path}\n"
+            f"Present a card at the reader with: edgectl sim present --card 12:1001"
+            + ("" if directory == DEFAULT_DIR else f" --dir {directory}")
+            + "\n(Ctrl-C stops the devices)",
+            highlight=False,
         )
         await asyncio.sleep(duration if duration > 0 else float("inf"))
+
+
+async def _until_terminated(main: Coroutine[Any, Any, None]) -> None:
+    """Run ``main``; SIGTERM cancels it, so its cleanup (the socat links) still runs."""
+    task = asyncio.ensure_future(main)
+    loop = asyncio.get_running_loop()
+    loop.add_signal_handler(signal.SIGTERM, task.cancel)
+    try:
+        await task
+    except asyncio.CancelledError:
+        if not task.cancelled():
+            raise
+    finally:
+        loop.remove_signal_handler(signal.SIGTERM)
+
+
+def present(directory: Path, card: str | None, pin: str | None, card_format: str) -> None:
+    """Write a card frame (or keypad digits) to the reader of a running devices-only sim."""
+    if (card is None) == (pin is None):
+        console.print("[bold red]error:[/] give one of --card FACILITY:NUMBER or --pin DIGITS")
+        raise typer.Exit(2)
+    try:
+        if card is not None:
+            facility_text, _, number_text = card.rpartition(":")
+            facility = int(facility_text) if facility_text else None
+            line = card_line(card_format, facility, int(number_text))
+        else:
+            assert pin is not None
+            if not pin.isdigit():
+                raise ValueError(f"--pin takes digits only, got {pin!r}")
+            line = encode_keys(pin)
+    except KeyError:
+        known = ", ".join(sorted(codec.builtin_formats()))
+        console.print(f"[bold red]error:[/] unknown format {card_format!r}; known: {known}")
+        raise typer.Exit(2) from None
+    except ValueError as exc:
+        console.print(f"[bold red]error:[/] {exc}", highlight=False)
+        raise typer.Exit(2) from None
+    device = directory / "reader-dev"
+    try:
+        fd = os.open(device, os.O_WRONLY | os.O_NOCTTY | os.O_NONBLOCK)
+    except OSError as exc:
+        console.print(
+            f"[bold red]error:[/] no simulated reader at {device} ({exc.strerror}); "
+            f"start `edgectl sim --devices-only --dir {directory}` first",
+            highlight=False,
+        )
+        raise typer.Exit(1) from None
+    try:
+        os.write(fd, line)
+    finally:
+        os.close(fd)
+    what = f"{card_format} card {card}" if card is not None else f"{len(pin or '')} keypad digits"
+    console.print(f"presented {what} at the simulated reader", highlight=False)
 
 
 def run_sim(
@@ -160,11 +234,11 @@ def run_sim(
     logs.setup("error")
     try:
         if operations:
-            asyncio.run(_operations(directory))
+            asyncio.run(_until_terminated(_operations(directory)))
         elif devices_only:
-            asyncio.run(_devices_only(directory, duration))
+            asyncio.run(_until_terminated(_devices_only(directory, duration)))
         else:
-            asyncio.run(_run(directory, duration, interval, seed_value))
+            asyncio.run(_until_terminated(_run(directory, duration, interval, seed_value)))
     except KeyboardInterrupt:
         pass
     except StoreError as exc:  # e.g. a database left in --dir by a newer edgectl

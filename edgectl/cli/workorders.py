@@ -29,7 +29,7 @@ def create(
     source: str = typer.Option(
         "butler", "--source", help="butler, or desk for a resident's request."
     ),
-    detail: str = typer.Option("", "--detail"),
+    detail: str = typer.Option("", "--detail", help="More about the fault, for the assignee."),
     target: str = typer.Option("", "--target", help="Device or place, e.g. a unit or gate id."),
     assignee: str = typer.Option(
         "", "--assignee", help="Staff id; default: by role from the roster."
@@ -68,7 +68,7 @@ def transition(
     verdict: str = typer.Option(
         "", "--verdict", help="followed_up: satisfied, unsatisfied, unreachable."
     ),
-    note: str = typer.Option("", "--note"),
+    note: str = typer.Option("", "--note", help="A note kept with the change."),
     by: str = typer.Option("", "--as", help="Who made the change."),
     config: Path = ConfigOption,
 ) -> None:
@@ -97,7 +97,7 @@ def assign(
 
 
 @app.command("list")
-def list_(as_json: bool = typer.Option(False, "--json"), config: Path = ConfigOption) -> None:
+def list_(as_json: bool = JsonOption, config: Path = ConfigOption) -> None:
     """Open work orders (from the store; works without the daemon)."""
     cfg = load_or_exit(config)
     conn = read_store(cfg)

@@ -129,16 +129,19 @@ class AccessOps:
             raise NotFound(f"no card {facility}:{number}")
 
 
-STAFF_FIELDS = {
-    "arrival": "butler_id",  # domain.Arrival
-    "workorder_created": "assignee",  # domain.WorkOrderCreated
-    "workorder_changed": "assignee",  # domain.WorkOrderChanged
-    "workorder_overdue": "to",  # domain.WorkOrderOverdue: the assignee, then the supervisor
+# kind -> (the body field naming the staff member, the notice on their own topic)
+STAFF_NOTICES = {
+    "arrival": ("butler_id", "arrival"),  # domain.Arrival
+    "intercom_call": ("butler_id", "missed_call"),  # a missed call: the butler on duty
+    "workorder_created": ("assignee", "workorder_created"),  # domain.WorkOrderCreated
+    "workorder_changed": ("assignee", "workorder_changed"),  # domain.WorkOrderChanged
+    # domain.WorkOrderOverdue: the assignee, then the supervisor
+    "workorder_overdue": ("to", "workorder_overdue"),
 }
 
 
-def staff_for(kind: str, body: dict[str, Any]) -> str | None:
-    """The staff id an event is routed to on their own topic, if any."""
-    field = STAFF_FIELDS.get(kind)
+def staff_notice(kind: str, body: dict[str, Any]) -> tuple[str, str] | None:
+    """The staff id an event goes to on their own topic, and the notice's name, if any."""
+    field, notice = STAFF_NOTICES.get(kind, ("", ""))
     staff = body.get(field) if field else None
-    return staff if isinstance(staff, str) and staff else None
+    return (staff, notice) if isinstance(staff, str) and staff else None

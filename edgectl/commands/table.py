@@ -15,6 +15,7 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 from drivers.base import DeviceError
+from drivers.intercom.settings import Intercom
 from drivers.onvif.offloop import OffLoopDriver
 from edgectl.commands import operations as site_ops
 from edgectl.commands.events import page_events
@@ -24,6 +25,7 @@ from edgectl.commands.schema import (
     Field,
     Refused,
     Schema,
+    boolean,
     integer,
     number,
     text,
@@ -98,8 +100,8 @@ async def _actuate(ctx: Context, command: Command) -> Result:
     try:
         async with asyncio.timeout(DEVICE_TIMEOUT_S):
             await ctx.router.execute(command)
-    except DeviceError as exc:
-        raise Refused("device_error", str(exc)) from None
+    except DeviceError as exc:  # a driver may name the failure (device_refused, ...)
+        raise Refused(getattr(exc, "code", "device_error"), str(exc)) from None
     except TimeoutError:
         raise Refused(
             "device_timeout", f"{command.target} did not answer in {DEVICE_TIMEOUT_S}s"
@@ -277,6 +279,70 @@ def _credential(status: str) -> Callable[[Context, dict[str, Any]], Awaitable[No
     return call
 
 
+# --- intercoms --------------------------------------------------------------------------
+
+
+def _intercom(ctx: Context, target: str) -> Intercom:
+    _device(ctx, target, "intercom")
+    return next(ic for ic in ctx.config.intercoms if ic.id == target)
+
+
+def _opener(ctx: Context, ic: Intercom) -> Command:
+    """The command that opens what the intercom guards: its relay, a door's, or a gate."""
+    if ic.gate:
+        return OpenGate(target=ic.gate)
+    seconds = next((d.unlock_s for d in ctx.config.doors if d.id == ic.door), 5.0)
+    return PulseRelay(target=ic.door, seconds=seconds)
+
+
+async def intercom_open(ctx: Context, p: dict[str, Any]) -> Result:
+    ic = _intercom(ctx, p["target"])
+    await _actuate(ctx, _opener(ctx, ic))
+    return {"intercom": ic.id, "opened": ic.target}
+
+
+VISITOR_FIELDS = ("visitor_name", "visitor_host", "visitor_until")
+
+
+async def intercom_answer(ctx: Context, p: dict[str, Any]) -> Result:
+    """Answer the call; optionally register the caller as a visitor (the pass works at this
+    intercom's target for the visit) and open. A failed open revokes the pass it issued,
+    so the reply's error means nothing changed but the call being answered."""
+    ic = _intercom(ctx, p["target"])
+    given = [f for f in VISITOR_FIELDS if f in p]
+    if given and len(given) != len(VISITOR_FIELDS):
+        raise Refused("bad_request", f"a visitor needs all of {list(VISITOR_FIELDS)}")
+    call = ctx.router.intercoms.signal(ic.id, "answered", by=ctx.operator)
+    result: Result = {"intercom": ic.id, "call": call.call_id if call else None}
+    issued = None
+    if given:
+        if p["visitor_until"] <= ctx.now:
+            raise Refused("bad_request", "visitor_until: must be in the future")
+        name, host, until = (p[f] for f in VISITOR_FIELDS)
+        issued = await _policy_call(
+            lambda: ctx.ops.issue_visitor_pass(
+                name, host, until, (ic.target,), ctx.operator, ctx.now, via=ctx.interface
+            )
+        )
+        result["visitor"] = {
+            "code": issued.code,
+            "person_id": issued.person_id,
+            "valid_until": issued.valid_until.isoformat(),
+            "targets": [ic.target],
+        }
+    if p.get("open", False):
+        try:
+            await _actuate(ctx, _opener(ctx, ic))
+        except Refused:
+            if issued is not None:
+                await ctx.ops.revoke_visitor_pass(
+                    issued.code, ctx.operator, ctx.now, via=ctx.interface
+                )
+            raise
+        result["opened"] = ic.target
+    return result
+
+
 # --- queries ---------------------------------------------------------------------------
 
 
@@ -394,6 +460,18 @@ COMMANDS: dict[str, Spec] = {
         camera_set_preset,
     ),
     "camera/presets": Spec(Role.VIEWER, TARGET, camera_presets),
+    "intercom/open": Spec(Role.GUARD, TARGET, intercom_open),
+    "intercom/answer": Spec(
+        Role.GUARD,
+        {
+            **TARGET,
+            "open": Field(boolean, False),
+            "visitor_name": Field(text(128), False),
+            "visitor_host": Field(text(64), False),
+            "visitor_until": Field(timestamp, False),
+        },
+        intercom_answer,
+    ),
     "query/devices": Spec(Role.VIEWER, NOTHING, devices_query),
     "query/events": Spec(
         Role.VIEWER,

@@ -24,7 +24,7 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties as PahoProperties
 
 from edgectl.backoff import Backoff
-from edgectl.commands.ops import staff_for
+from edgectl.commands.ops import staff_notice
 from edgectl.commands.pipeline import Call, Pipeline
 from edgectl.commands.privacy import View
 from edgectl.commands.roles import Role
@@ -300,18 +300,18 @@ class MqttInterface:
 
     async def _publish_entry(self, client: connection.SiteClient, entry: Entry) -> None:
         """Every broker user reads ``event/#``: it carries the restricted view. An event for
-        one staff member (an arrival, a work order assigned or escalated to them) goes in full
-        to their own topic; arrivals, which name residents, go nowhere else."""
+        one staff member (an arrival, a missed intercom call, a work order assigned or
+        escalated to them) also goes in full to their own topic; arrivals, which name
+        residents, go nowhere else."""
         doc = entry.to_json()
-        if staff := staff_for(entry.kind, entry.body):
-            topic = self.topics.butler(staff, entry.kind)
+        if entry.kind not in PRIVATE_KINDS:
+            assert self._stream is not None
+            topic = self.topics.event(entry.kind)
+            payload = fit_event(self._stream.entry(doc), topic, client.max_packet)
+            await self._publish(client, topic, payload, qos=EVENT_QOS)
+        if notice := staff_notice(entry.kind, entry.body):
+            topic = self.topics.butler(*notice)
             await self._publish(client, topic, fit_event(doc, topic, client.max_packet), qos=1)
-        if entry.kind in PRIVATE_KINDS:
-            return
-        assert self._stream is not None
-        topic = self.topics.event(entry.kind)
-        payload = fit_event(self._stream.entry(doc), topic, client.max_packet)
-        await self._publish(client, topic, payload, qos=EVENT_QOS)
 
     # --- commands in -----------------------------------------------------------------------
 

@@ -8,6 +8,7 @@
 ``{base}/butler/{staff}/arrival``       arrivals for one butler
 ``{base}/butler/{staff}/workorder_*``   work orders assigned to one staff member, and their
                                         ``workorder_overdue`` escalations
+``{base}/butler/{staff}/missed_call``   intercom calls nobody answered, for the butler on duty
 """
 
 from __future__ import annotations
@@ -48,8 +49,8 @@ class Topics:
     def reply(self, operator: str) -> str:
         return f"{self.base}/reply/{operator}"
 
-    def butler(self, staff: str, kind: str = "arrival") -> str:
-        return f"{self.base}/butler/{staff}/{kind}"
+    def butler(self, staff: str, notice: str = "arrival") -> str:
+        return f"{self.base}/butler/{staff}/{notice}"
 
     def allowed_response_topic(self, operator: str, topic: str) -> bool:
         """An MQTT 5 response topic must lie under the operator's own reply topic."""

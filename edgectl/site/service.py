@@ -123,6 +123,25 @@ class SiteService:
                 c, person_id, name, role, butler_id, notify_arrival, extended_access_s
             )
 
+    def add_person(
+        self,
+        person_id: str,
+        *,
+        actor: Actor,
+        name: str = "",
+        role: str = "resident",
+        levels: Iterable[str] = (),
+        now: datetime | None = None,
+    ) -> None:
+        """Add a new person with ``levels``, all or nothing; an existing id is refused."""
+        details: dict[str, Any] = {"name": name, "role": role, "levels": list(levels)}
+        with self.change(actor, "person_add", f"person {person_id}", details, now=now) as c:
+            if c.execute("SELECT 1 FROM people WHERE id = ?", (person_id,)).fetchone():
+                raise CredentialError(f"person {person_id!r} already exists")
+            self._upsert_person(c, person_id, name, role)
+            for level in details["levels"]:
+                self._grant(c, person_id, level)
+
     def _upsert_person(
         self,
         c: sqlite3.Connection,
@@ -414,13 +433,43 @@ class SiteService:
 
     def remove_level(
         self, person_id: str, level_id: str, *, actor: Actor, now: datetime | None = None
-    ) -> None:
+    ) -> bool:
+        """Take level ``level_id`` from a person; False (no audit event) if not held."""
         details = {"level": level_id}
-        with self.change(actor, "level_remove", f"person {person_id}", details, now=now) as c:
-            c.execute(
-                "DELETE FROM person_levels WHERE person_id = ? AND level_id = ?",
-                (person_id, level_id),
-            )
+        try:
+            with self.change(actor, "level_remove", f"person {person_id}", details, now=now) as c:
+                cur = c.execute(
+                    "DELETE FROM person_levels WHERE person_id = ? AND level_id = ?",
+                    (person_id, level_id),
+                )
+                if cur.rowcount == 0:
+                    raise _NothingChanged
+        except _NothingChanged:
+            return False
+        return True
+
+    def delete_level(
+        self, level_id: str, *, actor: Actor, force: bool = False, now: datetime | None = None
+    ) -> int:
+        """Delete an access level; returns how many people held it. A level someone holds
+        is deleted only with ``force`` (they lose it in the same transaction)."""
+        details: dict[str, Any] = {}
+        with self.change(
+            actor, "level_delete", f"level {level_id}", details, now=now, cached=True
+        ) as c:
+            if not self._level_exists(c, level_id):
+                raise CredentialError(f"no access level {level_id!r}")
+            (held,) = c.execute(
+                "SELECT count(*) FROM person_levels WHERE level_id = ?", (level_id,)
+            ).fetchone()
+            if held and not force:
+                raise CredentialError(
+                    f"level {level_id!r} is held by {held} people; "
+                    "take it from them first, or use --force"
+                )
+            c.execute("DELETE FROM access_levels WHERE id = ?", (level_id,))
+            details["holders"] = held
+        return int(held)
 
     def define_group(
         self,
@@ -520,13 +569,23 @@ class SiteService:
                 return code
         raise CredentialError("no free visitor code; raise access.visitor_code_digits")
 
-    def revoke_visitor_pass(self, code: str, *, actor: Actor, now: datetime | None = None) -> bool:
+    def revoke_visitor_pass(
+        self,
+        code: str = "",
+        *,
+        actor: Actor,
+        credential_id: int = 0,
+        now: datetime | None = None,
+    ) -> bool:
+        """Revoke the pass with this ``code`` (or this ``credential_id``); False if none."""
         now = now or datetime.now(UTC)
         details: dict[str, Any] = {}
         try:
             with self.change(actor, "visitor_pass_revoke", "visitor pass", details, now=now) as c:
                 row = c.execute(
-                    "SELECT id FROM credentials WHERE secret = ? AND kind = 'visitor'", (code,)
+                    "SELECT id FROM credentials WHERE kind = 'visitor' AND status != 'revoked' "
+                    "AND (secret = ? OR id = ?)",
+                    (code or None, credential_id),
                 ).fetchone()
                 if row is None:
                     raise _NothingChanged

@@ -1,0 +1,138 @@
+"""Property tests of the intercom wire parsers: the sans-I/O multipart parser and the
+vendor decoders never raise, never hold more than one bounded part, and find every part
+however the stream is cut into chunks."""
+
+from __future__ import annotations
+
+import itertools
+import json
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from drivers.intercom import dahua, hikvision, twon
+from drivers.intercom.http import StreamLost
+from drivers.intercom.multipart import MultipartParser, Part, Skipped, boundary_of
+from drivers.intercom.observations import Call, Card, Unknown
+
+BOUNDARIES = st.text(st.sampled_from("abcXYZ0189_-'()+,./:=?"), min_size=1, max_size=40)
+BODIES = st.binary(max_size=300).filter(lambda b: b"\n--" not in b and b"\r\n" not in b[-2:])
+MAX_PART = 200
+
+
+def encode(boundary: str, bodies: list[bytes], with_length: bool) -> bytes:
+    out = b"preamble\r\n"
+    for body in bodies:
+        head = f"--{boundary}\r\nContent-Type: text/plain"
+        if with_length:
+            head += f"\r\nContent-Length: {len(body)}"
+        out += head.encode() + b"\r\n\r\n" + body + b"\r\n"
+    return out + f"--{boundary}--\r\n".encode()
+
+
+def chunked(data: bytes, cuts: list[int]) -> list[bytes]:
+    points = sorted({c % (len(data) + 1) for c in cuts})
+    edges = [0, *points, len(data)]
+    return [data[a:b] for a, b in itertools.pairwise(edges)]
+
+
+def feed_all(parser: MultipartParser, chunks: list[bytes]) -> list[Part | Skipped]:
+    out: list[Part | Skipped] = []
+    for chunk in chunks:
+        out += parser.feed(chunk)
+        assert parser.buffered <= MAX_PART + parser.max_header + 64
+    return out
+
+
+@given(BOUNDARIES, st.lists(BODIES, max_size=8), st.lists(st.integers(0, 10_000)), st.booleans())
+def test_every_part_comes_out_whole_however_the_stream_is_cut(
+    boundary: str, bodies: list[bytes], cuts: list[int], with_length: bool
+) -> None:
+    bodies = [b for b in bodies if boundary.encode() not in b]
+    data = encode(boundary, bodies, with_length)
+    parts = feed_all(MultipartParser(boundary, MAX_PART), chunked(data, cuts))
+    expected = [Part({}, b) if len(b) <= MAX_PART else Skipped("too_large", 0) for b in bodies]
+    assert [type(p) for p in parts] == [type(e) for e in expected]
+    assert [p.body for p in parts if isinstance(p, Part)] == [
+        b for b in bodies if len(b) <= MAX_PART
+    ]
+
+
+@given(BOUNDARIES, st.lists(st.integers(1, 5000), max_size=5), st.lists(st.integers(0, 99_999)))
+def test_oversize_parts_are_skipped_and_the_next_part_still_arrives(
+    boundary: str, sizes: list[int], cuts: list[int]
+) -> None:
+    bodies = [b"z" * n for n in sizes] + [b"after"]
+    data = encode(boundary, bodies, with_length=False)
+    parts = feed_all(MultipartParser(boundary, MAX_PART), chunked(data, cuts))
+    assert isinstance(parts[-1], Part) and parts[-1].body == b"after"
+    assert sum(isinstance(p, Skipped) for p in parts) == sum(n > MAX_PART for n in sizes)
+
+
+@given(st.binary(max_size=3000), st.lists(st.integers(0, 3000)))
+def test_arbitrary_bytes_never_raise_nor_grow_the_buffer(data: bytes, cuts: list[int]) -> None:
+    feed_all(MultipartParser("b", MAX_PART), chunked(data, cuts))
+
+
+def test_boundary_of_reads_quoted_and_plain_parameters() -> None:
+    assert boundary_of('multipart/mixed; boundary="MIME_boundary"') == "MIME_boundary"
+    assert boundary_of("multipart/x-mixed-replace;boundary=myboundary") == "myboundary"
+    assert boundary_of("multipart/mixed") is None
+
+
+# --- vendor decoders -----------------------------------------------------------------------
+
+JSONISH = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=20),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=10), inner, max_size=4)
+    ),
+    max_leaves=12,
+)
+
+
+@given(st.binary(max_size=500))
+def test_vendor_decoders_never_raise_on_any_bytes(body: bytes) -> None:
+    part = Part({"content-type": "text/plain"}, body)
+    for out in (hikvision.decode_part(part), dahua.decode_part(part)):
+        assert all(not isinstance(o, Unknown) or o.kind for o in out)
+
+
+@given(JSONISH)
+def test_2n_pull_decoder_never_raises_except_for_a_lost_channel(doc: object) -> None:
+    body = json.dumps(doc).encode()
+    try:
+        twon.decode_pull(body)
+    except StreamLost:
+        assert not (isinstance(doc, dict) and doc.get("success") is True)
+
+
+@given(JSONISH)
+def test_hikvision_json_alerts_never_raise(doc: object) -> None:
+    hikvision.decode_part(Part({}, json.dumps(doc).encode()))
+
+
+@given(st.integers(0, 2**40), st.sampled_from(["Start", "Pulse"]))
+def test_dahua_card_and_call_round_trip(number: int, action: str) -> None:
+    data = json.dumps({"CardNo": str(number), "Method": 1})
+    assert dahua.decode_part(
+        Part({}, f"Code=AccessControl;action=Pulse;index=0;data={data}\r\n".encode())
+    ) == [Card(number)]
+    assert dahua.decode_part(Part({}, f"Code=Invite;action={action};index=0".encode())) == [
+        Call("ringing")
+    ]
+
+
+def test_hikvision_xml_is_parsed_with_defusedxml() -> None:
+    bomb = b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY a "aaaa">]><EventNotificationAlert><eventType>&a;</eventType></EventNotificationAlert>'
+    assert hikvision.decode_part(Part({}, bomb)) == [Unknown("alert", malformed=True)]
+
+
+@given(BOUNDARIES, BODIES.filter(lambda b: len(b) <= MAX_PART), st.lists(st.integers(0, 999)))
+def test_a_part_with_a_length_is_handed_over_at_its_last_byte(
+    boundary: str, body: bytes, cuts: list[int]
+) -> None:
+    """Not when the next delimiter arrives: on an idle stream that is the next heartbeat."""
+    head = f"--{boundary}\r\nContent-Length: {len(body)}\r\n\r\n".encode()
+    parts = feed_all(MultipartParser(boundary, MAX_PART), chunked(head + body, cuts))
+    assert parts == [Part({"content-length": str(len(body))}, body)]
