@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gzip
 import json
 import os
 import resource
@@ -19,7 +20,10 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+import urllib.error
+import urllib.request
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -115,6 +119,71 @@ def hub_peak_rss_mb(pid: int) -> float:
     return 0.0
 
 
+class HealthProbe(threading.Thread):
+    """GET /v1/health every 20 ms while the hub works; the latencies show loop stalls."""
+
+    def __init__(self, url: str) -> None:
+        super().__init__(daemon=True)
+        self.url = url + "/v1/health"
+        self.times: list[float] = []
+        self.stop = threading.Event()
+
+    def run(self) -> None:
+        while not self.stop.is_set():
+            t0 = time.perf_counter()
+            with urllib.request.urlopen(self.url, timeout=30) as resp:
+                resp.read()
+            self.times.append(time.perf_counter() - t0)
+            self.stop.wait(0.02)
+
+    def figures(self, prefix: str) -> dict[str, float]:
+        self.stop.set()
+        self.join(35)
+        t = sorted(self.times) or [0.0]
+        return {
+            f"{prefix}_p50_ms": round(t[len(t) // 2] * 1000, 2),
+            f"{prefix}_p99_ms": round(t[int(len(t) * 0.99)] * 1000, 2),
+            f"{prefix}_max_ms": round(t[-1] * 1000, 2),
+        }
+
+
+def hostile(url: str, token: str, pid: int) -> dict[str, float]:
+    """A 62 KiB gzip bomb (63 MiB of {}) and a 100k-event batch: status, the hub's RSS, and
+    /v1/health latency meanwhile (issue 12 measured 1.6 GiB and a 3.9 s stall before)."""
+    bomb = gzip.compress(b'{"events": [' + b"{}," * (21 * 2**20) + b"{}]}", 9)
+    env = '{"seq":%d,"at":"2026-01-01T00:00:00+00:00","kind":"k","class":"telemetry",'
+    env += '"source":"s","body":{},"schema_version":1}'
+    big = gzip.compress(
+        (
+            '{"site":"bench","epoch":"00000000000000b1","from_seq":1,"to_seq":100000,"events":['
+            + ",".join(env % i for i in range(1, 100_001))
+            + "]}"
+        ).encode()
+    )
+    out: dict[str, float] = {"bomb_kib": round(len(bomb) / 1024, 1)}
+    rss_before = hub_peak_rss_mb(pid)
+    probe = HealthProbe(url)
+    probe.start()
+    for name, body in (("bomb", bomb), ("batch_100k", big)):
+        req = urllib.request.Request(
+            f"{url}/v1/sites/bench/events",
+            data=body,
+            method="POST",
+            headers={"Authorization": f"Bearer {token}", "Content-Encoding": "gzip"},
+        )
+        t0 = time.perf_counter()
+        try:
+            urllib.request.urlopen(req, timeout=60).read()
+            out[f"{name}_status"] = 200
+        except urllib.error.HTTPError as exc:
+            out[f"{name}_status"] = exc.code
+        out[f"{name}_answer_ms"] = round((time.perf_counter() - t0) * 1000, 1)
+    out.update(probe.figures("health_under_attack"))
+    out["hub_peak_rss_mb_before_attack"] = round(rss_before, 1)
+    out["hub_peak_rss_mb_after_attack"] = round(hub_peak_rss_mb(pid), 1)
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true")
@@ -162,6 +231,8 @@ def main() -> None:
                         raise
                     time.sleep(0.05)
             url = f"http://127.0.0.1:{port}"
+            probe = HealthProbe(url)
+            probe.start()
             done = subprocess.run(
                 [*me, "--role", "drain", "--db", site_db, "--url", url, "--token", token],
                 check=True,
@@ -169,7 +240,9 @@ def main() -> None:
                 text=True,
             )
             result = json.loads(done.stdout.strip().splitlines()[-1])
+            result.update(probe.figures("health_during_drain"))
             result["hub_peak_rss_mb"] = round(hub_peak_rss_mb(hub.pid), 1)
+            result.update(hostile(url, token, hub.pid))
         finally:
             hub.terminate()
             hub.wait(10)

@@ -14,7 +14,7 @@ def backoff_delay(
 ) -> float:
     """Exponential backoff with jitter: uniform in [d/2, d], d = min(cap, base * 2^(n-1))."""
     span = min(cap, base * 2 ** min(max(failures - 1, 0), 62))
-    return span / 2 + rnd() * span / 2
+    return float(span / 2 + rnd() * span / 2)
 
 
 class Backoff:

@@ -144,7 +144,7 @@ def _convert(tp: Any, value: Any, file: Path, key: str) -> Any:
             raise ConfigError(file, key, f"expected {_type_name(tp)}, got {show(value)}")
         (item_tp, _) = (*get_args(tp), ...)[:2]
         return tuple(_convert(item_tp, v, file, f"{key}[{i}]") for i, v in enumerate(value))
-    if dataclasses.is_dataclass(tp):
+    if isinstance(tp, type) and dataclasses.is_dataclass(tp):
         if not isinstance(value, dict):
             raise ConfigError(file, key, f"expected a table, got {show(value)}")
         return build(tp, value, file, key)

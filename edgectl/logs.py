@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
+from collections.abc import MutableMapping
 from typing import Any, TextIO
 
 import structlog
@@ -31,7 +32,7 @@ def under_journald(stream: TextIO, env: dict[str, str] | None = None) -> bool:
         return False
 
 
-def journald_line(_: Any, method: str, event: dict[str, Any]) -> str:
+def journald_line(_: Any, method: str, event: MutableMapping[str, Any]) -> str:
     """``<6>started site=compound-01 drivers=[...]``: one line, priority first."""
     level = str(event.pop("level", method))
     event.pop("timestamp", None)  # journald stamps every line itself

@@ -12,6 +12,7 @@ import sqlite3
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Any
 
 import structlog
 
@@ -190,6 +191,6 @@ class Router:
             await asyncio.wait(set(self._tasks), timeout=5)
 
 
-def _log_failure(fut: asyncio.Future[object]) -> None:
+def _log_failure(fut: asyncio.Future[Any]) -> None:
     if not fut.cancelled() and fut.exception() is not None:
         log.error("journal_append_failed", error=str(fut.exception()))

@@ -19,6 +19,7 @@ as ``updates`` for the store to apply.
 from __future__ import annotations
 
 import hashlib
+import hmac
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
@@ -41,9 +42,40 @@ KINDS = ("card", "card_pin", "pin", "plate", "visitor")
 STATUSES = ("active", "suspended", "revoked")
 
 
-def pin_digest(pin: str) -> str:
-    """How a PIN is stored and compared (never kept in clear)."""
+KEYED_PIN = "h1:"  # prefix of a keyed PIN digest; a digest without it is a legacy one
+
+
+def pin_key_id(key: bytes) -> str:
+    """A short public name of a PIN key (which key a digest was made with; reveals nothing)."""
+    return hashlib.sha256(b"edgectl-pin-key-id:" + key).hexdigest()[:16]
+
+
+def pin_digest(pin: str, key: bytes | None = None) -> str:
+    """How a PIN is stored and compared (never kept in clear).
+
+    With a PIN key: ``h1:<key id>:`` + HMAC-SHA256(key, pin), what the hub and the site store.
+    Without: the legacy unkeyed SHA-256 (rows enrolled before the site had keys; a table of
+    every 4-6 digit PIN reverses it, so such rows are only verified until re-enrolled).
+    """
+    if key is not None:
+        mac = hmac.new(key, pin.encode(), hashlib.sha256).hexdigest()
+        return f"{KEYED_PIN}{pin_key_id(key)}:{mac}"
     return hashlib.sha256(f"edgectl-pin:{pin}".encode()).hexdigest()
+
+
+def pin_candidates(pin: str, keys: tuple[bytes, ...]) -> tuple[str, ...]:
+    """Every digest ``pin`` may be stored as on this site: one per key, then the legacy one."""
+    return (*(pin_digest(pin, k) for k in keys), pin_digest(pin))
+
+
+def pin_matches(pin: str, stored: str | None, keys: tuple[bytes, ...]) -> bool:
+    """Whether ``pin`` is the PIN ``stored`` digests (by the key the digest names)."""
+    if stored is None:
+        return False
+    if stored.startswith(KEYED_PIN):
+        key = next((k for k in keys if stored.startswith(f"{KEYED_PIN}{pin_key_id(k)}:")), None)
+        return key is not None and hmac.compare_digest(pin_digest(pin, key), stored)
+    return hmac.compare_digest(pin_digest(pin), stored)
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,6 +148,7 @@ class AccessState:
     last_pass: datetime | None = None  # the person's last pass at this target
     modes: Modes = Modes()
     last_sync: datetime | None = None  # last successful sync with the hub; None: never
+    pin_keys: tuple[bytes, ...] = ()  # the site's PIN keys (keyed PIN digests)
 
 
 # --- state changes a grant asks the store to make durable -------------------------------
@@ -180,9 +213,8 @@ def decide(state: AccessState, event: CredentialPresented, now: datetime) -> Dec
     if cred.kind == "card_pin":
         if not event.pin:  # the reader waits for the PIN: no refusal shown yet
             return replace(_deny(state, "pin_required"), effects=())
-        digest = pin_digest(event.pin)
-        duress = digest == cred.duress_digest
-        if not duress and digest != cred.pin_digest:
+        duress = pin_matches(event.pin, cred.duress_digest, state.pin_keys)
+        if not duress and not pin_matches(event.pin, cred.pin_digest, state.pin_keys):
             return _deny(state, "pin_wrong")
     role = cred.person.role
     if state.modes.lockdown and not state.modes.emergency and role not in policy.security_roles:

@@ -9,6 +9,7 @@ duplicates. A failed step is counted by kind, logged, and retried with backoff a
 from __future__ import annotations
 
 import asyncio
+import base64
 import inspect
 import json
 import random
@@ -26,11 +27,12 @@ from edgectl.backoff import backoff_delay
 from edgectl.config import Config, Tls
 from edgectl.site.service import SiteService
 from edgectl.site.worker import fan_out
-from edgectl.store import kv, workorders
+from edgectl.store import kv, pinkeys, workorders
 from edgectl.store.journal import Entry, Journal
 from edgectl.store.worker import DbWorker
+from rules.access import pin_key_id
 from sync import apply, metrics, outbox
-from sync.codec import AckError, BatchError, gunzip, judge_ack
+from sync.codec import CONTRACT_VERSION, AckError, BatchError, gunzip, judge_ack
 from sync.status import read_status
 
 log = structlog.get_logger(__name__)
@@ -42,7 +44,8 @@ SYNC_MARK_S = 60.0  # record the last sync time at most this often (it reloads a
 
 class SyncFailure(Exception):
     """A sync step failed. ``kind`` is one of: transport, timeout, server_error, unauthorized,
-    rejected, bad_response, bad_ack, invalid_pull, store (the local database, e.g. disk full)."""
+    rejected, bad_response, bad_ack, invalid_pull, incompatible, epoch_mismatch, store (the
+    local database, e.g. disk full)."""
 
     def __init__(self, kind: str, message: str) -> None:
         self.kind = kind
@@ -61,8 +64,35 @@ def ssl_context(tls: Tls | None) -> ssl.SSLContext | None:
     return ctx
 
 
+def check_contract(doc: dict[str, Any]) -> None:
+    """Refuse a hub whose contract version this site cannot speak (same major, minor at least
+    ours); raise SyncFailure ``incompatible`` saying which side to upgrade."""
+    theirs = doc.get("contract")
+    ours = tuple(int(x) for x in CONTRACT_VERSION.split(".")[:2])
+    try:
+        major, minor = (int(x) for x in str(theirs).split(".")[:2])
+    except ValueError:
+        major, minor = 0, 0
+    if major != ours[0] or minor < ours[1]:
+        raise SyncFailure(
+            "incompatible",
+            f"the hub speaks sync contract {theirs or 'unknown (no version)'}; this site needs "
+            f"{ours[0]}.{ours[1]} or a later {ours[0]}.x: "
+            + ("upgrade the hub" if (major, minor) < ours else "upgrade edgectl on this site"),
+        )
+
+
+def _error(doc: dict[str, Any]) -> dict[str, Any]:
+    raw = doc.get("error")
+    return raw if isinstance(raw, dict) else {}
+
+
+def _error_code(doc: dict[str, Any]) -> Any:
+    return _error(doc).get("code")
+
+
 def _error_text(status: int, doc: dict[str, Any]) -> str:
-    err = doc.get("error") if isinstance(doc.get("error"), dict) else {}
+    err = _error(doc)
     return f"{status} {err.get('code', '?')}: {err.get('message', '')}".strip()
 
 
@@ -101,6 +131,7 @@ class SyncClient:
         self._next_pull = 0.0
         self._next_sync_mark = 0.0
         self._base = self.hub.url.rstrip("/") + f"/v1/sites/{self.site}"
+        self._keyring = pinkeys.keyring_path(db_path)
 
     async def run(self) -> None:
         """Sync until cancelled. Never raises for hub or network trouble."""
@@ -161,10 +192,14 @@ class SyncClient:
 
         Returns whether the event backlog is empty; raises SyncFailure on the first failure.
         """
+        if self._full_round:
+            _, health = await self._request(http, "GET", "/v1/health", absolute=True)
+            check_contract(health)
         caught_up = await self._push_events(http)
         loop = asyncio.get_running_loop()
         if self._full_round or loop.time() >= self._next_pull:
             self._full_round = False
+            await self._pull_pin_key(http)
             await self._pull_changes(http)
             await self._pull_workorders(http)
             await self._push_statuses(http)
@@ -182,13 +217,21 @@ class SyncClient:
         return await self._db_worker.call(fn, *args, **kw)
 
     async def _request(
-        self, http: aiohttp.ClientSession, method: str, path: str, **kw: Any
+        self,
+        http: aiohttp.ClientSession,
+        method: str,
+        path: str,
+        *,
+        absolute: bool = False,
+        **kw: Any,
     ) -> tuple[int, dict[str, Any]]:
-        """Send a request; return (status, JSON object). 5xx, auth errors, transport faults,
+        """Send a request (``path`` under the site's base, or under the hub's with
+        ``absolute``); return (status, JSON object). 5xx, auth errors, transport faults,
         bodies that are too large or not a JSON object raise SyncFailure."""
         limit = self.hub.max_response_bytes
+        url = (self.hub.url.rstrip("/") if absolute else self._base) + path
         try:
-            async with http.request(method, self._base + path, **kw) as resp:
+            async with http.request(method, url, **kw) as resp:
                 if (resp.content_length or 0) > limit:
                     raise SyncFailure(
                         "bad_response",
@@ -266,7 +309,10 @@ class SyncClient:
                 data=pending.body,
                 headers={"Content-Encoding": "gzip", "Content-Type": "application/json"},
             )
-            gap = status == 409 and doc.get("error", {}).get("code") == "gap"
+            code = _error_code(doc) if status != 200 else None
+            gap = status == 409 and code == "gap"
+            if status == 409 and code == "epoch_mismatch":
+                raise SyncFailure("epoch_mismatch", _error_text(status, doc))
             if status != 200 and not gap:
                 raise SyncFailure(
                     "rejected",
@@ -292,6 +338,23 @@ class SyncClient:
         return False
 
     # --- pulling people, credentials, access levels ---------------------------------------
+
+    async def _pull_pin_key(self, http: aiohttp.ClientSession) -> None:
+        """Keep the site's PIN key (for the keyed PIN digests the hub sends) in its file."""
+        status, doc = await self._request(http, "GET", "/pin-key")
+        if status != 200:
+            raise SyncFailure("rejected", f"pin key: {_error_text(status, doc)}")
+        try:
+            key = base64.b64decode(str(doc.get("key")), validate=True)
+        except ValueError:
+            key = b""
+        if len(key) != pinkeys.KEY_BYTES:
+            raise SyncFailure("bad_response", "pin key: not a 32-byte key in base64")
+        try:
+            if await asyncio.to_thread(pinkeys.add_key, self._keyring, key):
+                log.info("sync_pin_key_stored", key_id=pin_key_id(key), path=str(self._keyring))
+        except (OSError, ValueError) as exc:
+            raise SyncFailure("invalid_pull", f"pin key not stored: {exc}") from None
 
     async def _pull_changes(self, http: aiohttp.ClientSession) -> None:
         cursor = int(await self._db(kv.get, kv.CHANGES_CURSOR, "0"))

@@ -7,15 +7,16 @@ config change resumes exactly where the hub left off.
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from edgectl.store import kv
 from edgectl.store.credentials import bump_revision
-from edgectl.store.journal import head_seq
+from edgectl.store.journal import epoch, head_seq, new_epoch
 from edgectl.store.tx import transaction
-from sync.codec import Row, encode_batch, envelope
+from sync.codec import MAX_DECODED_BYTES, MAX_EVENTS, Row, encode_batch, envelope
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,9 +49,12 @@ def next_batch(
     Cursor, head and rows are read in one transaction (one WAL snapshot), so a seq missing
     between the cursor and the head really was evicted, not committed a moment later.
     """
+    max_events = min(max_events, MAX_EVENTS)  # the contract's cap: a hub refuses more (413)
+    max_bytes = min(max_bytes, MAX_DECODED_BYTES // 2)
     with transaction(conn, immediate=False):
         cursor = kv.acked_seq(conn)
         head = head_seq(conn)
+        journal_epoch = epoch(conn)
         rows: list[Row] = conn.execute(
             "SELECT seq, at, kind, cls, source, body, schema_version FROM journal "
             "WHERE seq > ? ORDER BY seq LIMIT ?",
@@ -67,9 +71,38 @@ def next_batch(
         envelopes.append(text)
         size += len(text)
     to_seq = rows[len(envelopes) - 1][0] if envelopes else head
-    return Pending(
-        cursor + 1, to_seq, len(envelopes), head, encode_batch(site, cursor + 1, to_seq, envelopes)
+    sent = [int(r[0]) for r in rows[: len(envelopes)]]
+    body = encode_batch(
+        site, journal_epoch, cursor + 1, to_seq, envelopes, gaps(cursor + 1, to_seq, sent)
     )
+    return Pending(cursor + 1, to_seq, len(envelopes), head, body)
+
+
+def gaps(lo: int, hi: int, seqs: list[int]) -> list[tuple[int, int]]:
+    """The ranges of ``[lo, hi]`` missing from the increasing ``seqs`` (evicted)."""
+    out = []
+    expect = lo
+    for s in [*seqs, hi + 1]:
+        if s > expect:
+            out.append((expect, s - 1))
+        expect = s + 1
+    return out
+
+
+def start_new_epoch(conn: sqlite3.Connection, *, actor: str, interface: str) -> tuple[str, str]:
+    """Re-provision: a new journal epoch and the cursor back to 0, so the hub gets the whole
+    journal again as a new stream; journaled as an audit event. Returns (old, new) epoch."""
+    with transaction(conn):
+        old = epoch(conn)
+        new = new_epoch(conn)
+        kv.put(conn, kv.ACKED_SEQ, 0)
+        body = {"actor": actor, "interface": interface, "old_epoch": old, "new_epoch": new}
+        conn.execute(
+            "INSERT INTO journal (at, kind, cls, source, body, schema_version) "
+            "VALUES (?, 'sync_reprovisioned', 'audit', 'sync', ?, 1)",
+            (datetime.now(UTC).isoformat(), json.dumps(body, sort_keys=True)),
+        )
+    return old, new
 
 
 def set_cursor(conn: sqlite3.Connection, seq: int) -> None:

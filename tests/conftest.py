@@ -10,6 +10,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, settings
@@ -168,6 +169,7 @@ class RefHub:
     site: str = "site-a"
     token: str = ""
     runner: object | None = None
+    contract: Any = None  # tests.contract.ContractCheck: every answer checked against the contract
 
     @property
     def url(self) -> str:
@@ -175,8 +177,10 @@ class RefHub:
 
     async def start(self) -> None:
         from sync.hub.app import start
+        from tests.contract import ContractCheck
 
-        self.runner = await start(self.db, "127.0.0.1", self.port)
+        self.contract = self.contract or ContractCheck()
+        self.runner = await start(self.db, "127.0.0.1", self.port, on_app=self.contract.install)
 
     async def stop(self) -> None:
         if self.runner is not None:
@@ -195,6 +199,9 @@ async def ref_hub(tmp_path: Path):  # type: ignore[no-untyped-def]
     await hub.start()
     yield hub
     await hub.stop()
+    assert not hub.contract.problems, "hub answers break sync/openapi.yaml:\n" + "\n".join(
+        hub.contract.problems
+    )
 
 
 def site_config(tmp_path: Path, hub_url: str, token: str, site: str = "site-a", **hub: object):  # type: ignore[no-untyped-def]

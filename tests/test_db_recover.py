@@ -54,6 +54,8 @@ async def test_damaged_db_is_refused_named_by_doctor_and_recovered(
     path, cfg = door_site(tmp_path, {"r1": pty_pair.host})
     db = Path(cfg.store.path)
     _fill(db)
+    with closing(sqlite3.connect(db)) as conn:
+        epoch = conn.execute("SELECT value FROM kv WHERE key = 'journal.epoch'").fetchone()[0]
     _damage_a_journal_page(db)
 
     code, text = await edgectl("run", "--config", str(path))
@@ -73,6 +75,7 @@ async def test_damaged_db_is_refused_named_by_doctor_and_recovered(
         assert dict(conn.execute("SELECT key, value FROM kv").fetchall()) == {
             "sync.acked_seq": "1200",
             "site.epoch": "e-42",
+            "journal.epoch": epoch,  # the same journal: the hub takes its batches on
         }
         assert conn.execute("SELECT name FROM people").fetchall() == [("Wang Fang",)]
     assert list(tmp_path.glob("edgectl.db.damaged-*"))

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +31,25 @@ def hub_cli(hub: Any, *args: str) -> str:
     result = edgectl("hub", *args, "--db", str(hub.db), "--site", hub.site)
     assert result.returncode == 0, result.stdout + result.stderr
     return result.stdout.strip()
+
+
+@asynccontextmanager
+async def hub_site(tmp_path: Path, hub: Any) -> AsyncIterator[tuple[Any, Daemon, Any]]:
+    """The daemon on a simulated compound, syncing with ``hub``: (compound, daemon, events),
+    once its gate reports; the daemon stops on exit."""
+    overrides = {
+        "site": {"id": hub.site},
+        "hub": {"enabled": True, "url": hub.url, "token": hub.token, "interval_s": 0.2},
+    }
+    async with simulated_compound(tmp_path / "site", overrides) as compound:
+        daemon = Daemon(compound.config)
+        await daemon.start()
+        events = daemon.journal.subscribe()
+        try:
+            await wait_for(events, "gate_state")
+            yield compound, daemon, events
+        finally:
+            await daemon.stop()
 
 
 async def decide_until(daemon: Daemon, compound: Any, events: Any, reason: str) -> dict[str, Any]:
@@ -63,42 +84,27 @@ async def test_hub_card_pulled_granted_then_revoked_and_events_forwarded(
         "--number",
         "777",
     )
-    overrides = {
-        "site": {"id": ref_hub.site},
-        "hub": {"enabled": True, "url": ref_hub.url, "token": ref_hub.token, "interval_s": 0.2},
-    }
-    async with simulated_compound(tmp_path / "site", overrides) as compound:
-        daemon = Daemon(compound.config)
-        await daemon.start()
-        events = daemon.journal.subscribe()
-        try:
-            await wait_for(events, "gate_state")
-            granted = await decide_until(daemon, compound, events, "granted")
-            assert granted["person_id"] == "res-777"
-            async with asyncio.timeout(2):  # the coil write may land just after the journal
-                while not compound.gates.gates[1].model.commands:
-                    await asyncio.sleep(0.005)
-            assert [n for _, n in compound.gates.gates[1].model.commands] == ["open"]
-            await asyncio.to_thread(
-                hub_cli, ref_hub, "cards", "revoke", str(json.loads(card)["id"])
-            )
-            await decide_until(daemon, compound, events, "revoked")
-            pulls = [
-                e.body
-                for e in read_entries(daemon.journal.conn, 0, 100000)
-                if e.kind == "site_changed"
-            ]
-            assert len(pulls) >= 2  # the card's arrival and its revocation, each audited
-            assert {(b["actor"], b["interface"], b["action"]) for b in pulls} == {
-                ("hub", "hub", "hub_changes")
-            }
-            assert pulls[0]["details"]["counts"]["credential_upsert"] == 1
-            head = journal_head(daemon.journal.path)
-            async with asyncio.timeout(10):
-                while HubStore(ref_hub.db).acked(ref_hub.site) < head:
-                    await asyncio.sleep(0.1)
-        finally:
-            await daemon.stop()
+    async with hub_site(tmp_path, ref_hub) as (compound, daemon, events):
+        granted = await decide_until(daemon, compound, events, "granted")
+        assert granted["person_id"] == "res-777"
+        async with asyncio.timeout(2):  # the coil write may land just after the journal
+            while not compound.gates.gates[1].model.commands:
+                await asyncio.sleep(0.005)
+        assert [n for _, n in compound.gates.gates[1].model.commands] == ["open"]
+        await asyncio.to_thread(hub_cli, ref_hub, "cards", "revoke", str(json.loads(card)["id"]))
+        await decide_until(daemon, compound, events, "revoked")
+        pulls = [
+            e.body for e in read_entries(daemon.journal.conn, 0, 100000) if e.kind == "site_changed"
+        ]
+        assert len(pulls) >= 2  # the card's arrival and its revocation, each audited
+        assert {(b["actor"], b["interface"], b["action"]) for b in pulls} == {
+            ("hub", "hub", "hub_changes")
+        }
+        assert pulls[0]["details"]["counts"]["credential_upsert"] == 1
+        head = journal_head(daemon.journal.path)
+        async with asyncio.timeout(10):
+            while HubStore(ref_hub.db).acked(ref_hub.site) < head:
+                await asyncio.sleep(0.1)
     store = HubStore(ref_hub.db)
     forwarded = store.events(ref_hub.site, 0, 100000)
     store.close()

@@ -11,10 +11,19 @@ import pytest
 
 from sync.codec import encode_batch
 from sync.hub.store import HubStore
+from sync.outbox import gaps
 from tests.conftest import RefHub
 
+EPOCH = "00000000000000e1"
 
-def batch(from_seq: int, to_seq: int, seqs: list[int] | None = None, site: str = "site-a") -> bytes:
+
+def batch(
+    from_seq: int,
+    to_seq: int,
+    seqs: list[int] | None = None,
+    site: str = "site-a",
+    epoch: str = EPOCH,
+) -> bytes:
     seqs = list(range(from_seq, to_seq + 1)) if seqs is None else seqs
     envs = [
         json.dumps(
@@ -30,7 +39,8 @@ def batch(from_seq: int, to_seq: int, seqs: list[int] | None = None, site: str =
         )
         for s in seqs
     ]
-    return encode_batch(site, from_seq, to_seq, envs)
+    held = sorted({s for s in seqs if from_seq <= s <= to_seq})
+    return encode_batch(site, epoch, from_seq, to_seq, envs, gaps(from_seq, to_seq, held))
 
 
 async def call(
@@ -73,7 +83,7 @@ async def test_bad_token_and_wrong_site_are_refused(ref_hub: RefHub) -> None:
     assert_error(
         *await call(ref_hub, "POST", EVENTS, other, batch(1, 2)), 403, "forbidden", "site-a"
     )
-    assert (await call(ref_hub, "GET", "/v1/sites/site-a/events/ack"))[1] == {"acked_seq": 0}
+    assert (await call(ref_hub, "GET", "/v1/sites/site-a/events/ack"))[1]["acked_seq"] == 0
 
 
 @pytest.mark.parametrize(
@@ -82,7 +92,13 @@ async def test_bad_token_and_wrong_site_are_refused(ref_hub: RefHub) -> None:
         (b"not gzip at all", "not valid gzip"),
         (gzip.compress(b"{not json"), "not valid JSON"),
         (gzip.compress(b"[1, 2]"), "expected an object"),
-        (gzip.compress(b'{"site": "site-a", "from_seq": 3, "to_seq": 1, "events": []}'), "to_seq"),
+        (
+            gzip.compress(
+                b'{"site": "site-a", "epoch": "00000000000000e1", "from_seq": 3, "to_seq": 1, '
+                b'"events": []}'
+            ),
+            "to_seq",
+        ),
         (batch(1, 3, [1, 3, 2]), "events[2].seq: not increasing"),
         (batch(1, 2, [1, 5]), "events[1].seq: 5 outside [1, 2]"),
         (batch(1, 2, site="site-b"), "batch names 'site-b'"),
@@ -91,7 +107,7 @@ async def test_bad_token_and_wrong_site_are_refused(ref_hub: RefHub) -> None:
 )
 async def test_malformed_batches_are_refused(ref_hub: RefHub, body: bytes, text: str) -> None:
     assert_error(*await call(ref_hub, "POST", EVENTS, data=body), 400, "malformed_batch", text)
-    assert (await call(ref_hub, "GET", "/v1/sites/site-a/events/ack"))[1] == {"acked_seq": 0}
+    assert (await call(ref_hub, "GET", "/v1/sites/site-a/events/ack"))[1]["acked_seq"] == 0
 
 
 async def test_dedupe_gap_and_contiguous_ack(ref_hub: RefHub) -> None:

@@ -2,69 +2,23 @@
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
-from typing import Any
 
-import yaml
+import pytest
+from aiohttp import web
 
+from edgectl.store import kv
+from edgectl.store.db import open_store
+from sync.client import SyncClient
+from sync.codec import CONTRACT_VERSION
 from sync.hub.app import make_app
 from sync.hub.store import HubStore
-from tests.conftest import RefHub
+from tests.conftest import RefHub, free_port, site_config
+from tests.contract import SPEC, as_schema, problems, resolve
+from tests.sync_support import run_until
 from tests.test_hub_api import batch, call
-
-SPEC = yaml.safe_load((Path(__file__).parent.parent / "sync" / "openapi.yaml").read_text())
-
-
-def resolve(schema: dict[str, Any]) -> dict[str, Any]:
-    while "$ref" in schema:
-        _, _, kind, name = schema["$ref"].split("/")
-        schema = SPEC["components"][kind][name]
-    return schema
-
-
-def conforms(doc: Any, schema: dict[str, Any], where: str = "$") -> None:
-    """A small structural check: required keys, types of objects/arrays, enums, consts."""
-    schema = resolve(schema)
-    for part in schema.get("allOf", []):
-        conforms(doc, part, where)
-    if "oneOf" in schema:
-        errors = []
-        for option in schema["oneOf"]:
-            try:
-                conforms(doc, option, where)
-                break
-            except AssertionError as exc:
-                errors.append(str(exc))
-        else:
-            raise AssertionError(f"{where}: matches no option: {errors}")
-    types = schema.get("type")
-    types = [types] if isinstance(types, str) else types or []
-    if "null" in types and doc is None:
-        return
-    if "object" in types:
-        assert isinstance(doc, dict), f"{where}: expected an object"
-        for key in schema.get("required", []):
-            assert key in doc, f"{where}: missing {key}"
-        for key, sub in schema.get("properties", {}).items():
-            if key in doc:
-                conforms(doc[key], sub, f"{where}.{key}")
-    if "array" in types:
-        assert isinstance(doc, list), f"{where}: expected an array"
-        for i, item in enumerate(doc):
-            conforms(item, schema.get("items", {}), f"{where}[{i}]")
-    if "integer" in types and not {"string", "null"} & set(types):
-        assert isinstance(doc, int) and not isinstance(doc, bool), f"{where}: expected an integer"
-    if "enum" in schema:
-        assert doc in schema["enum"], f"{where}: {doc!r} not in {schema['enum']}"
-    if "const" in schema:
-        assert doc == schema["const"], f"{where}: expected {schema['const']!r}"
-
-
-def response_schema(path: str, method: str, status: int) -> dict[str, Any]:
-    responses = SPEC["paths"][path][method]["responses"]
-    resp = resolve(responses.get(str(status)) or responses[f"{str(status)[0]}XX"])
-    return resp["content"]["application/json"]["schema"]
 
 
 def test_hub_routes_are_the_spec_paths(tmp_path: Path) -> None:
@@ -134,4 +88,56 @@ async def test_answers_match_the_schemas(ref_hub: RefHub) -> None:
         200,
     ]
     for path, method, (status, doc) in checks:
-        conforms(doc, response_schema(path, method, status), f"{method} {path} {status}")
+        assert not problems(path, method, status, json.dumps(doc).encode())
+    assert ref_hub.contract.seen >= len(checks)  # and the fixture checked every answer
+
+
+def test_the_contract_version_is_the_code_version() -> None:
+    assert SPEC["info"]["version"] == CONTRACT_VERSION
+
+
+def test_every_record_matches_exactly_one_branch() -> None:
+    """Record.data used to match several oneOf branches (no discriminator)."""
+    from jsonschema import Draft202012Validator
+
+    record = Draft202012Validator(as_schema({"$ref": "#/components/schemas/Record"}))
+    for type_, data in [
+        ("person", {"name": "A"}),
+        ("access_level", {"name": "L"}),
+        ("group", {"name": "G"}),
+        ("person", None),
+    ]:
+        doc = {"cursor": 1, "type": type_, "op": "upsert", "id": "x", "data": data}
+        assert not list(record.iter_errors(doc)), type_
+    bad = {"cursor": 1, "type": "person", "op": "upsert", "id": "x", "data": {"targets": 5}}
+    assert list(record.iter_errors({**bad, "type": "credential"}))
+
+
+@pytest.mark.parametrize(
+    ("version", "text"),
+    [(None, "unknown (no version)"), ("1.0.0", "upgrade the hub"), ("2.0.0", "upgrade edgectl")],
+)
+async def test_the_site_checks_the_contract_version_on_connect(
+    tmp_path: Path, version: str | None, text: str
+) -> None:
+    app = web.Application()
+
+    async def health(_: web.Request) -> web.Response:
+        return web.json_response({"status": "ok", **({"contract": version} if version else {})})
+
+    app.router.add_get("/v1/health", health)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    port = free_port()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    try:
+        cfg = site_config(tmp_path, f"http://127.0.0.1:{port}", "t")
+        conn = open_store(cfg.store.path)
+        await run_until(
+            SyncClient(cfg, cfg.store.path), lambda: bool(kv.get(conn, kv.LAST_ERROR, ""))
+        )
+        last = json.loads(kv.get(conn, kv.LAST_ERROR))
+        assert last["kind"] == "incompatible" and text in last["message"]
+        assert "sync contract" in last["message"]
+    finally:
+        await runner.cleanup()

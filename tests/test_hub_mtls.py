@@ -106,6 +106,17 @@ async def test_client_certificate_authenticates_its_own_site_only(tmp_path: Path
             ) as r:
                 assert r.status == 403
                 assert (await r.json())["error"]["code"] == "forbidden"
+        # a disabled site (a stolen box): its own certificate gets 401
+        store = HubStore(tmp_path / "hub.db")
+        store.set_disabled("site-a", True)
+        store.close()
+        own = ssl_context(cfg.hub.tls)
+        async with aiohttp.ClientSession() as http:
+            async with http.get(
+                f"https://127.0.0.1:{port}/v1/sites/site-a/events/ack", ssl=own
+            ) as r:
+                assert r.status == 401
+                assert "disabled" in (await r.json())["error"]["message"]
         await journal.close()
     finally:
         await runner.cleanup()

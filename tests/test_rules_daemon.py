@@ -12,6 +12,7 @@ from drivers.sim.wiegand_converter import SimWiegandConverter
 from edgectl.daemon import Daemon
 from edgectl.site.actor import SYSTEM
 from edgectl.site.service import SiteService
+from edgectl.store import pinkeys
 from edgectl.store.credentials import credential_values
 from edgectl.store.journal import Entry
 from tests.site import door_site
@@ -60,7 +61,13 @@ async def test_antipassback_visitor_pass_and_lockdown_end_to_end(
         await daemon.site.call(
             SiteService.add_credential,
             "res-2",
-            credential_values("card_pin", facility=12, number=300, pin="2468"),
+            credential_values(
+                "card_pin",
+                facility=12,
+                number=300,
+                pin="2468",
+                key=pinkeys.current_key(pinkeys.keyring_path(daemon.config.store.path)),
+            ),
             actor=SYSTEM,
         )
         reader.present("h10301", 12, 300)

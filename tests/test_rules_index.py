@@ -20,10 +20,11 @@ from edgectl.config import Config
 from edgectl.domain import CredentialPresented, HoldRelay, OpenGate
 from edgectl.site.actor import SYSTEM
 from edgectl.site.service import SiteService
+from edgectl.store import pinkeys
 from edgectl.store.access_index import AccessIndex
 from edgectl.store.credentials import CredentialError, credential_values
 from edgectl.store.db import open_store
-from rules.access import Decision, decide
+from rules.access import Decision, decide, pin_digest
 from sync.outbox import record_sync
 from tests.access_site import access_site, write_cards_csv
 
@@ -49,6 +50,11 @@ class Admin:
             return result
 
         return call
+
+
+def pin_key(cfg: Config) -> bytes:
+    """The site's key for enrolling a PIN (made on first use, as the CLI does)."""
+    return pinkeys.current_key(pinkeys.keyring_path(cfg.store.path))
 
 
 @dataclass
@@ -224,7 +230,8 @@ def test_stale_sync_applies_the_degraded_policy(tmp_path: Path) -> None:
 def test_plates_and_pins(site: Site) -> None:
     site.admin.add_credential("res-1", credential_values("plate", plate="粤B 12-345"))
     site.admin.add_credential(
-        "guard-1", credential_values("pin", pin="246810", duress_pin="246811")
+        "guard-1",
+        credential_values("pin", pin="246810", duress_pin="246811", key=pin_key(site.cfg)),
     )
     assert site.present("r-gate-in", plate="粤b12345").granted
     assert site.present("r-lobby", pin="246810").granted
@@ -234,7 +241,9 @@ def test_plates_and_pins(site: Site) -> None:
 
 
 def test_card_then_pin_on_the_keypad(site: Site) -> None:
-    values = credential_values("card_pin", facility=10, number=60, pin="4321", duress_pin="4329")
+    values = credential_values(
+        "card_pin", facility=10, number=60, pin="4321", duress_pin="4329", key=pin_key(site.cfg)
+    )
     site.admin.add_credential("res-1", values)
     waiting = site.present("r-lobby", number=60)
     assert (waiting.granted, waiting.reason, waiting.effects) == (False, "pin_required", ())
@@ -367,3 +376,25 @@ def test_decision_updates_count_once_while_the_store_is_locked(site: Site) -> No
     finally:
         conn.close()
     assert (uses, position) == (3, "in")
+
+
+def test_legacy_unkeyed_pins_still_verify_until_re_enrolled(site: Site) -> None:
+    """Rows enrolled before keyed digests hold a plain SHA-256 (no ``h1:`` prefix: that is
+    their flag); they keep working, and a new enrollment is keyed."""
+    conn = sqlite3.connect(site.cfg.store.path)
+    conn.execute(
+        "INSERT INTO credentials (kind, format, secret, status, person_id, updated_at) "
+        "VALUES ('pin', 'pin', ?, 'active', 'guard-1', '2026-01-01T00:00:00+00:00')",
+        (pin_digest("135790"),),
+    )
+    conn.commit()
+    conn.close()
+    assert site.present("r-lobby", pin="135790").granted
+    key = pin_key(site.cfg)
+    values = credential_values("pin", pin="975310", key=key)
+    assert values.secret == pin_digest("975310", key) and values.secret.startswith("h1:")
+    site.admin.add_credential("guard-1", values)
+    assert site.present("r-lobby", pin="975310").granted
+    assert site.present("r-lobby", pin="975311").reason == "unknown_credential"
+    with pytest.raises(ValueError, match="no PIN key"):
+        credential_values("pin", pin="975312")  # never stored unkeyed any more

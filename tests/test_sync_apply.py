@@ -19,6 +19,7 @@ from edgectl.store import kv
 from edgectl.store.db import open_store
 from edgectl.store.journal import read_entries
 from edgectl.store.workorders import WorkOrderError, validate_order
+from rules.access import pin_digest
 from sync.apply import Change, InvalidRecord, parse_changes
 
 ids = st.text("abcdefgh0123456789-", min_size=1, max_size=6)
@@ -90,7 +91,8 @@ BREAKS = [
     ("person", "op", "merge"),
     ("person", "type", "pet"),
     ("person", "data", {"role": "landlord"}),
-    ("credential", "data", {"person_id": "p", "kind": "pin", "pin": "12"}),
+    ("credential", "data", {"person_id": "p", "kind": "pin", "pin": "1234"}),  # clear PIN
+    ("credential", "data", {"person_id": "p", "kind": "pin", "pin_digest": "0" * 64}),  # unkeyed
     ("group", "data", {"levels": [""]}),
 ]
 
@@ -217,14 +219,19 @@ def test_site_credentials_survive_pulls_and_resyncs(tmp_path: Path) -> None:
             "type": "credential",
             "op": "upsert",
             "id": 1,
-            "data": {"person_id": "h", "kind": "card_pin", "number": 2, "pin": "4321"},
+            "data": {
+                "person_id": "h",
+                "kind": "card_pin",
+                "number": 2,
+                "pin_digest": pin_digest("4321", b"k" * 32),
+            },
         },
     ]
     rev = kv.get(conn, "access.rev", "0")
     apply_changes(conn, parse_changes(hub), 1, NOW)
     assert kv.get(conn, "access.rev") != rev  # the index reloads levels and groups
     row = conn.execute("SELECT id, hub_id, pin FROM credentials WHERE hub_id = 1").fetchone()
-    assert row[0] != local_id and row[2] and row[2] != "4321"  # the PIN is stored as a digest
+    assert row[0] != local_id and row[2] == pin_digest("4321", b"k" * 32)  # the keyed digest
     assert conn.execute("SELECT group_id FROM person_groups").fetchall()[0][0] == "family"
     # a full resync without the hub's card: the hub card goes, the site's card stays
     apply_changes(conn, parse_changes(hub[:3]), 2, NOW, replace=True)

@@ -18,6 +18,7 @@ from edgectl.store import kv
 from edgectl.store.db import connect
 from edgectl.store.journal import Journal
 from sync.client import SyncClient
+from sync.codec import CONTRACT_VERSION
 from tests.conftest import free_port, site_config, wait_port
 from tests.sync_support import make_event, run_until
 
@@ -46,7 +47,7 @@ async def test_status_shows_backlog_failures_and_metrics(tmp_path: Path) -> None
     )
     code, text = status("--db", cfg.store.path)
     assert "failures:       transport=" in text
-    assert "last error:     [transport] POST /events: ClientConnectorError" in text
+    assert "last error:     [transport] GET /v1/health: ClientConnectorError" in text
     assert REGISTRY.get_sample_value("edgectl_sync_backlog_events") == 5
     assert REGISTRY.get_sample_value("edgectl_sync_oldest_unsent_age_seconds") > 0
     assert REGISTRY.get_sample_value("edgectl_sync_failures_total", {"kind": "transport"}) >= 2
@@ -94,7 +95,7 @@ def test_hub_sites_and_serve(tmp_path: Path) -> None:
     try:
         wait_port(port)
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/v1/health", timeout=5) as resp:
-            assert json.loads(resp.read()) == {"status": "ok"}
+            assert json.loads(resp.read()) == {"status": "ok", "contract": CONTRACT_VERSION}
     finally:
         proc.terminate()
         proc.wait(10)

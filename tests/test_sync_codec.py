@@ -20,12 +20,17 @@ from edgectl.store.db import open_store
 from sync.codec import (
     AckError,
     BatchError,
+    TooLarge,
     decode_batch,
     encode_batch,
     envelope,
     judge_ack,
+    parse_int64,
+    parse_time,
 )
-from sync.outbox import next_batch
+from sync.outbox import gaps, next_batch
+
+EPOCH = "0123456789abcdef"
 
 json_leaf = st.none() | st.booleans() | st.integers(-(2**53), 2**53) | st.text(max_size=20)
 json_value = st.recursive(
@@ -64,8 +69,10 @@ def batches(draw: st.DrawFn) -> tuple[int, int, list[tuple]]:
 @given(batches(), st.text(min_size=1, max_size=20))
 def test_encode_decode_round_trip(b: tuple[int, int, list[tuple]], site: str) -> None:
     start, to_seq, rows = b
-    got = decode_batch(encode_batch(site, start, to_seq, [envelope(r) for r in rows]))
-    assert (got.site, got.from_seq, got.to_seq) == (site, start, to_seq)
+    held = gaps(start, to_seq, [r[0] for r in rows])
+    got = decode_batch(encode_batch(site, EPOCH, start, to_seq, [envelope(r) for r in rows], held))
+    assert (got.site, got.epoch, got.from_seq, got.to_seq) == (site, EPOCH, start, to_seq)
+    assert got.evicted == to_seq - start + 1 - len(rows)
     assert got.events == [
         {
             "seq": r[0],
@@ -101,14 +108,15 @@ def test_a_damaged_envelope_is_named(b: tuple[int, int, list[tuple]], key: str) 
         return
     envs = [json.loads(envelope(r)) for r in rows]
     envs[-1][key] = None
-    data = encode_batch("s", start, to_seq, [json.dumps(e) for e in envs])
+    held = gaps(start, to_seq, [r[0] for r in rows])
+    data = encode_batch("s", EPOCH, start, to_seq, [json.dumps(e) for e in envs], held)
     with pytest.raises(BatchError, match=rf"events\[{len(rows) - 1}\]\.{key}"):
         decode_batch(data)
 
 
 def test_a_gzip_bomb_is_refused() -> None:
-    with pytest.raises(BatchError, match="inflates beyond"):
-        decode_batch(gzip.compress(b" " * (65 * 1024 * 1024), compresslevel=9))
+    with pytest.raises(TooLarge, match="inflates beyond"):
+        decode_batch(gzip.compress(b" " * (17 * 1024 * 1024), compresslevel=9))
 
 
 @given(st.integers(0, 10**9), st.integers(0, 10**9), json_value | st.integers())
@@ -181,3 +189,119 @@ def test_outbox_batches_respect_count_and_bytes(
     )
     assert pending.count == 1 or sizes <= max_bytes
     conn.close()
+
+
+def _nest(depth: int) -> object:
+    value: object = 1
+    for _ in range(depth):
+        value = [value]
+    return value
+
+
+def _raw(doc: object) -> bytes:
+    return gzip.compress(json.dumps(doc).encode())
+
+
+def _doc(**kw: object) -> dict[str, object]:
+    env = {
+        "seq": 1,
+        "at": "2026-01-01T00:00:00+00:00",
+        "kind": "k",
+        "class": "device",
+        "source": "s",
+        "body": {},
+        "schema_version": 1,
+    }
+    return {"site": "s", "epoch": EPOCH, "from_seq": 1, "to_seq": 1, "events": [env], **kw}
+
+
+@given(
+    st.integers(1, 50),
+    st.lists(st.integers(0, 60), max_size=20, unique=True),
+    st.integers(-3, 3),
+)
+def test_to_seq_must_be_covered_exactly(start: int, offsets: list[int], skew: int) -> None:
+    """Events plus evicted ranges cover [from_seq, to_seq] exactly; any other to_seq is refused
+    (an empty batch acked at 1,000,000 would make the hub drop the real events later)."""
+    seqs = sorted(start + o for o in offsets)
+    top = max(seqs, default=start)
+    to_seq = max(top + skew, start)
+    envs = [json.dumps({**_doc()["events"][0], "seq": s}) for s in seqs]  # type: ignore[index]
+    data = encode_batch("s", EPOCH, start, to_seq, envs, gaps(start, top, seqs))
+    if to_seq == top:
+        assert decode_batch(data).to_seq == top
+    else:
+        with pytest.raises(BatchError):
+            decode_batch(data)
+
+
+def test_an_empty_batch_claiming_a_million_seqs_is_refused() -> None:
+    with pytest.raises(BatchError, match="to_seq must be from_seq"):
+        decode_batch(_raw(_doc(to_seq=1_000_000, events=[])))
+
+
+@pytest.mark.parametrize(
+    ("doc", "text"),
+    [
+        (_doc(from_seq=2**63), "int64"),
+        (_doc(to_seq=2**64), "int64"),
+        ('{"site": "s", "from_seq": ' + "9" * 5001 + "}", "int64"),
+        ("[" * 100_000 + "]" * 100_000, "nested too deeply"),
+        (_doc(events=[{**_doc()["events"][0], "body": {"a": _nest(40)}}]), "nested deeper"),  # type: ignore[index]
+        (_doc(events=[{**_doc()["events"][0], "body": {"x": 1e400}}]), "not a number"),
+        (_doc(epoch="XYZ"), "epoch"),
+    ],
+)
+def test_out_of_bounds_values_are_batch_errors(doc: object, text: str) -> None:
+    raw = doc.encode() if isinstance(doc, str) else json.dumps(doc).encode()
+    with pytest.raises(BatchError, match=text):
+        decode_batch(gzip.compress(raw))
+
+
+def test_every_gzip_member_is_read() -> None:
+    text = json.dumps(_doc()).encode()
+    assert decode_batch(gzip.compress(text[:10]) + gzip.compress(text[10:])).to_seq == 1
+
+
+def test_too_many_values_are_refused_before_parsing() -> None:
+    with pytest.raises(TooLarge, match="JSON values"):
+        decode_batch(gzip.compress(b"[" + b"{}," * 700_000 + b"{}]"))
+
+
+@given(
+    stamps,
+    st.sampled_from(["T", "t"]),
+    st.sampled_from(["Z", "z", "+00:00", "+08:00"]),
+)
+def test_rfc3339_times_in_either_case(when: datetime, t: str, zone: str) -> None:
+    text = when.strftime(f"%Y-%m-%d{t}%H:%M:%S") + zone
+    assert parse_time(text).tzinfo is not None
+
+
+@given(st.text(max_size=30))
+def test_parse_time_refuses_or_returns_aware(text: str) -> None:
+    try:
+        assert parse_time(text).tzinfo is not None
+    except ValueError:
+        pass
+
+
+@given(st.text(max_size=25))
+def test_parse_int64_accepts_only_plain_digits(text: str) -> None:
+    try:
+        value = parse_int64(text, "after")
+    except ValueError as exc:
+        assert "after" in str(exc)
+        assert not (text.isascii() and text.isdigit() and int(text) < 2**63)
+    else:
+        assert str(value) == text.lstrip("0") or (value == 0 and set(text) == {"0"})
+
+
+def test_an_ack_beyond_the_head_says_what_to_do() -> None:
+    """A replaced box used to loop on this with no hint (issue 12)."""
+    with pytest.raises(
+        AckError, match="hub acked seq 44, but this site has only committed up to 4"
+    ) as exc:
+        judge_ack(0, 4, 44)
+    assert "edgectl sync reprovision" in str(exc.value)
+    assert "edgectl hub sites reprovision" in str(exc.value)

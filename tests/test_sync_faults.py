@@ -4,6 +4,7 @@ error, never moves its cursor on a bad answer, applies nothing partially, loses 
 from __future__ import annotations
 
 import asyncio
+import base64
 import gzip
 import json
 from collections.abc import AsyncIterator
@@ -17,7 +18,7 @@ from edgectl.store import kv
 from edgectl.store.db import connect
 from edgectl.store.journal import Journal
 from sync.client import SyncClient
-from sync.codec import decode_batch
+from sync.codec import CONTRACT_VERSION, decode_batch
 from tests.conftest import free_port, site_config
 from tests.sync_support import make_event, run_until
 
@@ -69,6 +70,12 @@ class Misbehaving:
         request.transport.close()
         return resp
 
+    async def health(self, _: web.Request) -> web.Response:
+        return web.json_response({"status": "ok", "contract": CONTRACT_VERSION})
+
+    async def pin_key(self, _: web.Request) -> web.Response:
+        return web.json_response({"key": base64.b64encode(b"k" * 32).decode(), "key_id": "0" * 16})
+
     async def empty(self, request: web.Request) -> web.Response:
         key = "changes" if request.path.endswith("changes") else "workorders"
         return web.json_response({key: [], "next_cursor": 0, "more": False})
@@ -78,6 +85,8 @@ class Misbehaving:
 async def bad_hub(request: pytest.FixtureRequest) -> AsyncIterator[tuple[Misbehaving, str]]:
     hub = Misbehaving(request.param)
     app = web.Application(handler_args={"auto_decompress": False})
+    app.router.add_get("/v1/health", hub.health)
+    app.router.add_get("/v1/sites/site-a/pin-key", hub.pin_key)
     app.router.add_post("/v1/sites/site-a/events", hub.events)
     app.router.add_get("/v1/sites/site-a/changes", hub.empty)
     app.router.add_get("/v1/sites/site-a/workorders", hub.empty)

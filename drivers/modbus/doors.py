@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from drivers.base import DeviceError
 from drivers.modbus.frames import READ_DISCRETE, WRITE_COIL, Request
 from drivers.modbus.profile import read_ranges
-from drivers.modbus.settings import Door
+from drivers.modbus.settings import Contact, Door, Relay
 from edgectl.domain import AccessAlarm, Command, DoorContact, Event, HoldRelay, PulseRelay
 
 KEY_PREFIX = "door-inputs:"
@@ -40,7 +40,8 @@ class DoorIo:
 
     def units(self) -> dict[str, int]:
         """Door id -> the unit its I/O is on (for online/offline reports)."""
-        return {door: wire.unit for door, wire in (*self.relays.items(), *self.contacts.items())}
+        wires: dict[str, Relay | Contact] = {**self.relays, **self.contacts}
+        return {door: wire.unit for door, wire in wires.items()}
 
     def polls(self) -> list[tuple[str, Request, float]]:
         """One discrete-input read per unit and contiguous range: (key, request, interval)."""

@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+from typing import cast
 
 import serial_asyncio_fast
 
@@ -182,7 +183,7 @@ class RtuLink(_StreamLink):
     async def _connect(self) -> _Wire:
         loop = asyncio.get_running_loop()
         t = self.timing
-        transport, wire = await serial_asyncio_fast.create_serial_connection(
+        transport, protocol = await serial_asyncio_fast.create_serial_connection(
             loop,
             _Wire,
             self.port,
@@ -191,8 +192,11 @@ class RtuLink(_StreamLink):
             parity=t.parity,
             stopbits=t.stopbits,
         )
+        wire = cast(_Wire, protocol)
+        serial = transport.serial
+        assert serial is not None and serial.fd is not None  # an open port has both
         try:
-            lock_serial(transport.serial.fd, self.port)  # one owner per bus, across processes
+            lock_serial(serial.fd, self.port)  # one owner per bus, across processes
         except OSError:
             transport.close()
             raise

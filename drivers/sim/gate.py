@@ -259,7 +259,7 @@ class SimGates:
 
     async def stop(self) -> None:
         with contextlib.suppress(TimeoutError):  # a wedged pymodbus transport must not hang
-            await asyncio.wait_for(self.server.shutdown(), 5)
+            await asyncio.wait_for(self.server.shutdown(), 5)  # type: ignore[no-untyped-call]  # pymodbus leaves it unannotated
         # pymodbus keeps a listener's "relisten" task alive through shutdown; a replugged
         # port at the same path would otherwise be reopened by this stopped server.
         if (task := self.server.reconnect_task) is not None:

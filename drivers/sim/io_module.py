@@ -67,5 +67,5 @@ class SimIoModule:
         elif function == READ_DISCRETE:
             for i in range(len(current)):
                 if 0 <= start + i < len(self.inputs):
-                    current[i] = self.inputs[start + i]  # type: ignore[call-overload]
+                    current[i] = self.inputs[start + i]
         return None

@@ -22,6 +22,7 @@ from edgectl.cli.common import (
     plain,
 )
 from edgectl.site.actor import Actor
+from edgectl.store import pinkeys
 from edgectl.store.card_import import count_rows
 from edgectl.store.cardnum import loaded
 from edgectl.store.credentials import CredentialError, credential_values, find_card, parse_when
@@ -74,6 +75,7 @@ def add(
                 plate=plate or None,
                 valid_from=parse_when(valid_from, cfg.site.zone) if valid_from else None,
                 valid_until=parse_when(valid_until, cfg.site.zone) if valid_until else None,
+                key=pinkeys.current_key(pinkeys.keyring_path(cfg.store.path)) if pin else None,
             )
             cred_id = site.add_credential(  # person, credential and levels: all or nothing
                 person,
@@ -104,8 +106,8 @@ def list_cards(
             f"JOIN people p ON p.id = c.person_id {where} ORDER BY c.id DESC LIMIT ?",
             (*args, limit),
         ).fetchall()
-    keys = ("id", "person", "name", "role", "kind", "facility", "number", "secret", "status")
-    keys += ("valid_from", "valid_until")
+    keys: tuple[str, ...] = ("id", "person", "name", "role", "kind", "facility", "number")
+    keys += ("secret", "status", "valid_from", "valid_until")
     if as_json:
         for row in rows:
             item = dict(zip(keys, row, strict=True))

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import secrets
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
@@ -18,6 +19,7 @@ import typer
 from edgectl.store.workorders import missed_deadlines
 from sync.apply import InvalidRecord, parse_changes
 from sync.hub.store import HubError, HubStore
+from sync.pins import key_record
 
 app = typer.Typer(
     help="The reference head-office hub (development, demos, tests).", no_args_is_help=True
@@ -58,7 +60,17 @@ def _check(type_: str, rid: str | int, data: dict[str, Any]) -> None:
         raise typer.Exit(2) from None
 
 
+def _keyed(store: HubStore, site: str, data: dict[str, Any]) -> dict[str, Any]:
+    """A credential with its PINs replaced by digests under the site's key."""
+    try:
+        return key_record(store.pin_key(site), data)
+    except HubError as exc:
+        raise _fail(exc) from None
+
+
 def _put(store: HubStore, site: str, type_: str, rid: str | int, data: dict[str, Any]) -> int:
+    if type_ == "credential":
+        data = _keyed(store, site, data)
     _check(type_, rid, data)
     try:
         return store.put_record(site, type_, rid, data)
@@ -122,8 +134,55 @@ def sites_token(db: Db, site: Annotated[str, typer.Argument()]) -> None:
 
 @sites_app.command("list")
 def sites_list(db: Db) -> None:
-    """Sites with their acked seq, events held and last contact."""
+    """Sites with their journal epoch, acked seq, events held, last contact and state."""
     _print(_store(db).sites())
+
+
+def _site_action(db: Path, site: str, action: Callable[[HubStore], None], done: str) -> None:
+    try:
+        action(_store(db))
+    except HubError as exc:
+        raise _fail(exc) from None
+    typer.echo(f"{site}: {done}")
+
+
+@sites_app.command("disable")
+def sites_disable(db: Db, site: Annotated[str, typer.Argument()]) -> None:
+    """Cut a site off (a stolen box): its token and its certificate get 401 from now on."""
+    _site_action(db, site, lambda s: s.set_disabled(site, True), "disabled")
+
+
+@sites_app.command("enable")
+def sites_enable(db: Db, site: Annotated[str, typer.Argument()]) -> None:
+    """Let a disabled site back in (issue a new token with `sites token` if it was stolen)."""
+    _site_action(db, site, lambda s: s.set_disabled(site, False), "enabled")
+
+
+@sites_app.command("delete")
+def sites_delete(
+    db: Db,
+    site: Annotated[str, typer.Argument()],
+    yes: Annotated[bool, typer.Option("--yes", help="Confirm: everything is deleted.")] = False,
+) -> None:
+    """Delete a site and everything the hub holds for it: events, people, cards, orders."""
+    if not yes:
+        typer.echo(f"error: this deletes every event and record of {site}; add --yes", err=True)
+        raise typer.Exit(2)
+    _site_action(db, site, lambda s: s.delete_site(site), "deleted")
+
+
+@sites_app.command("reprovision")
+def sites_reprovision(db: Db, site: Annotated[str, typer.Argument()]) -> None:
+    """Accept a new journal from this site (a replaced box, a wiped or restored database).
+
+    The site's next batch starts a new epoch; every event of the current one is kept.
+    """
+    _site_action(
+        db,
+        site,
+        lambda s: s.reprovision(site),
+        "will start a new journal epoch on its next batch (the current one is kept)",
+    )
 
 
 @app.command()
@@ -132,6 +191,7 @@ def events(
     site: Site,
     after: Annotated[int, typer.Option(help="Show events after this seq.")] = 0,
     limit: Annotated[int, typer.Option(help="How many events to show.")] = 20,
+    epoch: Annotated[str | None, typer.Option(help="Journal epoch (default: current).")] = None,
 ) -> None:
     """Events a site has forwarded, oldest first."""
     store = _store(db)
@@ -139,7 +199,7 @@ def events(
     if site not in known:
         typer.echo(f"error: unknown site {site!r}; sites: {', '.join(known) or 'none'}", err=True)
         raise typer.Exit(2)
-    _print(store.events(site, after, limit))
+    _print(store.events(site, after, limit, epoch))
 
 
 @app.command()
@@ -230,6 +290,7 @@ def cards_add(
         "valid_until": valid_until,
         **({"pin": pin} if pin else {}),
     }
+    data = _keyed(store, site, data)  # the PIN is never stored nor shown in clear
     _check("credential", 0, data)  # before the person is created
     if store.record(site, "person", person) is None:
         _put(store, site, "person", person, {"name": "", "role": "resident"})

@@ -57,8 +57,8 @@ def scan_modbus(
             id="scan",
             port=port,
             baud=baud,
-            parity=parity,
-            stopbits=stopbits,  # type: ignore[arg-type]
+            parity=parity,  # type: ignore[arg-type]  # checked above: N, E or O
+            stopbits=stopbits,
             latency_ms=latency_ms,
         )
         bus.validate()

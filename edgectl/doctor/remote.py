@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import ssl
+from typing import Any
 
 import aiohttp
 import aiomqtt
@@ -105,7 +106,8 @@ async def broker(cfg: Config) -> Check:
             async with client:
                 pass
     except aiomqtt.MqttCodeError as exc:
-        code = int(getattr(exc.rc, "value", exc.rc) or 0)
+        rc: Any = exc.rc  # paho gives an int or a ReasonCode
+        code = int(getattr(rc, "value", rc) or 0)
         reason = REFUSALS.get(code, str(exc))
         return Check(
             "mqtt broker",

@@ -11,9 +11,9 @@ from __future__ import annotations
 import asyncio
 import itertools
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from edgectl.commands.ratelimit import Admission, RateLimiter
 from edgectl.commands.roles import Role, RoleTable
@@ -37,8 +37,8 @@ class Intake(Generic[T]):
         self,
         roles: RoleTable,
         settings: CommandSettings,
-        handle: Callable[[T], Awaitable[None]],
-        limited: Callable[[T], Awaitable[None]],
+        handle: Callable[[T], Coroutine[Any, Any, None]],
+        limited: Callable[[T], Coroutine[Any, Any, None]],
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.roles = roles

@@ -59,7 +59,6 @@ EXIT_TIMEOUT_S = 2.0
 RECONNECT_FIRST_S = 0.25  # reconnect backoff: 0.25 s, 0.5 s, ... capped at 15 s
 RECONNECT_MAX_S = 15.0
 
-Spawn = Callable[[str, Callable[[], Awaitable[None]]], "asyncio.Task[None]"]
 BULK_PACE = 500.0  # commands a second taken from users below guard (and unknown ids)
 
 
@@ -194,7 +193,7 @@ class MqttInterface:
         Read in a thread, newest first until the horizon, so only the window is read."""
         since = self.clock() - self.window.horizon
         # a failure here is the supervisor's: no command is taken before the window is read
-        seen = await asyncio.to_thread(_journaled_requests, self.journal.path, since)
+        seen = await asyncio.to_thread(_journaled_requests, str(self.journal.path), since)
         for operator, keys, at in seen:
             self.window.remember(operator, keys, at)
         self.window_loaded.set()
@@ -446,7 +445,7 @@ class MqttInterface:
         client = self._client
         props = None
         if self._v5 and correlation is not None:
-            props = PahoProperties(PacketTypes.PUBLISH)
+            props = PahoProperties(PacketTypes.PUBLISH)  # type: ignore[no-untyped-call]  # paho's class is untyped
             props.CorrelationData = correlation
         try:
             if client is None:

@@ -15,12 +15,14 @@ not hold yet (batch id above ``kv['access.effects_applied']``), so nothing is co
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 
 import structlog
 
 from edgectl.config import Config, Reader
 from edgectl.domain import CredentialPresented
+from edgectl.store import pinkeys
 from edgectl.store.cardnum import stored
 from edgectl.store.credentials import (
     EFFECTS_APPLIED,
@@ -45,7 +47,7 @@ from rules.access import (
     TargetPass,
     Update,
     VisitorPass,
-    pin_digest,
+    pin_candidates,
 )
 from rules.pairing import AwaitingPin, awaiting_after, paired
 from rules.policy import SitePolicy
@@ -75,6 +77,16 @@ def _dt(text: str | None) -> datetime | None:
     return datetime.fromisoformat(text) if text else None
 
 
+def _first(
+    q: Callable[..., sqlite3.Cursor], sql: str, args: Iterable[tuple[object, ...]]
+) -> sqlite3.Row | None:
+    """The first row ``sql`` finds for any of ``args``, in order."""
+    for a in args:
+        if (row := q(sql, a).fetchone()) is not None:
+            return row  # type: ignore[no-any-return]
+    return None
+
+
 class AccessIndex:
     """Lookups for the access path; decision updates applied in memory, persisted behind."""
 
@@ -92,6 +104,9 @@ class AccessIndex:
         self._awaiting_pin: dict[str, AwaitingPin] = {}
         self._batch = effects.persisted
         self._overlay: list[tuple[int, Update]] = []  # updates the DB may not hold yet
+        self.pin_keys: tuple[bytes, ...] = ()  # the site's PIN keyring (keyed PIN digests)
+        self._keyring = pinkeys.keyring_for(conn)
+        self._keyring_stamp: int | None = None
 
     @classmethod
     def load(cls, conn: sqlite3.Connection, config: Config) -> AccessIndex:
@@ -113,6 +128,7 @@ class AccessIndex:
         applied = int(marks.get(EFFECTS_APPLIED, 0))
         if self._overlay and self._overlay[0][0] <= applied:
             self._overlay = [(b, u) for b, u in self._overlay if b > applied]
+        self._reload_keys()
         rev = marks.get(REV, "0")
         if rev == self._rev:
             return
@@ -140,6 +156,20 @@ class AccessIndex:
         self.modes = Modes(kv.get(LOCKDOWN) == "1", kv.get(EMERGENCY) == "1")
         self.last_sync = _dt(kv.get(LAST_SYNC))
         self._rev = rev
+
+    def _reload_keys(self) -> None:
+        """Reload the PIN keyring when its file changed (a pulled or a first local key)."""
+        try:
+            stamp = self._keyring.stat().st_mtime_ns
+        except FileNotFoundError:
+            stamp = 0
+        if stamp == self._keyring_stamp:
+            return
+        self._keyring_stamp = stamp
+        try:
+            self.pin_keys = pinkeys.read_keys(self._keyring)
+        except (OSError, ValueError) as exc:
+            log.error("pin_keyring_unreadable", error=str(exc))
 
     # --- the access path ----------------------------------------------------------
 
@@ -177,6 +207,7 @@ class AccessIndex:
             last_pass=last_pass,
             modes=self.modes,
             last_sync=self.last_sync,
+            pin_keys=self.pin_keys,
         )
 
     def _credential(
@@ -188,9 +219,10 @@ class AccessIndex:
             row = q(_BY_SECRET, (normalize_plate(event.plate), "plate")).fetchone()
         elif event.format == "pin":
             digits = event.pin or str(event.number)
-            row = q(_BY_SECRET, (pin_digest(digits), "pin")).fetchone()
+            digests = pin_candidates(digits, self.pin_keys)
+            row = _first(q, _BY_SECRET, [(d, "pin") for d in digests])
             if row is None:
-                row = q(_BY_DURESS, (pin_digest(digits),)).fetchone()
+                row = _first(q, _BY_DURESS, [(d,) for d in digests])
                 duress = row is not None
             if row is None:
                 row = q(_BY_SECRET, (digits, "visitor")).fetchone()

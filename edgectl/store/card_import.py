@@ -22,6 +22,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from edgectl.config import ROLES
+from edgectl.store import pinkeys
 from edgectl.store.cardnum import loaded, stored
 from edgectl.store.credentials import CREDENTIAL_COLUMNS, credential_values, parse_when
 from edgectl.store.csv_text import Rows, TextError, csv_rows
@@ -108,6 +109,12 @@ class _Stager:
         self.col = {name: i for i, name in enumerate(header)}
         self.levels = {r[0] for r in conn.execute("SELECT id FROM access_levels")}
         self.errors: list[RowError] = []
+        self._key: bytes | None = None
+
+    def pin_key(self) -> bytes:
+        if self._key is None:
+            self._key = pinkeys.current_key(pinkeys.keyring_for(self.conn))
+        return self._key
 
     def row(self, line: int, fields: list[str]) -> tuple[tuple[object, ...], list[str]] | None:
         def get(name: str) -> str:
@@ -135,6 +142,7 @@ class _Stager:
                 status=get("status") or "active",
                 valid_from=_when(vf, "valid_from", self.zone),
                 valid_until=_when(vu, "valid_until", self.zone),
+                key=self.pin_key() if get("pin") else None,
             )
             levels = [lv for lv in get("levels").split(";") if lv]
             unknown = [lv for lv in levels if lv not in self.levels]
@@ -149,7 +157,8 @@ class _Stager:
         return (*staged, v.secret, v.pin, v.duress, v.status, v.valid_from, v.valid_until), levels
 
     def stage(self, chunk: list[tuple[int, list[str]]]) -> None:
-        rows, levels = [], []
+        rows: list[tuple[object, ...]] = []
+        levels: list[tuple[object, ...]] = []
         for line, fields in chunk:
             staged = self.row(line, fields)
             if staged is not None:

@@ -8,6 +8,7 @@ transaction when cached data (levels, groups, modes) changes.
 
 from __future__ import annotations
 
+import re
 import sqlite3
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -90,8 +91,16 @@ def credential_values(
     status: str = "active",
     valid_from: datetime | None = None,
     valid_until: datetime | None = None,
+    key: bytes | None = None,
+    pin_keyed: str | None = None,
+    duress_keyed: str | None = None,
 ) -> CredentialValues:
-    """Check a credential's fields; raise ValueError naming the field and the problem."""
+    """Check a credential's fields; raise ValueError naming the field and the problem.
+
+    A PIN given in clear is stored as its digest under ``key`` (the site's current PIN key,
+    ``pinkeys.current_key``); a credential pulled from the hub brings its keyed digests
+    (``pin_keyed``, ``duress_keyed``) instead. A PIN is never stored unkeyed any more.
+    """
     if kind not in KINDS:
         raise ValueError(f"kind: expected one of {', '.join(KINDS)}, got {kind!r}")
     if status not in STATUSES:
@@ -107,16 +116,11 @@ def credential_values(
     else:
         facility = number = None
     if kind in ("card_pin", "pin"):
-        if not pin or not pin.isdigit() or not 4 <= len(pin) <= 12:
-            raise ValueError("pin: expected 4 to 12 digits")
-        if duress_pin is not None:
-            if not duress_pin.isdigit() or duress_pin == pin:
-                raise ValueError("duress_pin: expected digits different from the PIN")
-            duress = pin_digest(duress_pin)
+        digest, duress = _pin_digests(pin, duress_pin, key, pin_keyed, duress_keyed)
         if kind == "pin":
-            secret = pin_digest(pin)
+            secret = digest
         else:
-            pin_hash = pin_digest(pin)
+            pin_hash = digest
     if kind == "plate":
         secret = normalize_plate(plate or "")
         if not 2 <= len(secret) <= 16:
@@ -167,6 +171,32 @@ def credential_row(v: CredentialValues) -> tuple[object, ...]:
     head = (v.kind, v.format, v.facility, number, v.secret, v.pin, v.duress, v.status)
     return (*head, v.valid_from, v.valid_until)
 
+
+def _pin_digests(
+    pin: str | None,
+    duress_pin: str | None,
+    key: bytes | None,
+    pin_keyed: str | None,
+    duress_keyed: str | None,
+) -> tuple[str, str | None]:
+    """The stored digests of a PIN and its duress PIN, checked."""
+    if pin_keyed is not None:
+        for name, value in (("pin_digest", pin_keyed), ("duress_digest", duress_keyed)):
+            if value is not None and not _KEYED.fullmatch(value):
+                raise ValueError(f"{name}: expected h1:<16 hex>:<64 hex>, got {value!r:.30}")
+        if duress_keyed == pin_keyed:
+            raise ValueError("duress_digest: must differ from pin_digest")
+        return pin_keyed, duress_keyed
+    if not pin or not pin.isdigit() or not 4 <= len(pin) <= 12:
+        raise ValueError("pin: expected 4 to 12 digits")
+    if key is None:
+        raise ValueError("pin: no PIN key to digest it with")
+    if duress_pin is not None and (not duress_pin.isdigit() or duress_pin == pin):
+        raise ValueError("duress_pin: expected digits different from the PIN")
+    return pin_digest(pin, key), pin_digest(duress_pin, key) if duress_pin else None
+
+
+_KEYED = re.compile(r"h1:[0-9a-f]{16}:[0-9a-f]{64}")
 
 CREDENTIAL_COLUMNS = (
     "kind, format, facility, number, secret, pin, duress, status, valid_from, valid_until, "

@@ -22,6 +22,20 @@ class StoreError(Exception):
     """The database cannot be opened or written (path, permissions, full disk, corruption)."""
 
 
+def create_private(path: Path) -> None:
+    """Create ``path`` (if missing) readable by its owner only, before SQLite opens it.
+
+    SQLite gives the -wal and -shm files the database file's mode, so they are 0600 too. An
+    existing file is never opened here: closing any descriptor of a database would drop the
+    POSIX locks SQLite holds on it in this process.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+    except FileExistsError:
+        pass
+
+
 def connect(path: Path | str, *, readonly: bool = False) -> sqlite3.Connection:
     """Open the store with the pragmas every connection needs."""
     path = Path(path)
@@ -29,7 +43,7 @@ def connect(path: Path | str, *, readonly: bool = False) -> sqlite3.Connection:
         if readonly:
             conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False)
         else:
-            path.parent.mkdir(parents=True, exist_ok=True)
+            create_private(path)
             conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
         conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
         if not readonly:

@@ -16,7 +16,7 @@ from collections import OrderedDict
 from datetime import datetime
 from pathlib import Path
 
-ID = re.compile(r"^\d{8}T\d{12}Z-[A-Za-z0-9_-]{1,64}-[0-9a-f]{6}$")
+ID = re.compile(r"\A[0-9]{8}T[0-9]{12}Z-[A-Za-z0-9_-]{1,64}-[0-9a-f]{6}\Z")  # ASCII only
 
 
 def is_jpeg(data: bytes) -> bool:

@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import json
 import queue
+import secrets
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator
@@ -156,6 +157,23 @@ def insert_event(conn: sqlite3.Connection, event: Event) -> Entry:
     row = (event.at.isoformat(), event.KIND, str(event.CLASS), event.source, json.dumps(body))
     cur = conn.execute(_INSERT, row)
     return Entry(int(cur.lastrowid or 0), event.at, event.KIND, event.CLASS, event.source, body)
+
+
+EPOCH_KEY = "journal.epoch"
+
+
+def epoch(conn: sqlite3.Connection) -> str:
+    """This journal's epoch: 16 hex digits chosen when the database was created. The hub keys
+    events by (site, epoch, seq), so a wiped database never reuses a seq the hub holds."""
+    row = conn.execute("SELECT value FROM kv WHERE key = ?", (EPOCH_KEY,)).fetchone()
+    return str(row[0])
+
+
+def new_epoch(conn: sqlite3.Connection) -> str:
+    """Start a new epoch (re-provisioning, in the caller's transaction); return it."""
+    value = secrets.token_hex(8)
+    conn.execute("UPDATE kv SET value = ? WHERE key = ?", (value, EPOCH_KEY))
+    return value
 
 
 def head_seq(conn: sqlite3.Connection) -> int:

@@ -139,7 +139,12 @@ MIGRATIONS: list[str] = [
     """
     UPDATE credentials SET format = 'h10301' WHERE format = '' AND kind IN ('card', 'card_pin');
     """,
-    # 6: issue 16: work orders kept on site (sources, fault keys, transitions with who/when,
+    # 6 (issue 12): the journal epoch, chosen when the database is created (or upgraded), so
+    # the hub tells a wiped or replaced site's journal from the one it already holds.
+    """
+    INSERT OR IGNORE INTO kv (key, value) VALUES ('journal.epoch', lower(hex(randomblob(8))));
+    """,
+    # 7: issue 16: work orders kept on site (sources, fault keys, transitions with who/when,
     # escalations sent), patrol tours and their checkpoints, daily facility availability.
     # Kept as one entry so it can be renumbered on merge.
     """

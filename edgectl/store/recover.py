@@ -6,7 +6,8 @@ page cannot be read it skips ahead, doubling the step, to the next rowid that re
 bad page costs the rows on it. Foreign keys are not enforced while copying (a person's page
 may be the damaged one); the report counts the orphans. The journal's ``seq`` never goes
 back: the new store's sequence is the old one's, or the highest seq salvaged if that is
-lost. The kv table (sync cursor, epoch and other identity) is copied like any other.
+lost. The kv table (sync cursor, journal epoch and other identity) is copied, its rows winning
+over those the new store's migrations made.
 
 ``recover`` does this beside the store and swaps the result in, keeping the damaged files
 as ``<db>.damaged-<time>``. It holds the store lock, so it refuses while a daemon runs.
@@ -130,8 +131,11 @@ def salvage(src: Path, dst: Path) -> Salvage:
             skipped = [0]
             marks = ", ".join("?" * len(cols))
             names = ", ".join(f'"{c}"' for c in cols)
+            # kv is the store's identity (journal epoch, sync cursor): the damaged store's
+            # values win over those the new store's migrations chose (a new journal epoch).
+            conflict = "REPLACE" if table == "kv" else "IGNORE"
             cur = new.executemany(
-                f'INSERT OR IGNORE INTO "{table}" ({names}) VALUES ({marks})',
+                f'INSERT OR {conflict} INTO "{table}" ({names}) VALUES ({marks})',
                 _read(old, table, cols, skipped),
             )
             report.rows[table] = max(cur.rowcount, 0)

@@ -19,6 +19,7 @@ import asyncio
 import sqlite3
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 import structlog
 from prometheus_client import Counter, Gauge
@@ -149,7 +150,7 @@ class Retention:
         return report
 
 
-def _log_failed_alarm(fut: asyncio.Future[object]) -> None:
+def _log_failed_alarm(fut: asyncio.Future[Any]) -> None:
     """Retention never waits on its alarm (the disk may be full); it logs a failed one."""
     if not fut.cancelled() and fut.exception() is not None:
         log.error("storage_pressure_alarm_not_journaled", error=str(fut.exception()))

@@ -6,12 +6,18 @@ Records and work orders are kept as current state, each stamped with a per-hub c
 grows on every change, so a site pulls "what changed after my cursor". A deleted record
 stays as a tombstone until ``compact`` purges tombstones and raises the site's floor: a site
 whose cursor is below the floor may have missed a delete and must take a full snapshot.
+
+Events are keyed by (site, epoch, seq): the epoch names one site journal (one database).
+The hub takes batches from the site's current epoch only; a new epoch is adopted on first
+contact, or after ``reprovision`` (the old epoch's events stay). PINs are stored only as
+keyed digests (``sync.pins``) under a per-site key kept in a 0600 file beside the database.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
 import secrets
 import sqlite3
 from contextlib import AbstractContextManager
@@ -20,15 +26,36 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from edgectl.store.db import create_private
 from edgectl.store.tx import transaction
-from edgectl.store.workorders import PRIORITIES, SITE_STATUSES
-from sync.codec import Batch
+from edgectl.store.workorders import PRIORITIES
+from sync import pins
+from sync.codec import SITE, Batch
 
 RECORD_TYPES = ("person", "credential", "access_level", "group")
 FAULT_KINDS = frozenset({"gate_command_failed", "device_offline"})  # open a work order
 COMPLETE_WITHIN = {"service": timedelta(hours=24), "emergency": timedelta(hours=4)}
 
-SCHEMA = """
+# Work-order lifecycle. A site moves an order forward only; the hub closes or cancels it.
+# The current vocabulary (issue 16) and the older one share ranks, so sites on either work.
+STATUS_RANK = {
+    "new": 0,
+    "open": 0,
+    "accepted": 1,
+    "acknowledged": 1,
+    "on_site": 2,
+    "diagnosed": 3,
+    "done": 4,
+    "followed_up": 5,
+    "closed": 5,
+}
+SITE_STATUSES = frozenset(
+    {"accepted", "acknowledged", "on_site", "diagnosed", "done", "followed_up"}
+)
+HUB_STATUSES = frozenset({"closed", "cancelled"})
+FINAL_STATUSES = frozenset({"closed", "cancelled", "followed_up"})
+
+SCHEMA_V1 = """
 CREATE TABLE IF NOT EXISTS sites (
     id TEXT PRIMARY KEY,
     name TEXT NOT NULL DEFAULT '',
@@ -82,6 +109,49 @@ CREATE TABLE IF NOT EXISTS work_order_updates (
 );
 """
 
+# v2: journal epochs (events keyed by (site, epoch, seq)), disabled sites.
+SCHEMA_V2 = """
+ALTER TABLE sites ADD COLUMN epoch TEXT;
+ALTER TABLE sites ADD COLUMN reprovision INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE sites ADD COLUMN disabled_at TEXT;
+CREATE TABLE epochs (
+    site TEXT NOT NULL,
+    epoch TEXT NOT NULL,
+    acked_seq INTEGER NOT NULL,
+    evicted INTEGER NOT NULL,
+    ended_at TEXT NOT NULL,
+    PRIMARY KEY (site, epoch)
+);
+CREATE TABLE events_v2 (
+    site TEXT NOT NULL,
+    epoch TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    at TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    cls TEXT NOT NULL,
+    source TEXT NOT NULL,
+    body TEXT NOT NULL,
+    schema_version INTEGER NOT NULL,
+    received_at TEXT NOT NULL,
+    PRIMARY KEY (site, epoch, seq)
+) WITHOUT ROWID;
+INSERT INTO events_v2 SELECT site, '', seq, at, kind, cls, source, body, schema_version,
+    received_at FROM events;
+DROP TABLE events;
+ALTER TABLE events_v2 RENAME TO events;
+"""
+
+# v3: evidence thumbnails (sync/hub/evidence.py); a hub of issue 14 made this table already.
+SCHEMA_V3 = """
+CREATE TABLE IF NOT EXISTS evidence (
+    site TEXT NOT NULL,
+    id TEXT NOT NULL,
+    jpeg BLOB NOT NULL,
+    received_at TEXT NOT NULL,
+    PRIMARY KEY (site, id)
+)
+"""
+
 
 class HubError(Exception):
     """A request the hub refuses: ``code`` and ``status`` go into the error body."""
@@ -110,11 +180,50 @@ def _now() -> str:
 
 class HubStore:
     def __init__(self, path: Path | str) -> None:
-        self.conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        self.path = Path(path)
+        create_private(self.path)
+        os.chmod(self.path, 0o600)  # a hub DB an older version created 0644
+        self.keys = pins.KeyDir(Path(f"{self.path}.keys"))
+        self.conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
         self.conn.execute("PRAGMA busy_timeout = 5000")
         self.conn.execute("PRAGMA journal_mode = WAL")
         self.conn.execute("PRAGMA synchronous = FULL")
-        self.conn.executescript(SCHEMA)
+        self._migrate()
+
+    def _migrate(self) -> None:
+        if self.conn.execute("PRAGMA user_version").fetchone()[0] >= 3:
+            return
+        with self._tx():
+            version = self.conn.execute("PRAGMA user_version").fetchone()[0]
+            if version < 1:
+                for statement in SCHEMA_V1.split(";"):
+                    if statement.strip():
+                        self.conn.execute(statement)
+            if version < 2:
+                for statement in SCHEMA_V2.split(";\n"):
+                    if statement.strip():
+                        self.conn.execute(statement)
+                self._key_stored_pins()
+            if version < 3:
+                self.conn.execute(SCHEMA_V3)
+            self.conn.execute("PRAGMA user_version = 3")
+
+    def _key_stored_pins(self) -> None:
+        """Replace PINs an older hub stored in clear by keyed digests (new cursors, so sites
+        pull them)."""
+        rows = self.conn.execute(
+            "SELECT site, id, data FROM records WHERE type = 'credential' AND deleted = 0 "
+            "AND (json_extract(data, '$.pin') IS NOT NULL "
+            "OR json_extract(data, '$.duress_pin') IS NOT NULL)"
+        ).fetchall()
+        for site, rid, data in rows:
+            cursor = self._next_cursor("records", site)
+            keyed = pins.key_record(self.keys.key(site), json.loads(data))
+            self.conn.execute(
+                "UPDATE records SET data = ?, cursor = ? WHERE site = ? AND type = 'credential' "
+                "AND id = ?",
+                (json.dumps(keyed), cursor, site, rid),
+            )
 
     def close(self) -> None:
         self.conn.close()
@@ -135,7 +244,10 @@ class HubStore:
     # --- sites -------------------------------------------------------------------------
 
     def add_site(self, site: str, name: str = "") -> str:
-        """Register ``site``; return its new bearer token (only its hash is stored)."""
+        """Register ``site``; return its new bearer token (only its hash is stored). Its PIN
+        key is created too (``pin_key``)."""
+        if not SITE.fullmatch(site):
+            raise HubError(400, "bad_request", "site: expected 1..64 of A-Z a-z 0-9 _ -")
         token = secrets.token_urlsafe(24)
         try:
             self.conn.execute(
@@ -144,6 +256,7 @@ class HubStore:
             )
         except sqlite3.IntegrityError:
             raise HubError(409, "conflict", f"site {site!r} already exists") from None
+        self.keys.key(site)
         return token
 
     def rotate_token(self, site: str) -> str:
@@ -156,18 +269,76 @@ class HubStore:
         return token
 
     def site_for_token(self, token: str) -> str | None:
+        """The enabled site this token belongs to, or None."""
         row = self.conn.execute(
-            "SELECT id FROM sites WHERE token_sha256 = ?", (_hash(token),)
+            "SELECT id FROM sites WHERE token_sha256 = ? AND disabled_at IS NULL", (_hash(token),)
         ).fetchone()
         return row[0] if row else None
 
+    def enabled(self, site: str) -> bool:
+        """Whether ``site`` exists and is not disabled (a certificate for it then counts)."""
+        row = self.conn.execute(
+            "SELECT 1 FROM sites WHERE id = ? AND disabled_at IS NULL", (site,)
+        ).fetchone()
+        return row is not None
+
+    def set_disabled(self, site: str, disabled: bool) -> None:
+        """Cut a site off (its token and certificate get 401) or let it back in."""
+        cur = self.conn.execute(
+            "UPDATE sites SET disabled_at = ? WHERE id = ?", (_now() if disabled else None, site)
+        )
+        if cur.rowcount == 0:
+            raise HubError(404, "not_found", f"no site {site!r}")
+
+    def delete_site(self, site: str) -> None:
+        """Remove a site and everything the hub holds for it (events, records, orders,
+        evidence, key)."""
+        with self._tx():
+            self._site(site)
+            tables = (
+                "events",
+                "epochs",
+                "records",
+                "work_orders",
+                "work_order_updates",
+                "evidence",
+            )
+            for table in tables:
+                self.conn.execute(f"DELETE FROM {table} WHERE site = ?", (site,))
+            self.conn.execute("DELETE FROM sites WHERE id = ?", (site,))
+        self.keys.remove(site)
+
+    def reprovision(self, site: str) -> None:
+        """Let the site's next batch start a new journal epoch; the current one's events stay."""
+        cur = self.conn.execute("UPDATE sites SET reprovision = 1 WHERE id = ?", (site,))
+        if cur.rowcount == 0:
+            raise HubError(404, "not_found", f"no site {site!r}")
+
+    def pin_key(self, site: str) -> bytes:
+        """The site's PIN key (created on first use)."""
+        self._site(site)
+        return self.keys.key(site)
+
     def sites(self) -> list[dict[str, Any]]:
         rows = self.conn.execute(
-            "SELECT s.id, s.name, s.acked_seq, s.evicted, s.last_seen_at, "
-            "(SELECT count(*) FROM events e WHERE e.site = s.id) FROM sites s ORDER BY s.id"
+            "SELECT s.id, s.name, s.acked_seq, s.evicted, s.last_seen_at, s.epoch, "
+            "s.reprovision, s.disabled_at, "
+            "(SELECT count(*) FROM events e WHERE e.site = s.id), "
+            "(SELECT json_group_array(json_object('epoch', p.epoch, 'acked_seq', p.acked_seq, "
+            "'ended_at', p.ended_at)) FROM epochs p WHERE p.site = s.id) "
+            "FROM sites s ORDER BY s.id"
         ).fetchall()
-        keys = ("id", "name", "acked_seq", "evicted", "last_seen_at", "events")
-        return [dict(zip(keys, r, strict=True)) for r in rows]
+        keys = ("id", "name", "acked_seq", "evicted", "last_seen_at", "epoch", "reprovision")
+        return [
+            {
+                **dict(zip(keys, r[:7], strict=True)),
+                "reprovision": bool(r[6]),
+                "disabled_at": r[7],
+                "events": r[8],
+                "past_epochs": json.loads(r[9]),
+            }
+            for r in rows
+        ]
 
     def _site(self, site: str) -> tuple[int, int]:
         row = self.conn.execute(
@@ -182,11 +353,65 @@ class HubStore:
     def acked(self, site: str) -> int:
         return self._site(site)[0]
 
+    def epoch(self, site: str) -> str | None:
+        self._site(site)
+        row = self.conn.execute("SELECT epoch FROM sites WHERE id = ?", (site,)).fetchone()
+        return str(row[0]) if row[0] is not None else None
+
+    def _take_epoch(self, site: str, epoch: str) -> int:
+        """The acked seq of ``epoch`` for ``site``, adopting it if the site may start it."""
+        acked, current, again = self.conn.execute(
+            "SELECT acked_seq, epoch, reprovision FROM sites WHERE id = ?", (site,)
+        ).fetchone()
+        if current == epoch:
+            return int(acked)
+        past = self.conn.execute(
+            "SELECT 1 FROM epochs WHERE site = ? AND epoch = ?", (site, epoch)
+        ).fetchone()
+        if current is None:  # first contact (or an older hub's stream: it becomes this epoch)
+            self.conn.execute("UPDATE sites SET epoch = ? WHERE id = ?", (epoch, site))
+            self.conn.execute(
+                "UPDATE events SET epoch = ? WHERE site = ? AND epoch = ''", (epoch, site)
+            )
+            return int(acked)
+        if again and not past:
+            self.conn.execute(
+                "INSERT INTO epochs (site, epoch, acked_seq, evicted, ended_at) "
+                "SELECT id, epoch, acked_seq, evicted, ? FROM sites WHERE id = ?",
+                (_now(), site),
+            )
+            self.conn.execute(
+                "UPDATE sites SET epoch = ?, acked_seq = 0, evicted = 0, reprovision = 0 "
+                "WHERE id = ?",
+                (epoch, site),
+            )
+            return 0
+        raise _epoch_mismatch(site, epoch, current, int(acked))
+
+    def _check_reuse(self, site: str, epoch: str, acked: int, batch: Batch) -> None:
+        """A resent seq must be the event the hub holds; else the journal reuses seqs (a
+        database restored from a backup) and its new events would be dropped as duplicates."""
+        old = [e for e in batch.events if e["seq"] <= acked]
+        if not old:
+            return
+        held = dict(
+            self.conn.execute(
+                "SELECT seq, at || '|' || kind || '|' || source FROM events "
+                "WHERE site = ? AND epoch = ? AND seq BETWEEN ? AND ?",
+                (site, epoch, old[0]["seq"], old[-1]["seq"]),
+            ).fetchall()
+        )
+        for e in old:
+            stored = held.get(e["seq"])
+            if stored is not None and stored != f"{e['at']}|{e['kind']}|{e['source']}":
+                raise _epoch_mismatch(site, epoch, epoch, acked, reused=e["seq"])
+
     def ingest(self, site: str, batch: Batch) -> Ingested:
-        """Store a batch; dedupe on (site, seq); ack the highest contiguous seq."""
+        """Store a batch; dedupe on (site, epoch, seq); ack the highest contiguous seq."""
         now = _now()
         with self._tx():
-            acked, _ = self._site(site)
+            self._site(site)
+            acked = self._take_epoch(site, batch.epoch)
             if batch.from_seq > acked + 1:
                 raise HubError(
                     409,
@@ -194,13 +419,15 @@ class HubStore:
                     f"batch starts at seq {batch.from_seq} but the hub has only up to {acked}",
                     acked_seq=acked,
                 )
+            self._check_reuse(site, batch.epoch, acked, batch)
             new = [e for e in batch.events if e["seq"] > acked]
             self.conn.executemany(
-                "INSERT INTO events (site, seq, at, kind, cls, source, body, schema_version, "
-                "received_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO events (site, epoch, seq, at, kind, cls, source, body, "
+                "schema_version, received_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [
                     (
                         site,
+                        batch.epoch,
                         e["seq"],
                         e["at"],
                         e["kind"],
@@ -225,11 +452,16 @@ class HubStore:
             )
         return Ingested(top, len(new), len(batch.events) - len(new))
 
-    def events(self, site: str, after: int = 0, limit: int = 1000) -> list[dict[str, Any]]:
+    def events(
+        self, site: str, after: int = 0, limit: int = 1000, epoch: str | None = None
+    ) -> list[dict[str, Any]]:
+        """Events of ``epoch`` (default: the site's current one), oldest first."""
+        if epoch is None:
+            epoch = self.epoch(site) or ""
         rows = self.conn.execute(
-            "SELECT seq, at, kind, cls, source, body FROM events WHERE site = ? AND seq > ? "
-            "ORDER BY seq LIMIT ?",
-            (site, after, limit),
+            "SELECT seq, at, kind, cls, source, body FROM events WHERE site = ? AND epoch = ? "
+            "AND seq > ? ORDER BY seq LIMIT ?",
+            (site, epoch, after, limit),
         ).fetchall()
         keys = ("seq", "at", "kind", "class", "source", "body")
         return [dict(zip(keys, (*r[:5], json.loads(r[5])), strict=True)) for r in rows]
@@ -237,6 +469,9 @@ class HubStore:
     # --- people, credentials, access levels ------------------------------------------------
 
     def put_record(self, site: str, type_: str, rid: str | int, data: dict[str, Any]) -> int:
+        """Add or update a record; a credential's PINs are stored only as keyed digests."""
+        if type_ == "credential":
+            data = pins.key_record(self.pin_key(site), data)
         return self._write_record(site, type_, rid, data)
 
     def delete_record(self, site: str, type_: str, rid: str | int) -> int:
@@ -377,7 +612,7 @@ class HubStore:
 
     def _fault_order(self, site: str, event: dict[str, Any]) -> None:
         """A device fault reported by a site opens a work order, unless one is still open."""
-        title = f"{event['kind']} on {event['source']}"
+        title = f"{event['kind']} on {event['source']}"[:300]
         if self.conn.execute(
             "SELECT 1 FROM work_orders WHERE site = ? AND json_extract(data, '$.kind') = 'fault' "
             "AND json_extract(data, '$.title') = ? "
@@ -391,7 +626,7 @@ class HubStore:
             "kind": "fault",
             "priority": "service",
             "title": title,
-            "detail": json.dumps(event["body"], sort_keys=True),
+            "detail": json.dumps(event["body"], sort_keys=True)[:4000],
             "target": event["source"],
             "assignee": None,
             "status": "open",
@@ -432,16 +667,27 @@ class HubStore:
     def set_status(
         self, site: str, order_id: str, update: dict[str, Any], by_hub: bool = False
     ) -> bool:
-        """Apply a status update once (dedupe on update_id). Returns False for a repeat."""
+        """Apply a status update once (dedupe on update_id). Returns False for a repeat.
+
+        A site moves an order forward through its lifecycle only (``STATUS_RANK``); the hub
+        closes or cancels it. Anything else is 409 ``conflict`` naming both statuses.
+        """
         status = update["status"]
-        if not by_hub and status not in SITE_STATUSES:
-            raise HubError(400, "bad_request", f"status: a site may report {sorted(SITE_STATUSES)}")
+        allowed = HUB_STATUSES if by_hub else SITE_STATUSES
+        if status not in allowed:
+            raise HubError(400, "bad_request", f"status: expected one of {sorted(allowed)}")
         with self._tx():
             order = self.workorder(site, order_id)
             if order is None:
                 raise HubError(404, "not_found", f"no work order {order_id!r} for site {site!r}")
-            cur = self.conn.execute(
-                "INSERT OR IGNORE INTO work_order_updates (site, update_id, order_id, status, "
+            if self.conn.execute(
+                "SELECT 1 FROM work_order_updates WHERE site = ? AND update_id = ?",
+                (site, update["update_id"]),
+            ).fetchone():
+                return False
+            _check_transition(order_id, order["status"], status)
+            self.conn.execute(
+                "INSERT INTO work_order_updates (site, update_id, order_id, status, "
                 "at, by, note, received_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     site,
@@ -454,10 +700,6 @@ class HubStore:
                     _now(),
                 ),
             )
-            if cur.rowcount == 0:
-                return False
-            if order["status"] in ("closed", "cancelled") and not by_hub:
-                raise HubError(409, "conflict", f"work order {order_id!r} is {order['status']}")
             order.update(status=status, updated_at=update["at"])
             self._save_order(site, order, insert=False)
         return True
@@ -471,3 +713,37 @@ class HubStore:
         return [
             dict(zip(("update_id", "status", "at", "by", "note"), r, strict=True)) for r in rows
         ]
+
+
+def _check_transition(order_id: str, old: str, new: str) -> None:
+    if old in FINAL_STATUSES:
+        raise HubError(409, "conflict", f"work order {order_id!r} is {old}: no further change")
+    if new in HUB_STATUSES:
+        return
+    if STATUS_RANK[new] <= STATUS_RANK.get(old, -1):
+        raise HubError(
+            409,
+            "conflict",
+            f"work order {order_id!r} is {old}: a site moves it forward only, not to {new}",
+        )
+
+
+def _epoch_mismatch(
+    site: str, epoch: str, current: str, acked: int, reused: int | None = None
+) -> HubError:
+    what = (
+        f"seq {reused} of journal epoch {epoch} differs from the event the hub holds: this "
+        "site's database reuses seqs (restored from a backup?)"
+        if reused is not None
+        else f"this site's journal is epoch {epoch}, but the hub holds epoch {current} for "
+        f"site {site!r} up to seq {acked}: the box was replaced or its database wiped"
+    )
+    return HubError(
+        409,
+        "epoch_mismatch",
+        f"{what}. Nothing was stored. To continue, re-provision: run `edgectl sync reprovision` "
+        f"on the site, then `edgectl hub sites reprovision {site}` at the hub; the hub keeps "
+        "the events of both journals.",
+        epoch=current,
+        acked_seq=acked,
+    )
