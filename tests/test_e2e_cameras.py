@@ -6,9 +6,10 @@ import time
 import tomllib
 from pathlib import Path
 
+from edgectl import data as shipped
 from edgectl import tomlw
 from edgectl.config import parse
-from edgectl.simulation import EXAMPLE, Compound, simulated_compound
+from edgectl.simulation import Compound, simulated_compound
 from edgectl.site.actor import SYSTEM
 from edgectl.site.service import SiteService
 from edgectl.store.evidence import EvidenceStore
@@ -96,7 +97,7 @@ async def test_an_input_in_the_armed_period_is_a_camera_alarm_with_a_frame(tmp_p
 
 def test_the_commented_camera_example_is_valid() -> None:
     """Uncommenting the example's [[cameras.devices]] block gives a valid config."""
-    lines = EXAMPLE.read_text().splitlines()
+    lines = shipped.text("config.example.toml").splitlines()
     start = lines.index("# [[cameras.devices]]")
     out = list(lines)
     i = start

@@ -9,8 +9,9 @@ from pathlib import Path
 
 from edgectl.site.actor import SYSTEM
 from edgectl.site.service import SiteService
-from edgectl.store import workorders
+from edgectl.store import pinkeys, workorders
 from edgectl.store.db import open_store
+from rules.access import pin_candidates
 from tests.conftest import SecureBroker
 from tests.mqtt_console import GATE, READER, console, now_iso, online, running_site
 from tests.test_daemon_reader import wait_for
@@ -19,8 +20,12 @@ from tests.test_daemon_reader import wait_for
 def credential(path: str, code: str) -> tuple[str, str, str | None]:
     conn = sqlite3.connect(path)
     try:
+        # the code is kept only as digests: look it up the way the site does
+        digests = pin_candidates(code, pinkeys.read_keys(pinkeys.keyring_path(path)))
         row = conn.execute(
-            "SELECT person_id, status, valid_until FROM credentials WHERE secret = ?", (code,)
+            "SELECT person_id, status, valid_until FROM credentials "
+            f"WHERE secret IN ({','.join('?' * len(digests))})",
+            digests,
         ).fetchone()
         return tuple(row)  # type: ignore[return-value]
     finally:

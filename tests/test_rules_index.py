@@ -398,3 +398,21 @@ def test_legacy_unkeyed_pins_still_verify_until_re_enrolled(site: Site) -> None:
     assert site.present("r-lobby", pin="975311").reason == "unknown_credential"
     with pytest.raises(ValueError, match="no PIN key"):
         credential_values("pin", pin="975312")  # never stored unkeyed any more
+
+
+def test_a_visitor_code_is_kept_only_as_a_keyed_digest(site: Site) -> None:
+    issued = site.admin.issue_visitor_pass(
+        "Zhang San", "host-1", T0 + timedelta(hours=2), ["gate-main"], uses=0, now=T0
+    )
+    stored = site.index.conn.execute(
+        "SELECT secret FROM credentials WHERE kind = 'visitor'"
+    ).fetchone()[0]
+    assert stored != issued.code and stored.startswith("h1:")
+    site.index.conn.execute("PRAGMA wal_checkpoint(FULL)")
+    db = Path(site.cfg.store.path)
+    for path in (db, Path(f"{db}-wal")):
+        if path.exists():
+            assert issued.code.encode() not in path.read_bytes(), path
+    assert site.present("r-gate-in", pin=issued.code).granted  # and the code still works
+    assert site.admin.revoke_visitor_pass(issued.code)
+    assert site.present("r-gate-in", pin=issued.code).reason == "revoked"

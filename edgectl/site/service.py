@@ -24,7 +24,7 @@ from edgectl.config import ROLES, Config
 from edgectl.domain import Command
 from edgectl.site.actor import HUB, Actor
 from edgectl.site.audit import OnCommit, audited
-from edgectl.store import card_import, kv, workorders
+from edgectl.store import card_import, kv, pinkeys, workorders
 from edgectl.store.credentials import (
     EMERGENCY,
     INSERT_CREDENTIAL,
@@ -39,7 +39,7 @@ from edgectl.store.credentials import (
 from edgectl.store.db import open_store
 from edgectl.store.tx import transaction
 from rules import modes
-from rules.access import STATUSES
+from rules.access import STATUSES, pin_candidates
 from rules.policy import SitePolicy
 from sync import apply
 
@@ -542,11 +542,15 @@ class SiteService:
             host = c.execute("SELECT role FROM people WHERE id = ?", (host_id,)).fetchone()
             if host is None or host[0] != "resident":
                 raise CredentialError(f"host: no resident {host_id!r}")
-            code = self._free_code(c)
+            keyring = pinkeys.keyring_for(c)
+            key = pinkeys.current_key(keyring)
+            code = self._free_code(c, pinkeys.read_keys(keyring))
             # the visitor's id is a random pass id, never the code: person ids are shown
             # to staff and journaled with every decision (issue 11)
             person_id = f"visitor:{secrets.token_hex(6)}"
-            values = credential_values("visitor", code=code, valid_from=now, valid_until=until)
+            values = credential_values(
+                "visitor", code=code, key=key, valid_from=now, valid_until=until
+            )
             c.execute(
                 "INSERT INTO people (id, name, role) VALUES (?, ?, 'visitor')",
                 (person_id, visitor_name),
@@ -559,13 +563,11 @@ class SiteService:
             details["credential_id"] = cred_id
         return IssuedPass(code, person_id, cred_id, until)
 
-    def _free_code(self, c: sqlite3.Connection) -> str:
+    def _free_code(self, c: sqlite3.Connection, keys: tuple[bytes, ...]) -> str:
         digits = self.config.access.visitor_code_digits
         for _ in range(20):
             code = f"{secrets.randbelow(10**digits):0{digits}d}"
-            if not c.execute(
-                "SELECT 1 FROM credentials WHERE secret = ? AND kind = 'visitor'", (code,)
-            ).fetchone():
+            if _visitor_by_code(c, code, keys) is None:
                 return code
         raise CredentialError("no free visitor code; raise access.visitor_code_digits")
 
@@ -582,10 +584,12 @@ class SiteService:
         details: dict[str, Any] = {}
         try:
             with self.change(actor, "visitor_pass_revoke", "visitor pass", details, now=now) as c:
+                keys = pinkeys.read_keys(pinkeys.keyring_for(c))
+                wanted = _visitor_by_code(c, code, keys) or credential_id
                 row = c.execute(
                     "SELECT id FROM credentials WHERE kind = 'visitor' AND status != 'revoked' "
-                    "AND (secret = ? OR id = ?)",
-                    (code or None, credential_id),
+                    "AND id = ?",
+                    (wanted,),
                 ).fetchone()
                 if row is None:
                     raise _NothingChanged
@@ -688,3 +692,16 @@ class SiteService:
 
 class _NothingChanged(Exception):
     """Roll back: the change found nothing to change (no audit event is written)."""
+
+
+def _visitor_by_code(c: sqlite3.Connection, code: str, keys: tuple[bytes, ...]) -> int | None:
+    """The credential id of the visitor pass whose code is ``code`` (kept only as digests)."""
+    if not code:
+        return None
+    for digest in pin_candidates(code, keys):
+        row = c.execute(
+            "SELECT id FROM credentials WHERE kind = 'visitor' AND secret = ?", (digest,)
+        ).fetchone()
+        if row is not None:
+            return int(row[0])
+    return None

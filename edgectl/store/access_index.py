@@ -225,9 +225,10 @@ class AccessIndex:
                 row = _first(q, _BY_DURESS, [(d,) for d in digests])
                 duress = row is not None
             if row is None:
-                row = q(_BY_SECRET, (digits, "visitor")).fetchone()
+                row = _first(q, _BY_SECRET, [(d, "visitor") for d in digests])
         elif event.format in ("code", "qr"):
-            row = q(_BY_SECRET, (event.pin or str(event.number), "visitor")).fetchone()
+            digests = pin_candidates(event.pin or str(event.number), self.pin_keys)
+            row = _first(q, _BY_SECRET, [(d, "visitor") for d in digests])
         else:
             formats = self.config.access.card_formats(event.format)
             by_card = _BY_CARD.format(",".join("?" * len(formats)))

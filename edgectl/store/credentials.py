@@ -128,7 +128,7 @@ def credential_values(
     if kind == "visitor":
         if not code or not code.isdigit():
             raise ValueError("code: expected a numeric visitor code")
-        secret = code
+        secret = pin_digest(code, key)  # a visitor code is kept like a PIN, never in clear
     return CredentialValues(
         kind,
         format if kind in CARD_KINDS else kind,
