@@ -22,6 +22,10 @@ from drivers.wiegand.settings import Reader, check_card_format
 from edgectl.commands.settings import CommandSettings
 from edgectl.config_paths import check_paths
 from edgectl.confload import ConfigError, Invalid, build, decode, parse_toml
+from edgectl.facilities.settings import Facilities
+from edgectl.patrol.settings import Patrol
+from edgectl.roster import Duty
+from edgectl.workorders.settings import WorkOrders
 from rules.settings import (
     ROLES,
     Access,
@@ -220,6 +224,10 @@ class Config:
     commands: CommandSettings = field(default_factory=CommandSettings)
     hub: Hub = field(default_factory=Hub)
     access: Access = field(default_factory=Access)
+    workorders: WorkOrders = field(default_factory=WorkOrders)
+    patrol: Patrol = field(default_factory=Patrol)
+    facilities: Facilities = field(default_factory=Facilities)
+    roster: tuple[Duty, ...] = ()
     cameras: Cameras = field(default_factory=Cameras)
 
     intercoms: tuple[Intercom, ...] = ()
@@ -264,6 +272,13 @@ class Config:
                 raise Invalid(
                     f"access.points[{i}].target",
                     f"expected a door or gate id {sorted(targets)}, got {point.target!r}",
+                )
+        plans = {"always", "never", *(s.id for s in self.access.schedules)}
+        for i, route in enumerate(self.patrol.routes):
+            if route.schedule not in plans:
+                raise Invalid(
+                    f"patrol.routes[{i}].schedule",
+                    f"expected a schedule id {sorted(plans)}, got {route.schedule!r}",
                 )
         self.cameras.check_refs(
             seen, {"gates": self.gates, "doors": self.doors}, targets, self.access.schedules

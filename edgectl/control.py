@@ -40,6 +40,7 @@ STATUS = {
     "device_timeout": 504,
     "timeout": 504,
     "store_error": 503,
+    "unavailable": 503,
 }
 CARD_STATUS = {"suspended": "suspend", "revoked": "revoke", "active": "reactivate"}
 

@@ -20,10 +20,11 @@ from edgectl.control import ControlServer
 from edgectl.devices import DeviceRegistry
 from edgectl.locks import StoreLock
 from edgectl.mqtt import MqttInterface
+from edgectl.operations import Operations, journal_record
 from edgectl.readtap import ReadTap
 from edgectl.router import Clock, Router, utc_now
 from edgectl.sdnotify import Notifier
-from edgectl.site.worker import SiteWorker
+from edgectl.site.worker import SiteWorker, fan_out
 from edgectl.store.access_index import AccessIndex
 from edgectl.store.db import open_store
 from edgectl.store.journal import Journal
@@ -74,6 +75,11 @@ class Daemon:
         ensure_intact(cfg.store.path)  # a damaged store is refused, naming `db recover`
         self.journal = Journal(cfg.store.path)
         stack.push_async_callback(self.journal.close)
+        self.operations = Operations(
+            cfg, journal_record(self.journal), self.clock, on_commit=fan_out(self.journal)
+        )
+        stack.push_async_callback(self.operations.close)  # after its task stopped
+        self.operations.load()  # work orders, tours: every deadline from stored times
         self.index = AccessIndex.load(open_store(cfg.store.path), cfg)
         stack.push_async_callback(asyncio.to_thread, self.index.close)  # queued updates land
         self.site = SiteWorker(cfg, self.journal)  # the one writer of site state
@@ -81,7 +87,9 @@ class Daemon:
         self.devices = DeviceRegistry(cfg)
         self.router = Router(cfg, self.journal, self.index, self.devices, self.clock)
         ops = AccessOps(self.site, self.index)
-        self.commands = Pipeline(cfg, self.router, self.devices, ops, self.clock)
+        self.commands = Pipeline(
+            cfg, self.router, self.devices, ops, self.clock, operations=self.operations
+        )
         stack.push_async_callback(self.router.drain)
         stack.callback(self.router.doors.stop)
         stack.callback(self.router.intercoms.stop)
@@ -93,7 +101,12 @@ class Daemon:
         self.retention = Retention(self.journal, cfg.store.disk_budget_mb)
         self.background.spawn("retention", self.retention.run)
         if cfg.hub.enabled:  # a consumer of the journal only: access never waits on it
-            self.sync = SyncClient(cfg, cfg.store.path, journal=self.journal)
+            self.sync = SyncClient(
+                cfg,
+                cfg.store.path,
+                journal=self.journal,
+                on_workorders=self.operations.workorders.reload,
+            )
             self.background.spawn("sync", self.sync.run)
         self.cameras = cameras.build(cfg, self.clock)  # camera drivers: on a loop of their own
         if self.cameras is not None:
@@ -104,6 +117,8 @@ class Daemon:
                 uploader = EvidenceUploader(cfg, self.cameras.store)
                 self.router.watch(uploader.observe)
                 self.background.spawn("evidence-upload", uploader.run)
+        feed = self.journal.subscribe()  # device faults and badge-ins, for the operations
+        self.background.spawn("operations", lambda: self.operations.run(feed))
         self.reads = ReadTap()  # live reads for `readers watch` and `cards enroll`
         self.supervisor = Supervisor(self.reads.wrap(self.router.emit))
         stack.push_async_callback(self.supervisor.stop)

@@ -417,6 +417,142 @@ class SiteChanged(Event):
     details: dict[str, Any] = dataclasses.field(default_factory=dict)
 
 
+# --- work orders, patrols, facility availability (issue 16) ------------------------------
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class WorkOrderCreated(Event):
+    """A work order was opened on site. ``source`` is who (a person, ``device`` or ``hub``)."""
+
+    KIND: ClassVar[str] = "workorder_created"
+    CLASS: ClassVar[EventClass] = EventClass.AUDIT
+
+    order_id: str
+    channel: str  # control (the CLI), mqtt, desk, fault, patrol, availability
+    origin: str  # the order's source: desk, operator, butler, fault, patrol, availability
+    priority: str
+    title: str
+    target: str | None = None
+    assignee: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class WorkOrderChanged(Event):
+    """A work order moved in its lifecycle (or was reassigned). ``source`` is who."""
+
+    KIND: ClassVar[str] = "workorder_changed"
+    CLASS: ClassVar[EventClass] = EventClass.AUDIT
+
+    order_id: str
+    channel: str
+    status: str
+    previous: str
+    assignee: str | None = None
+    estimated_fix_at: datetime | None = None
+    verdict: str | None = None
+    note: str = ""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class WorkOrderOverdue(Event):
+    """A stage's deadline passed: level 0 goes to the assignee, later levels further up."""
+
+    KIND: ClassVar[str] = "workorder_overdue"
+    CLASS: ClassVar[EventClass] = EventClass.ALARM
+
+    order_id: str
+    stage: str  # accept, on_site, diagnose, finish, follow_up
+    level: int
+    to: str  # the staff id told
+    role: str  # assignee, supervisor, ...
+    deadline: datetime
+    priority: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class WorkOrderReport(Event):
+    """The site's daily work-order figures (local day ``day``)."""
+
+    KIND: ClassVar[str] = "workorder_report"
+    CLASS: ClassVar[EventClass] = EventClass.AUDIT
+
+    day: str
+    created: int
+    by_source: dict[str, int]
+    by_priority: dict[str, int]
+    compliance: dict[str, float | None]  # stage -> % met of those due that day
+    follow_up_rate: float | None  # % of orders done that day that were followed up
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PatrolTour(Event):
+    """A tour started, completed or ended incomplete. ``source`` is the route id."""
+
+    KIND: ClassVar[str] = "patrol_tour"
+    CLASS: ClassVar[EventClass] = EventClass.ACCESS
+
+    tour_id: str
+    status: str  # started, completed, incomplete
+    guard: str
+    by: str  # schedule, badge, or the operator who started it
+    missed: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PatrolCheckpoint(Event):
+    """A checkpoint's one classification in a tour. ``source`` is the checkpoint id."""
+
+    KIND: ClassVar[str] = "patrol_checkpoint"
+    CLASS: ClassVar[EventClass] = EventClass.ACCESS
+
+    tour_id: str
+    route: str
+    result: str  # on_time, early, late, missed, out_of_order
+    guard: str
+    badged_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CheckpointMissed(Event):
+    """A checkpoint was not badged in its window: an alarm to operators. ``source``: checkpoint."""
+
+    KIND: ClassVar[str] = "checkpoint_missed"
+    CLASS: ClassVar[EventClass] = EventClass.ALARM
+
+    tour_id: str
+    route: str
+    guard: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class GuardOverdue(Event):
+    """The lone-worker alarm: a guard on tour silent longer than the route allows.
+
+    ``source`` is the guard.
+    """
+
+    KIND: ClassVar[str] = "guard_overdue"
+    CLASS: ClassVar[EventClass] = EventClass.ALARM
+
+    tour_id: str
+    route: str
+    silent_since: datetime
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FacilityAvailability(Event):
+    """A device's share of a local day online and not in fault. ``source`` is the device."""
+
+    KIND: ClassVar[str] = "facility_availability"
+    CLASS: ClassVar[EventClass] = EventClass.AUDIT
+
+    day: str
+    share: float
+    up_s: float
+    outages: int
+    week_share: float  # rolling, the last 7 days
+
+
 # --- settings -------------------------------------------------------------------------
 # Here rather than in edgectl/confload.py so that rules/settings.py can raise it while
 # importing nothing from edgectl but this vocabulary.

@@ -101,7 +101,8 @@ class SyncClient:
 
     ``journal`` (optional) wakes the client as soon as new entries commit; without it the
     client polls every ``hub.interval_s``. ``on_applied`` (sync or async, no arguments) runs
-    after pulled people/credential/level changes are committed, e.g. to reload an index.
+    after pulled people/credential/level changes are committed, e.g. to reload an index;
+    ``on_workorders`` gets the ids of pulled work orders once they are stored.
     """
 
     def __init__(
@@ -111,6 +112,7 @@ class SyncClient:
         *,
         journal: Journal | None = None,
         on_applied: Callable[[], Any] | None = None,
+        on_workorders: Callable[[list[str]], Any] | None = None,
         rnd: Callable[[], float] = random.random,
     ) -> None:
         self.site = config.site.id
@@ -122,6 +124,7 @@ class SyncClient:
         self._site: SiteService | None = None  # on the worker's connection, made on first use
         self._journal = journal
         self._on_applied = on_applied
+        self._on_workorders = on_workorders
         self._rnd = rnd
         self._wake = asyncio.Event()
         self._full_round = True  # pull on the first round and after any failure
@@ -440,6 +443,8 @@ class SyncClient:
                 ) from None
             if orders or new != cursor:
                 await self._db(self._store_orders, orders, new)
+            if orders and self._on_workorders is not None:
+                self._on_workorders([o["id"] for o in orders])
             cursor = new
             if not doc.get("more"):
                 return

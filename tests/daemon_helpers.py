@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 
 from edgectl.config import Config
 from edgectl.daemon import Daemon
+from edgectl.router import Clock, utc_now
 from edgectl.store.journal import Entry
 
 
@@ -21,9 +22,11 @@ async def wait_for(queue: asyncio.Queue[Entry], kind: str, timeout: float = 5.0)
 
 
 @contextlib.asynccontextmanager
-async def running(config: Config) -> AsyncIterator[tuple[Daemon, asyncio.Queue[Entry]]]:
-    """A started daemon and a queue of its journal entries as they commit."""
-    daemon = Daemon(config)
+async def running(
+    config: Config, clock: Clock = utc_now
+) -> AsyncIterator[tuple[Daemon, asyncio.Queue[Entry]]]:
+    """A started daemon (on ``clock``) and a queue of its journal entries as they commit."""
+    daemon = Daemon(config, clock=clock)
     await daemon.start()
     events = daemon.journal.subscribe()
     try:

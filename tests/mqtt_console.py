@@ -178,6 +178,16 @@ class Console:
                     return doc
         raise AssertionError("unreachable")
 
+    async def message(self, topic: str, timeout: float = 5.0) -> dict[str, Any]:
+        """The next message on ``topic`` as JSON (messages on other topics are skipped)."""
+        async with asyncio.timeout(timeout):
+            async for message in self.client.messages:
+                if str(message.topic) == topic:
+                    assert isinstance(message.payload, bytes)
+                    doc: dict[str, Any] = json.loads(message.payload)
+                    return doc
+        raise AssertionError("unreachable")
+
 
 @contextlib.asynccontextmanager
 async def console(

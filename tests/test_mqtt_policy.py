@@ -125,12 +125,15 @@ async def test_work_order_status_is_recorded_for_the_hub(
             "complete_by": now_iso(),
         }])  # fmt: skip
         conn.execute("COMMIT")
-        reply = await gina.request("workorder/status", {"order_id": "wo-1", "status": "on_site"})
-        assert reply["status"] == "ok", reply
+        site.daemon.operations.workorders.reload(["wo-1"])  # as the sync client does
+        for status in ("accepted", "on_site"):
+            reply = await gina.request("workorder/status", {"order_id": "wo-1", "status": status})
+            assert reply["status"] == "ok", reply
         assert [(u.order_id, u.status, u.by) for u in workorders.unpushed(conn)] == [
-            ("wo-1", "on_site", "gina")
+            ("wo-1", "accepted", "gina"),
+            ("wo-1", "on_site", "gina"),
         ]
-        bad = await gina.request("workorder/status", {"order_id": "wo-1", "status": "closed"})
-        assert bad["code"] == "bad_request" and "site may report" in bad["message"]
+        bad = await gina.request("workorder/status", {"order_id": "wo-1", "status": "done"})
+        assert bad["code"] == "bad_request" and "next is 'diagnosed'" in bad["message"]
         missing = await gina.request("workorder/status", {"order_id": "wo-2", "status": "done"})
         assert missing["code"] == "not_found"

@@ -17,14 +17,17 @@ from edgectl.cli import (
     cards,
     db,
     doctor,
+    facilities,
     gate,
     init,
     levels,
     modbus,
+    patrol,
     people,
     readers,
     service,
     visitors,
+    workorders,
 )
 from edgectl.cli import hub as hub_cli
 from edgectl.cli import sync as sync_cli
@@ -60,6 +63,9 @@ app.add_typer(sync_cli.app, name="sync")
 app.add_typer(camera.app, name="camera")
 app.add_typer(camera.discover_app, name="discover")
 app.command("doctor")(doctor.doctor)
+app.add_typer(workorders.app, name="workorders")
+app.add_typer(patrol.app, name="patrol")
+app.add_typer(facilities.app, name="facilities")
 app.command("init")(init.init)
 
 
@@ -100,6 +106,11 @@ def sim(
     devices_only: bool = typer.Option(
         False, "--devices-only", help="Only run the simulated devices; run the daemon yourself."
     ),
+    operations: bool = typer.Option(
+        False,
+        "--operations",
+        help="Time-lapse: a patrol tour with a missed checkpoint, a gate fault work order.",
+    ),
 ) -> None:
     """Run a simulated compound (gate on RS-485, Wiegand reader) against the real daemon.
 
@@ -110,7 +121,7 @@ def sim(
         return
     from edgectl.cli.sim import run_sim
 
-    run_sim(duration, interval, directory, seed_value, devices_only)
+    run_sim(duration, interval, directory, seed_value, devices_only, operations)
 
 
 @sim_app.command("present")

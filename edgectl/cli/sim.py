@@ -35,7 +35,15 @@ SEED = [
     ("staff-01", 12, 2001, "active"),
 ]
 
-STYLE = {"access_decided": "bold", "bad_read": "yellow", "gate_state": "cyan"}
+STYLE = {
+    "access_decided": "bold",
+    "bad_read": "yellow",
+    "gate_state": "cyan",
+    "checkpoint_missed": "bold red",
+    "guard_overdue": "bold red",
+    "workorder_overdue": "bold red",
+    "workorder_created": "bold yellow",
+}
 
 
 async def seed(daemon: Daemon) -> None:
@@ -126,6 +134,26 @@ async def _run(directory: Path, duration: float, interval: float, seed_value: in
                 _show(events.get_nowait())
 
 
+async def _operations(directory: Path) -> None:
+    from edgectl.sim_operations import JumpClock, Scenario
+
+    async with simulated_compound(directory) as compound:
+        clock = JumpClock()
+        daemon = Daemon(compound.config, clock=clock)
+        await daemon.start()
+        await seed(daemon)
+        console.print(
+            "[bold]simulated compound, operations in time-lapse[/]: a patrol tour with a "
+            "missed checkpoint, then a gate fault work order accepted and escalated."
+        )
+        try:
+            await Scenario(
+                compound, daemon, clock, _show, lambda s: console.print(f"[magenta]{s}[/]")
+            ).run()
+        finally:
+            await daemon.stop()
+
+
 async def _devices_only(directory: Path, duration: float) -> None:
     # exactly the example config (its intercom URL included)
     async with simulated_compound(directory, intercom_port=_intercom_port(directory)) as compound:
@@ -196,11 +224,18 @@ def present(directory: Path, card: str | None, pin: str | None, card_format: str
 
 
 def run_sim(
-    duration: float, interval: float, directory: Path, seed_value: int, devices_only: bool
+    duration: float,
+    interval: float,
+    directory: Path,
+    seed_value: int,
+    devices_only: bool,
+    operations: bool = False,
 ) -> None:
     logs.setup("error")
     try:
-        if devices_only:
+        if operations:
+            asyncio.run(_until_terminated(_operations(directory)))
+        elif devices_only:
             asyncio.run(_until_terminated(_devices_only(directory, duration)))
         else:
             asyncio.run(_until_terminated(_run(directory, duration, interval, seed_value)))

@@ -1,9 +1,10 @@
-"""The one adapter between operator commands and the access-policy and work-order code.
+"""The one adapter between operator commands and the access-policy code.
 
-Every change (lockdown, emergency, visitor passes, credential status, anti-passback,
-work-order status) goes through the site service (``edgectl/site/service.py``). Every call
-a command makes into them goes through this module and its three exceptions, so a change of
-their API touches only the method bodies here, never the command table.
+Every change (lockdown, emergency, visitor passes, credential status, anti-passback) goes
+through the site service (``edgectl/site/service.py``). Every call a command makes into
+them goes through this module and its three exceptions, so a change of their API touches
+only the method bodies here, never the command table. (Work orders and patrols run on the
+site's ``Operations``: ``commands/operations.py``.)
 """
 
 from __future__ import annotations
@@ -19,7 +20,6 @@ from edgectl.domain import Command
 from edgectl.site.actor import Actor
 from edgectl.site.service import SiteService
 from edgectl.site.worker import SiteWorker
-from edgectl.store import workorders
 from edgectl.store.access_index import AccessIndex
 from edgectl.store.credentials import CredentialError
 
@@ -61,7 +61,7 @@ class AccessOps:
     ) -> T:
         try:
             return await self.site.call(method, *args, **kw)
-        except (CredentialError, workorders.WorkOrderError) as exc:
+        except CredentialError as exc:
             raise Invalid(str(exc)) from None
         except sqlite3.Error as exc:  # the store is locked or failing: nothing changed
             raise Unavailable(str(exc)) from None
@@ -128,22 +128,20 @@ class AccessOps:
         if not found:
             raise NotFound(f"no card {facility}:{number}")
 
-    async def work_order_status(
-        self, order_id: str, status: str, note: str, by: str, now: datetime, *, via: str = "mqtt"
-    ) -> dict[str, Any]:
-        """Record a status change; the sync client pushes it to the hub."""
-        try:
-            update = await self.site.call(
-                SiteService.work_order_status, order_id, status, note, actor=Actor(by, via), now=now
-            )
-        except workorders.WorkOrderError as exc:
-            if str(exc).startswith("no work order"):
-                raise NotFound(str(exc)) from None
-            raise Invalid(str(exc)) from None
-        return {"order_id": order_id, "status": status, "update": update}
+
+# kind -> (the body field naming the staff member, the notice on their own topic)
+STAFF_NOTICES = {
+    "arrival": ("butler_id", "arrival"),  # domain.Arrival
+    "intercom_call": ("butler_id", "missed_call"),  # a missed call: the butler on duty
+    "workorder_created": ("assignee", "workorder_created"),  # domain.WorkOrderCreated
+    "workorder_changed": ("assignee", "workorder_changed"),  # domain.WorkOrderChanged
+    # domain.WorkOrderOverdue: the assignee, then the supervisor
+    "workorder_overdue": ("to", "workorder_overdue"),
+}
 
 
-def arrival_staff(body: dict[str, Any]) -> str | None:
-    """The butler's staff id on an ``arrival`` event (``domain.Arrival.butler_id``)."""
-    staff = body.get("butler_id")
-    return staff if isinstance(staff, str) and staff else None
+def staff_notice(kind: str, body: dict[str, Any]) -> tuple[str, str] | None:
+    """The staff id an event goes to on their own topic, and the notice's name, if any."""
+    field, notice = STAFF_NOTICES.get(kind, ("", ""))
+    staff = body.get(field) if field else None
+    return (staff, notice) if isinstance(staff, str) and staff else None

@@ -26,6 +26,7 @@ from edgectl.commands.table import COMMANDS, Context, Spec
 from edgectl.config import Config
 from edgectl.devices import DeviceRegistry
 from edgectl.domain import OperatorCommand
+from edgectl.operations import Operations
 from edgectl.router import Clock, Router
 
 log = structlog.get_logger(__name__)
@@ -64,6 +65,8 @@ class Pipeline:
         ops: AccessOps,
         clock: Clock,
         roles: RoleTable | None = None,
+        *,
+        operations: Operations | None = None,
     ) -> None:
         self.config = config
         self.router = router
@@ -71,6 +74,7 @@ class Pipeline:
         self.ops = ops
         self.clock = clock
         self.roles = roles or RoleTable(config.operators)
+        self.operations = operations  # work orders and patrols, where the site runs them
         self._pseudonyms: Pseudonyms | None = None
 
     async def pseudonyms(self) -> Pseudonyms:
@@ -132,6 +136,7 @@ class Pipeline:
                 now,
                 call.reply_budget,
                 (await self.view_for(role)).entry,
+                self.operations,
             )
             async with asyncio.timeout(spec.timeout_s):
                 result = await spec.handler(ctx, params)

@@ -20,8 +20,12 @@ from edgectl.store import kv
 from edgectl.store.db import connect
 
 SECRET = frozenset({"code", "pin", "raw", "password"})
-PERSONAL_IDS = frozenset({"person_id", "host", "butler_id", "resident_id"})
-PERSONAL_TEXT = frozenset({"person_name", "name", "note", "phone", "plate"})
+PERSONAL_IDS = frozenset(
+    # staff ids too: a work order's assignee, the staff member an overdue order is sent to,
+    # the guard on a tour, the butler or desk agent a command was made for
+    {"person_id", "host", "butler_id", "resident_id", "assignee", "to", "guard", "as"}
+)
+PERSONAL_TEXT = frozenset({"person_name", "name", "note", "phone", "plate", "detail"})
 CREDENTIALS = frozenset({"credential", "number"})
 LABELS = frozenset({"subject"})  # an audit event's "card 12:345", "person p1"
 KEY_NAME = "commands.pseudonym_key"

@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 from drivers.base import DeviceError
 from drivers.intercom.settings import Intercom
 from drivers.onvif.offloop import OffLoopDriver
+from edgectl.commands import operations as site_ops
 from edgectl.commands.events import page_events
 from edgectl.commands.ops import AccessOps, Invalid, NotFound, Unavailable
 from edgectl.commands.roles import Role
@@ -47,6 +48,7 @@ from edgectl.domain import (
     PulseRelay,
     StopGate,
 )
+from edgectl.operations import Operations
 from edgectl.router import Router
 from edgectl.store.evidence import new_id
 
@@ -68,6 +70,7 @@ class Context:
     now: datetime
     reply_budget: int  # bytes a result may take on this interface
     view: Callable[[dict[str, Any]], dict[str, Any]]  # an entry as this operator may see it
+    operations: Operations | None = None  # work orders and patrols (the daemon's)
 
 
 Result = dict[str, Any]
@@ -361,11 +364,33 @@ async def events_query(ctx: Context, p: dict[str, Any]) -> Result:
     )
 
 
+# --- work orders and patrols (handlers in commands/operations.py) ----------------------
+
+
+def _site(handler: site_ops.OpHandler) -> Handler:
+    async def handle(ctx: Context, p: dict[str, Any]) -> Result:
+        if ctx.operations is None:
+            raise Refused("unavailable", "work orders and patrols are not running here")
+        return site_ops.run(handler, ctx.operations, ctx.operator, ctx.interface, p)
+
+    return handle
+
+
 # --- the table -------------------------------------------------------------------------
 
 TARGET: Schema = {"target": Field(text(64))}
 CARD: Schema = {"facility": Field(integer(0, 2**32), False), "number": Field(integer(0, 2**63))}
 NOTHING: Schema = {}
+ORDER: Schema = {"order_id": Field(text(64))}
+BEHALF: Schema = {"as": Field(text(64), False)}  # the butler or desk agent, if not the caller
+TRANSITION: Schema = {
+    **ORDER,
+    "status": Field(text(32)),
+    "estimated_fix_at": Field(timestamp, False),
+    "verdict": Field(text(32), False),
+    "note": Field(text(1000), False),
+    **BEHALF,
+}
 
 COMMANDS: dict[str, Spec] = {
     "gate/open": Spec(Role.GUARD, TARGET, _gate(lambda t: OpenGate(target=t))),
@@ -407,15 +432,6 @@ COMMANDS: dict[str, Spec] = {
         _policy(
             lambda c, p: c.ops.forgive_antipassback(
                 p["person_id"], c.operator, c.now, via=c.interface
-            )
-        ),
-    ),
-    "workorder/status": Spec(
-        Role.GUARD,
-        {"order_id": Field(text(64)), "status": Field(text(32)), "note": Field(text(1000), False)},
-        _policy(
-            lambda c, p: c.ops.work_order_status(
-                p["order_id"], p["status"], p.get("note", ""), c.operator, c.now, via=c.interface
             )
         ),
     ),
@@ -466,4 +482,33 @@ COMMANDS: dict[str, Spec] = {
         },
         events_query,
     ),
+    "workorder/create": Spec(
+        Role.GUARD,
+        {
+            "title": Field(text(200)),
+            "priority": Field(text(32), False),
+            "source": Field(text(16), False),
+            "detail": Field(text(2000), False),
+            "target": Field(text(64), False),
+            "assignee": Field(text(64), False),
+            "role": Field(text(32), False),
+            **BEHALF,
+        },
+        _site(site_ops.create),
+    ),
+    "workorder/transition": Spec(Role.GUARD, TRANSITION, _site(site_ops.transition)),
+    # the status command operators used before the site kept the lifecycle
+    "workorder/status": Spec(Role.GUARD, TRANSITION, _site(site_ops.transition)),
+    "workorder/assign": Spec(
+        Role.OPERATOR, {**ORDER, "assignee": Field(text(64))}, _site(site_ops.assign)
+    ),
+    "workorder/list": Spec(Role.VIEWER, NOTHING, _site(site_ops.orders)),
+    "patrol/start": Spec(
+        Role.OPERATOR,
+        {"route": Field(text(64)), "guard": Field(text(64), False)},
+        _site(site_ops.patrol_start),
+    ),
+    "patrol/badge": Spec(Role.GUARD, {"checkpoint": Field(text(64))}, _site(site_ops.patrol_badge)),
+    "patrol/routes": Spec(Role.VIEWER, NOTHING, _site(site_ops.patrol_routes)),
+    "patrol/tours": Spec(Role.VIEWER, NOTHING, _site(site_ops.patrol_tours)),
 }

@@ -24,7 +24,7 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties as PahoProperties
 
 from edgectl.backoff import Backoff
-from edgectl.commands.ops import arrival_staff
+from edgectl.commands.ops import staff_notice
 from edgectl.commands.pipeline import Call, Pipeline
 from edgectl.commands.privacy import View
 from edgectl.commands.roles import Role
@@ -45,6 +45,7 @@ from edgectl.store.journal import Entry, Journal, newest_first
 log = structlog.get_logger(__name__)
 
 EVENT_QOS = 0
+PRIVATE_KINDS = frozenset({"arrival"})  # only on the staff member's own topic
 STOP_TIMEOUT_S = 5.0
 RECONNECT_FIRST_S = 0.25  # reconnect backoff: 0.25 s, 0.5 s, ... capped at 15 s
 RECONNECT_MAX_S = 15.0
@@ -297,21 +298,18 @@ class MqttInterface:
             await self._publish_entry(client, entry)
 
     async def _publish_entry(self, client: connection.SiteClient, entry: Entry) -> None:
-        """Every broker user reads ``event/#``: it carries the restricted view. Arrivals,
-        which name residents, go only to their butler's own topic."""
+        """Every broker user reads ``event/#``: it carries the restricted view. An event for
+        one staff member (an arrival, a missed intercom call, a work order assigned or
+        escalated to them) also goes in full to their own topic; arrivals, which name
+        residents, go nowhere else."""
         doc = entry.to_json()
-        if entry.kind == "arrival":
-            if staff := arrival_staff(entry.body):
-                topic = self.topics.butler(staff)
-                await self._publish(client, topic, fit_event(doc, topic, client.max_packet), qos=1)
-            return
-        assert self._stream is not None
-        topic = self.topics.event(entry.kind)
-        payload = fit_event(self._stream.entry(doc), topic, client.max_packet)
-        await self._publish(client, topic, payload, qos=EVENT_QOS)
-        if entry.kind == "intercom_call" and (staff := arrival_staff(entry.body)):
-            # a missed call names the butler on duty: told on their own topic too
-            topic = self.topics.butler(staff, "missed_call")
+        if entry.kind not in PRIVATE_KINDS:
+            assert self._stream is not None
+            topic = self.topics.event(entry.kind)
+            payload = fit_event(self._stream.entry(doc), topic, client.max_packet)
+            await self._publish(client, topic, payload, qos=EVENT_QOS)
+        if notice := staff_notice(entry.kind, entry.body):
+            topic = self.topics.butler(*notice)
             await self._publish(client, topic, fit_event(doc, topic, client.max_packet), qos=1)
 
     # --- commands in -----------------------------------------------------------------------

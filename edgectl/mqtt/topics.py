@@ -6,6 +6,8 @@
 ``{base}/cmd/{operator}/{noun}/{verb}`` requests; the broker pins ``{operator}`` to the user
 ``{base}/reply/{operator}``             responses for 3.1.1 clients (and MQTT 5 without one)
 ``{base}/butler/{staff}/arrival``       arrivals for one butler
+``{base}/butler/{staff}/workorder_*``   work orders assigned to one staff member, and their
+                                        ``workorder_overdue`` escalations
 ``{base}/butler/{staff}/missed_call``   intercom calls nobody answered, for the butler on duty
 """
 

@@ -144,4 +144,57 @@ MIGRATIONS: list[str] = [
     """
     INSERT OR IGNORE INTO kv (key, value) VALUES ('journal.epoch', lower(hex(randomblob(8))));
     """,
+    # 7: issue 16: work orders kept on site (sources, fault keys, transitions with who/when,
+    # escalations sent), patrol tours and their checkpoints, daily facility availability.
+    # Kept as one entry so it can be renumbered on merge.
+    """
+    ALTER TABLE work_orders ADD COLUMN source TEXT NOT NULL DEFAULT 'hub';
+    ALTER TABLE work_orders ADD COLUMN role TEXT;
+    ALTER TABLE work_orders ADD COLUMN fault_key TEXT;
+    CREATE INDEX work_orders_fault ON work_orders (fault_key) WHERE fault_key IS NOT NULL;
+    CREATE INDEX work_orders_created ON work_orders (created_at);
+    ALTER TABLE work_order_updates ADD COLUMN channel TEXT NOT NULL DEFAULT '';
+    ALTER TABLE work_order_updates ADD COLUMN estimated_fix_at TEXT;
+    ALTER TABLE work_order_updates ADD COLUMN verdict TEXT;
+    CREATE INDEX work_order_updates_order ON work_order_updates (order_id, id);
+    CREATE TABLE work_order_escalations (
+        order_id TEXT NOT NULL REFERENCES work_orders (id),
+        stage TEXT NOT NULL,
+        level INTEGER NOT NULL,
+        at TEXT NOT NULL,
+        to_staff TEXT NOT NULL,
+        PRIMARY KEY (order_id, stage, level)
+    ) WITHOUT ROWID;
+    CREATE TABLE patrol_tours (
+        id TEXT PRIMARY KEY,
+        route TEXT NOT NULL,
+        guard TEXT NOT NULL,
+        started_at TEXT NOT NULL,
+        started_by TEXT NOT NULL,
+        status TEXT NOT NULL,
+        last_seen TEXT,
+        silence_alarmed INTEGER NOT NULL DEFAULT 0,
+        ended_at TEXT
+    );
+    CREATE INDEX patrol_tours_active ON patrol_tours (status) WHERE status = 'active';
+    CREATE INDEX patrol_tours_route ON patrol_tours (route, started_at);
+    CREATE TABLE patrol_checkpoints (
+        tour_id TEXT NOT NULL REFERENCES patrol_tours (id),
+        checkpoint TEXT NOT NULL,
+        result TEXT NOT NULL,
+        at TEXT NOT NULL,
+        badged_at TEXT,
+        PRIMARY KEY (tour_id, checkpoint)
+    ) WITHOUT ROWID;
+    CREATE TABLE facility_days (
+        device TEXT NOT NULL,
+        day TEXT NOT NULL,
+        up_s REAL NOT NULL,
+        total_s REAL NOT NULL,
+        outages INTEGER NOT NULL,
+        final_online INTEGER NOT NULL,
+        final_fault INTEGER NOT NULL,
+        PRIMARY KEY (device, day)
+    ) WITHOUT ROWID;
+    """,
 ]

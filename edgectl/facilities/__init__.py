@@ -1,0 +1,1 @@
+"""Facility availability: each device's share of the day online and not in fault."""

@@ -1,0 +1,1 @@
+"""Work orders kept on site: lifecycle, deadlines and escalation, fault orders, reports."""
