@@ -3,6 +3,7 @@ visitor passes, credential status, modes, anti-passback, work orders, queries.""
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -129,10 +130,12 @@ async def test_work_order_status_is_recorded_for_the_hub(
         for status in ("accepted", "on_site"):
             reply = await gina.request("workorder/status", {"order_id": "wo-1", "status": status})
             assert reply["status"] == "ok", reply
-        assert [(u.order_id, u.status, u.by) for u in workorders.unpushed(conn)] == [
-            ("wo-1", "accepted", "gina"),
-            ("wo-1", "on_site", "gina"),
-        ]
+        want = [("wo-1", "accepted", "gina"), ("wo-1", "on_site", "gina")]
+        # the operations writer commits after the reply: wait for what it records
+        deadline = asyncio.get_running_loop().time() + 10
+        while (got := [(u.order_id, u.status, u.by) for u in workorders.unpushed(conn)]) != want:
+            assert asyncio.get_running_loop().time() < deadline, got
+            await asyncio.sleep(0.05)
         bad = await gina.request("workorder/status", {"order_id": "wo-1", "status": "done"})
         assert bad["code"] == "bad_request" and "next is 'diagnosed'" in bad["message"]
         missing = await gina.request("workorder/status", {"order_id": "wo-2", "status": "done"})

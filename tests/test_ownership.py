@@ -25,7 +25,7 @@ from tests.site import door_site
 
 async def edgectl(*args: str) -> tuple[int, str]:
     """The real CLI in a subprocess, without blocking this loop (the daemon runs in it)."""
-    env = {**os.environ, "PYTHONPATH": str(REPO), "COLUMNS": "200"}
+    env = {**os.environ, "PYTHONPATH": str(REPO), "COLUMNS": "400"}
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "edgectl", *args, env=env, cwd=REPO,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
