@@ -155,7 +155,7 @@ CAMERA_LIBRARIES = ("cv2", "numpy", "zeep", "onvif", "onvif_parsers", "lxml", "h
 def test_the_cli_loads_no_device_library_until_a_command_needs_it() -> None:
     """Every ``edgectl`` call imports the command tree: it must stay light (issue 13's
     first hour is a dozen CLI calls; docs/bench-first-hour.md)."""
-    heavy = (*CAMERA_LIBRARIES, "pymodbus", "serial", "aiomqtt", "py2n", "wsdiscovery")
+    heavy = (*CAMERA_LIBRARIES, "aiohttp", "pymodbus", "serial", "aiomqtt", "py2n", "wsdiscovery")
     assert _heavy_loaded_by("import edgectl.cli.main", heavy) == []
 
 
