@@ -131,7 +131,7 @@ async def test_the_feed_shares_a_fresh_frame_and_never_repeats_one_to_a_watcher(
     await sim.start()
     client = SnapshotClient(SIM_USER, SIM_PASSWORD, 1 << 20, 2.0)
     try:
-        feed = FrameFeed(lambda: client.get(f"{sim.base}/snapshot.jpg"))
+        feed = FrameFeed("cam1", lambda: client.get(f"{sim.base}/snapshot.jpg"))
         health = await feed.frame(0, 10.0)
         polled = await feed.frame(0, 10.0)  # another watcher, just after: the same frame
         assert polled.seq == health.seq and sim.snapshots == 1

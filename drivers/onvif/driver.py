@@ -18,12 +18,11 @@ stream, stored in the evidence store off the event loop, and reported by id.
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Callable, Coroutine
 from dataclasses import asdict, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 import numpy as np
 import structlog
@@ -134,7 +133,7 @@ class CameraDriver:
         self._session, self.info = session, info
         max_bytes = int(self.store.max_frame)
         self._snapshots = SnapshotClient(cfg.username, cfg.password, max_bytes, cfg.timeout_s)
-        self._feed = FrameFeed(self._jpeg)
+        self._feed = FrameFeed(self.id, self._jpeg)
         if info.stream_uri and (
             cfg.grab == "stream" or (cfg.grab == "auto" and not info.snapshot_uri)
         ):
@@ -211,13 +210,13 @@ class CameraDriver:
         session = self._session
         assert session is not None and self.info is not None
         if not self.info.pullpoint:
-            await self._poll_motion("the camera offers no PullPoint")
+            return await self._poll_motion("the camera offers no PullPoint")
         while True:
             pullpoint = PullPoint(session)
             try:
                 await pullpoint.subscribe()  # another failure ends the connection: reconnect
             except CameraRefused as exc:  # a SOAP fault: this camera will not
-                await self._poll_motion(f"PullPoint refused: {exc}")
+                return await self._poll_motion(f"PullPoint refused: {exc}")
             try:
                 async for batch in pullpoint.messages():
                     for message in batch:
@@ -230,7 +229,7 @@ class CameraDriver:
             except CameraError as exc:  # a reboot drops subscriptions: make a new one
                 log.info("camera_resubscribe", camera=self.id, error=str(exc))
 
-    async def _poll_motion(self, reason: str) -> NoReturn:
+    async def _poll_motion(self, reason: str) -> None:
         """Motion from frame differences, as ``camera_event`` motion begin/end; forever."""
         assert self._feed is not None and self._identified is not None
         cfg = self.settings.motion
@@ -241,31 +240,21 @@ class CameraDriver:
         if ident.events != "polling":  # the journal is told how events now come
             self._identified = replace(ident, at=self.clock(), events="polling")
             self._emit(self._identified)
-        state, seen = motion.MotionState(), 0
-        while True:
-            started = time.monotonic()
-            try:
-                frame = await self._feed.frame(seen, cfg.poll_interval_s / 2)
-            except (FrameRefused, TimeoutError) as exc:
-                log.debug("camera_motion_no_frame", camera=self.id, error=str(exc))
-            else:
-                seen = frame.seq
-                state, changes = motion.check(state, motion.prepare(frame.grey), frame.at_s, cfg)
-                for change in changes:
-                    log.info(
-                        "camera_motion", camera=self.id, active=change.active, share=change.share
+        state = motion.MotionState()
+        async for frame in self._feed.watch("motion", cfg.poll_interval_s):
+            state, changes = motion.check(state, motion.prepare(frame.grey), frame.at_s, cfg)
+            for change in changes:
+                log.info("camera_motion", camera=self.id, active=change.active, share=change.share)
+                self._emit(
+                    CameraEvent(
+                        source=self.id,
+                        at=self.clock(),
+                        kind="motion",
+                        name=motion.NAME,
+                        topic=motion.TOPIC,
+                        active=change.active,
                     )
-                    self._emit(
-                        CameraEvent(
-                            source=self.id,
-                            at=self.clock(),
-                            kind="motion",
-                            name=motion.NAME,
-                            topic=motion.TOPIC,
-                            active=change.active,
-                        )
-                    )
-            await asyncio.sleep(max(0.0, cfg.poll_interval_s - (time.monotonic() - started)))
+                )
 
     # --- frames ----------------------------------------------------------------------
 
@@ -333,24 +322,15 @@ class CameraDriver:
         assert self._feed is not None
         cfg = self.settings.health
         state = picture.HealthState(reference=await asyncio.to_thread(self._load_reference))
-        seen = 0
-        while True:
-            started = time.monotonic()
-            try:
-                frame = await self._feed.frame(seen, cfg.interval_s / 2)
-            except (FrameRefused, TimeoutError) as exc:
-                log.debug("camera_health_no_frame", camera=self.id, error=str(exc))
-            else:
-                seen = frame.seq
-                had_reference = state.reference is not None
-                measures = picture.measure(frame.grey)
-                state, changes = picture.check(state, measures, frame.at_s, cfg)
-                if not had_reference and state.reference is not None:
-                    await asyncio.to_thread(np.save, self._reference_path(), state.reference)
-                self.faults = state.active
-                for change in changes:
-                    self._emit(CameraFault(source=self.id, at=self.clock(), **asdict(change)))
-            await asyncio.sleep(max(0.0, cfg.interval_s - (time.monotonic() - started)))
+        async for frame in self._feed.watch("health", cfg.interval_s):
+            had_reference = state.reference is not None
+            measures = picture.measure(frame.grey)
+            state, changes = picture.check(state, measures, frame.at_s, cfg)
+            if not had_reference and state.reference is not None:
+                await asyncio.to_thread(np.save, self._reference_path(), state.reference)
+            self.faults = state.active
+            for change in changes:
+                self._emit(CameraFault(source=self.id, at=self.clock(), **asdict(change)))
 
     # --- commands --------------------------------------------------------------------
 

@@ -1,6 +1,6 @@
 """One decoded frame shared by a camera's picture watchers: health checks, motion polling.
 
-A watcher asks for a frame newer than the last one it saw. A frame another watcher had
+A watcher (``watch``) asks every interval for a frame newer than the last one it saw. A frame another watcher had
 fetched at most ``fresh_s`` ago is handed over instead of fetching again, so health
 checks and motion polling at similar rates cost one snapshot and one decode, not two. A
 watcher never gets the same frame twice (to the health checks that would look like a
@@ -11,14 +11,17 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 
 import cv2
 import numpy as np
+import structlog
 
 from drivers.onvif.frames import FrameRefused
 from drivers.onvif.health import Grey
+
+log = structlog.get_logger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,7 +41,8 @@ def decode(jpeg: bytes) -> Grey:
 
 
 class FrameFeed:
-    def __init__(self, fetch: Callable[[], Awaitable[bytes]]) -> None:
+    def __init__(self, camera: str, fetch: Callable[[], Awaitable[bytes]]) -> None:
+        self.camera = camera
         self._fetch = fetch
         self._latest: Frame | None = None
         self._lock = asyncio.Lock()  # a second watcher waits for the fetch under way
@@ -58,3 +62,17 @@ class FrameFeed:
             self.fetched += 1
             self._latest = Frame(self.fetched, time.monotonic(), grey)
             return self._latest
+
+    async def watch(self, what: str, interval_s: float) -> AsyncIterator[Frame]:
+        """Every ``interval_s``, a frame ``what`` has not seen (a failed fetch is skipped)."""
+        seen = 0
+        while True:
+            started = time.monotonic()
+            try:
+                frame = await self.frame(seen, interval_s / 2)
+            except (FrameRefused, TimeoutError) as exc:
+                log.debug("camera_no_frame", camera=self.camera, watcher=what, error=str(exc))
+            else:
+                seen = frame.seq
+                yield frame
+            await asyncio.sleep(max(0.0, interval_s - (time.monotonic() - started)))
