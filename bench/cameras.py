@@ -53,19 +53,21 @@ def p99(values: list[float]) -> float:
     return ordered[max(0, int(len(ordered) * 0.99) - 1)]
 
 
-async def serve(count: int) -> None:
+async def serve(count: int, pullpoint: bool = True) -> None:
     """Child process: ``count`` simulated cameras; prints their ports, runs until killed."""
     sims = [SimCamera() for _ in range(count)]
     for sim in sims:
+        sim.pullpoint = pullpoint
         await sim.start()
     print(json.dumps([s.port for s in sims]), flush=True)
     await asyncio.Event().wait()
 
 
 @contextlib.contextmanager
-def camera_process(count: int) -> Any:
+def camera_process(count: int, pullpoint: bool = True) -> Any:
+    flags = [] if pullpoint else ["--no-pullpoint"]
     proc = subprocess.Popen(
-        [sys.executable, __file__, "--serve", str(count)],
+        [sys.executable, __file__, "--serve", str(count), *flags],
         stdout=subprocess.PIPE,
         cwd=REPO,
         env={**os.environ, "PYTHONPATH": str(REPO)},
@@ -201,10 +203,11 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="short run")
     parser.add_argument("--json", action="store_true", help="print a JSON object last")
     parser.add_argument("--serve", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--no-pullpoint", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
         with contextlib.suppress(KeyboardInterrupt):
-            asyncio.run(serve(args.serve))
+            asyncio.run(serve(args.serve, not args.no_pullpoint))
         return
     figures = asyncio.run(measure(args.quick))
     for key, value in figures.items():

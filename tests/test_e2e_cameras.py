@@ -108,3 +108,4 @@ def test_the_commented_camera_example_is_valid() -> None:
     cam = config.cameras.devices[0]
     assert cam.id == "gate-cam" and cam.presets[0].target == "lobby-a"
     assert cam.health.interval_s == 1.0
+    assert (cam.motion.poll_interval_s, cam.motion.area_threshold) == (1.0, 0.02)

@@ -3,8 +3,13 @@
 ``run`` keeps the camera connected: it reconnects with backoff after a failure and
 reports offline/online; refused credentials are reported as ``camera_auth_failed`` and
 retried only after ``auth_backoff_s``, so a wrong password never locks the camera's
-account. While connected, three tasks run side by side: the PullPoint event loop, the
+account. While connected, three tasks run side by side: the camera's events, the
 picture health checks and a keep-alive; the first to fail ends the connection.
+
+Events come over a PullPoint subscription. A camera that offers none (capabilities) or
+refuses one (a SOAP fault to CreatePullPointSubscription) is polled instead: motion from
+the difference between consecutive frames (``motion.py``), for the rest of the connection.
+The health checks and the motion polling share their frames (``feed.py``).
 
 Frames are grabbed on request (``CaptureEvidence``) from the snapshot URI or a warm
 stream, stored in the evidence store off the event loop, and reported by id.
@@ -13,24 +18,30 @@ stream, stored in the evidence store off the event loop, and reported by id.
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Callable, Coroutine
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import cv2
 import numpy as np
 import structlog
 
 from drivers.base import DeviceError, Emit, Health
 from drivers.onvif import health as picture
+from drivers.onvif import motion
 from drivers.onvif.events import PullPoint, parse
+from drivers.onvif.feed import FrameFeed
 from drivers.onvif.frames import FrameRefused, SnapshotClient, WarmStream
 from drivers.onvif.metrics import FRAMES
 from drivers.onvif.ptz import Ptz
-from drivers.onvif.session import CameraAuthError, CameraError, CameraInfo, OnvifSession
+from drivers.onvif.session import (
+    CameraAuthError,
+    CameraError,
+    CameraInfo,
+    CameraRefused,
+    OnvifSession,
+)
 from drivers.onvif.settings import Camera
 from edgectl.domain import (
     CameraAuthFailed,
@@ -58,15 +69,6 @@ def _drop(_: Event) -> None:
     return None
 
 
-def decode_and_measure(jpeg: bytes) -> picture.Measures:
-    """Decoded at half size by libjpeg itself (a quarter of the work): the measures are
-    judged against the camera's own baseline and reference, so the scale does not matter."""
-    grey = cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_REDUCED_GRAYSCALE_2)
-    if grey is None:
-        raise FrameRefused("not_jpeg", "the frame does not decode")
-    return picture.measure(grey.astype(np.uint8, copy=False))
-
-
 class CameraDriver:
     def __init__(
         self,
@@ -85,6 +87,8 @@ class CameraDriver:
         self._session: OnvifSession | None = None
         self._snapshots: SnapshotClient | None = None
         self._stream: WarmStream | None = None
+        self._feed: FrameFeed | None = None
+        self._identified: CameraIdentified | None = None
         self._ptz: Ptz | None = None
         self._health = Health(False, "not started")
 
@@ -129,6 +133,7 @@ class CameraDriver:
         self._session, self.info = session, info
         max_bytes = int(self.store.max_frame)
         self._snapshots = SnapshotClient(cfg.username, cfg.password, max_bytes, cfg.timeout_s)
+        self._feed = FrameFeed(self.id, self._jpeg)
         if info.stream_uri and (
             cfg.grab == "stream" or (cfg.grab == "auto" and not info.snapshot_uri)
         ):
@@ -137,19 +142,18 @@ class CameraDriver:
         if info.ptz:
             self._ptz = Ptz(session, info.profile, cfg.ptz_max_move_s)
         now = self.clock()
-        self._emit(
-            CameraIdentified(
-                source=self.id,
-                at=now,
-                manufacturer=info.manufacturer,
-                model=info.model,
-                firmware=info.firmware,
-                clock_skew_s=info.clock_skew_s,
-                snapshot=info.snapshot_uri is not None,
-                ptz=info.ptz,
-                events="pullpoint" if info.pullpoint else "polling",
-            )
+        self._identified = CameraIdentified(
+            source=self.id,
+            at=now,
+            manufacturer=info.manufacturer,
+            model=info.model,
+            firmware=info.firmware,
+            clock_skew_s=info.clock_skew_s,
+            snapshot=info.snapshot_uri is not None,
+            ptz=info.ptz,
+            events="pullpoint" if info.pullpoint else "polling",
         )
+        self._emit(self._identified)
         self._emit(DeviceOnline(source=self.id, at=now))
         self._health = Health(True, f"{info.manufacturer} {info.model}")
         log.info("camera_online", camera=self.id, model=info.model, skew_s=info.clock_skew_s)
@@ -165,6 +169,7 @@ class CameraDriver:
 
     async def _disconnect(self, session: OnvifSession) -> None:
         self._session = None
+        self._feed = None
         if self._ptz:
             await self._ptz.close()
             self._ptz = None
@@ -205,10 +210,13 @@ class CameraDriver:
         session = self._session
         assert session is not None and self.info is not None
         if not self.info.pullpoint:
-            await asyncio.Event().wait()  # no PullPoint: health checks still watch the picture
+            return await self._poll_motion("the camera offers no PullPoint")
         while True:
             pullpoint = PullPoint(session)
-            await pullpoint.subscribe()  # failing here ends the connection: reconnect
+            try:
+                await pullpoint.subscribe()  # another failure ends the connection: reconnect
+            except CameraRefused as exc:  # a SOAP fault: this camera will not
+                return await self._poll_motion(f"PullPoint refused: {exc}")
             try:
                 async for batch in pullpoint.messages():
                     for message in batch:
@@ -221,6 +229,33 @@ class CameraDriver:
             except CameraError as exc:  # a reboot drops subscriptions: make a new one
                 log.info("camera_resubscribe", camera=self.id, error=str(exc))
 
+    async def _poll_motion(self, reason: str) -> None:
+        """Motion from frame differences, as ``camera_event`` motion begin/end; forever."""
+        assert self._feed is not None and self._identified is not None
+        cfg = self.settings.motion
+        ident = self._identified
+        detail = f"{ident.manufacturer} {ident.model}; events by polling ({reason})"
+        self._health = Health(True, detail)
+        log.warning("camera_events_polling", camera=self.id, reason=reason)
+        if ident.events != "polling":  # the journal is told how events now come
+            self._identified = replace(ident, at=self.clock(), events="polling")
+            self._emit(self._identified)
+        state = motion.MotionState()
+        async for frame in self._feed.watch("motion", cfg.poll_interval_s):
+            state, changes = motion.check(state, motion.prepare(frame.grey), frame.at_s, cfg)
+            for change in changes:
+                log.info("camera_motion", camera=self.id, active=change.active, share=change.share)
+                self._emit(
+                    CameraEvent(
+                        source=self.id,
+                        at=self.clock(),
+                        kind="motion",
+                        name=motion.NAME,
+                        topic=motion.TOPIC,
+                        active=change.active,
+                    )
+                )
+
     # --- frames ----------------------------------------------------------------------
 
     async def grab(self) -> tuple[bytes, str]:
@@ -231,6 +266,21 @@ class CameraDriver:
             raise FrameRefused("unreachable", "camera offline or without a frame source")
         return await self._snapshots.get(self.info.snapshot_uri), "snapshot"
 
+    async def _jpeg(self) -> bytes:
+        jpeg, _ = await self.grab()
+        return jpeg
+
+    def _evidence_failed(self, command: CaptureEvidence, error: str) -> None:
+        self._emit(
+            EvidenceFailed(
+                source=self.id,
+                at=self.clock(),
+                trigger=command.trigger,
+                ref=command.ref,
+                error=error,
+            )
+        )
+
     async def capture(self, command: CaptureEvidence) -> int:
         """Grab and store a frame under the command's id; report it; return its size."""
         try:
@@ -240,15 +290,7 @@ class CameraDriver:
             reason = exc.reason if isinstance(exc, FrameRefused) else "refused"
             FRAMES.labels(self.id, reason).inc()
             error = str(exc) or "timed out"
-            self._emit(
-                EvidenceFailed(
-                    source=self.id,
-                    at=self.clock(),
-                    trigger=command.trigger,
-                    ref=command.ref,
-                    error=error,
-                )
-            )
+            self._evidence_failed(command, error)
             raise DeviceError(f"{self.id}: no frame: {error}") from None
         FRAMES.labels(self.id, "stored").inc()
         self._emit(
@@ -277,24 +319,18 @@ class CameraDriver:
         return ref.astype(np.float32) if ref.shape == picture.THUMB[::-1] else None
 
     async def _health_checks(self) -> None:
+        assert self._feed is not None
         cfg = self.settings.health
         state = picture.HealthState(reference=await asyncio.to_thread(self._load_reference))
-        while True:
-            started = time.monotonic()
-            try:
-                jpeg, _ = await self.grab()
-                measures = await asyncio.to_thread(decode_and_measure, jpeg)
-            except (FrameRefused, TimeoutError) as exc:
-                log.debug("camera_health_no_frame", camera=self.id, error=str(exc))
-            else:
-                had_reference = state.reference is not None
-                state, changes = picture.check(state, measures, time.monotonic(), cfg)
-                if not had_reference and state.reference is not None:
-                    await asyncio.to_thread(np.save, self._reference_path(), state.reference)
-                self.faults = state.active
-                for change in changes:
-                    self._emit(CameraFault(source=self.id, at=self.clock(), **asdict(change)))
-            await asyncio.sleep(max(0.0, cfg.interval_s - (time.monotonic() - started)))
+        async for frame in self._feed.watch("health", cfg.interval_s):
+            had_reference = state.reference is not None
+            measures = picture.measure(frame.grey)
+            state, changes = picture.check(state, measures, frame.at_s, cfg)
+            if not had_reference and state.reference is not None:
+                await asyncio.to_thread(np.save, self._reference_path(), state.reference)
+            self.faults = state.active
+            for change in changes:
+                self._emit(CameraFault(source=self.id, at=self.clock(), **asdict(change)))
 
     # --- commands --------------------------------------------------------------------
 
@@ -320,15 +356,7 @@ class CameraDriver:
         if self._session is None:
             error = f"camera offline ({self._health.detail})"
             if isinstance(command, CaptureEvidence):  # the missing frame is on record
-                self._emit(
-                    EvidenceFailed(
-                        source=self.id,
-                        at=self.clock(),
-                        trigger=command.trigger,
-                        ref=command.ref,
-                        error=error,
-                    )
-                )
+                self._evidence_failed(command, error)
             raise DeviceError(f"{self.id}: {error}")
         try:
             if isinstance(command, CaptureEvidence):

@@ -52,6 +52,10 @@ class CameraAuthError(CameraError):
     """The camera refused our credentials."""
 
 
+class CameraRefused(CameraError):
+    """The camera answered with a SOAP fault (not about credentials): it will not do that."""
+
+
 @dataclass(frozen=True, slots=True)
 class CameraInfo:
     manufacturer: str
@@ -109,7 +113,7 @@ class OnvifSession:
         except zeep.exceptions.Fault as exc:
             if is_auth_error(exc):
                 raise CameraAuthError(f"{what}: {describe(exc)}") from None
-            raise CameraError(f"{what}: {describe(exc)}") from None
+            raise CameraRefused(f"{what}: {describe(exc)}") from None
         except (
             TimeoutError,
             ONVIFError,

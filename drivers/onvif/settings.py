@@ -50,6 +50,27 @@ class HealthSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class MotionSettings:
+    """Motion from frame differences, for a camera without PullPoint (``motion.py``)."""
+
+    poll_interval_s: float = 1.0  # a frame this often (shared with the health checks)
+    area_threshold: float = 0.02  # changed share of the picture that is motion (0-1)
+    pixel_threshold: int = 25  # grey levels a blurred pixel must change by to count
+    quiet_s: float = 10.0  # motion ends after this long without a changed frame
+
+    def validate(self) -> None:
+        for key in ("poll_interval_s", "quiet_s"):
+            if getattr(self, key) <= 0:
+                raise Invalid(key, f"expected positive seconds, got {getattr(self, key)}")
+        if not 0 < self.area_threshold < 1:
+            raise Invalid("area_threshold", f"expected 0 < share < 1, got {self.area_threshold}")
+        if not 0 < self.pixel_threshold < 255:
+            raise Invalid(
+                "pixel_threshold", f"expected 1-254 grey levels, got {self.pixel_threshold}"
+            )
+
+
+@dataclass(frozen=True, slots=True)
 class PresetBinding:
     """Turn this (dome) camera to ``preset`` when ``target`` raises one of ``alarms``."""
 
@@ -74,10 +95,11 @@ class Camera:
     auth_backoff_s: float = 300.0  # after refused credentials: never lock the account out
     keepalive_s: float = 15.0  # an authenticated call this often tells a lost camera
     ptz_max_move_s: float = 10.0  # a continuous move stops by itself after at most this
-    events: bool = True  # subscribe to the camera's events (PullPoint)
+    events: bool = True  # the camera's events: PullPoint, else motion by polling frames
     armed_schedule: str = "never"  # motion/input in this schedule's periods raise an alarm
     presets: tuple[PresetBinding, ...] = ()
     health: HealthSettings = field(default_factory=HealthSettings)
+    motion: MotionSettings = field(default_factory=MotionSettings)
 
     def validate(self) -> None:
         if not self.id or not all(c.isalnum() or c in "-_" for c in self.id):

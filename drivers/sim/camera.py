@@ -12,9 +12,12 @@ same frames as an MJPEG-over-HTTP stream, the sim's stand-in for RTSP (OpenCV's 
 backend opens both; see docs/cameras.md).
 
 Faults are injected by setting attributes: ``frames.mode`` (frozen, black, defocused,
-moved), ``snapshot_fault`` (not_jpeg, huge, slow), ``soap_delay_s``, ``soap_faults``
-(operations answered with a SOAP fault), ``reply`` (malformed, bomb), ``pullpoint``
-(False: no PullPoint support), ``reboot()`` and ``inject(...)`` events.
+moved, or motion: someone walking across), ``snapshot_fault`` (not_jpeg, huge, slow),
+``soap_delay_s``, ``soap_faults`` (operations answered with a SOAP fault), ``reply``
+(malformed, bomb), ``pullpoint`` (False: no PullPoint support; CreatePullPointSubscription
+is answered with ActionNotSupported), ``advertise_pullpoint`` (what GetCapabilities says,
+if not ``pullpoint``: True with ``pullpoint`` False is a camera that claims PullPoint and
+refuses it), ``reboot()`` and ``inject(...)`` events.
 """
 
 from __future__ import annotations
@@ -100,6 +103,7 @@ class SimCamera:
         self.ptz = Ptz()
         self.subscriptions: dict[str, Subscription] = {}
         self.pullpoint = True
+        self.advertise_pullpoint: bool | None = None  # None: as self.pullpoint
         self.max_subscription_s = 3600.0  # cameras cap the life they grant a subscription
         self.snapshot_fault: SnapshotFault = None
         self.soap_delay_s = 0.0
@@ -180,7 +184,8 @@ class SimCamera:
             if problem:
                 self.auth_failures += 1
                 return self._fault("ter:NotAuthorized", f"Sender not authorized: {problem}")
-        handler = getattr(self, f"_op_{req.operation}", None)
+        offered = self.pullpoint or req.operation != "CreatePullPointSubscription"
+        handler = getattr(self, f"_op_{req.operation}", None) if offered else None
         if handler is None:
             return self._fault("ter:ActionNotSupported", f"{req.operation} is not supported")
         sid = request.match_info.get("sid")
@@ -206,7 +211,10 @@ class SimCamera:
         return soap.device_information(self.model, f"SIM{self.port}")
 
     async def _op_GetCapabilities(self, req: soap.Request, now: datetime, sid: str | None) -> str:
-        return soap.capabilities(self.base, self.has_ptz, self.pullpoint)
+        advertised = (
+            self.pullpoint if self.advertise_pullpoint is None else self.advertise_pullpoint
+        )
+        return soap.capabilities(self.base, self.has_ptz, advertised)
 
     async def _op_GetServices(self, req: soap.Request, now: datetime, sid: str | None) -> str:
         return soap.services(self.base, self.has_ptz)
@@ -262,9 +270,7 @@ class SimCamera:
 
     async def _op_CreatePullPointSubscription(
         self, req: soap.Request, now: datetime, sid: str | None
-    ) -> str | None:
-        if not self.pullpoint:
-            return None
+    ) -> str:
         sub = Subscription(secrets.token_hex(6), self._until(req, "InitialTerminationTime", now))
         self.subscriptions[sub.id] = sub
         address = f"{self.base}/onvif/subscription/{sub.id}"

@@ -3,7 +3,8 @@
 The scene has texture (so focus can be measured), a clock bar that moves every frame (so
 consecutive frames differ) and fixed landmarks (so a moved camera can be told apart).
 Fault modes change what the lens "sees": ``frozen`` repeats one frame, ``black`` covers
-the lens, ``defocused`` blurs it, ``moved`` shifts the scene as if the camera was turned.
+the lens, ``defocused`` blurs it, ``moved`` shifts the scene as if the camera was turned;
+``motion`` is the scene with someone walking across it (a figure that moves every frame).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import cv2
 import numpy as np
 from numpy.typing import NDArray
 
-FrameMode = Literal["normal", "frozen", "black", "defocused", "moved"]
+FrameMode = Literal["normal", "frozen", "black", "defocused", "moved", "motion"]
 Image = NDArray[np.uint8]
 
 
@@ -42,6 +43,11 @@ def render(base: Image, mode: FrameMode, counter: int) -> Image:
     cv2.putText(img, str(counter), (width - 140, 40), cv2.FONT_HERSHEY_SIMPLEX, 1.0, (0, 0, 0), 2)
     if mode == "defocused":
         return np.asarray(cv2.GaussianBlur(img, (0, 0), 9), dtype=np.uint8)
+    if mode == "motion":  # a figure half the picture high, a sixth of its width per frame
+        fw, fh = width // 10, height // 2
+        fx = (counter * width // 6) % (width - fw)
+        cv2.rectangle(img, (fx, height // 3), (fx + fw, height // 3 + fh), (30, 30, 60), -1)
+        return img
     if mode == "moved":
         shift = np.array([[1, 0, width // 4], [0, 1, height // 5]], dtype=np.float32)
         moved = cv2.warpAffine(img, shift, (width, height), borderMode=cv2.BORDER_WRAP)
