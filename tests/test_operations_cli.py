@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
@@ -23,6 +24,20 @@ async def wait_for_kinds(queue: asyncio.Queue[Entry], *kinds: str) -> dict[str, 
             entry = await queue.get()
             if entry.kind in kinds:
                 seen.setdefault(entry.kind, entry)
+    return seen
+
+
+async def wait_for_matches(
+    queue: asyncio.Queue[Entry], **matches: Callable[[Entry], bool]
+) -> dict[str, Entry]:
+    """The first committed entry of each kind that its ``matches`` test accepts, in
+    whatever order they commit."""
+    seen: dict[str, Entry] = {}
+    async with asyncio.timeout(5.0):
+        while len(seen) < len(matches):
+            entry = await queue.get()
+            if entry.kind in matches and entry.kind not in seen and matches[entry.kind](entry):
+                seen[entry.kind] = entry
     return seen
 
 
@@ -66,6 +81,17 @@ async def test_desk_request_butler_moves_and_patrol_from_the_cli(tmp_path: Path)
             path, "workorders", "transition", order_id, "diagnosed", "--fix-in", "90"
         )
         assert code == 0, err
+        code, out, err = await cli(path, "workorders", "assign", order_id, "butler-wang")
+        assert code == 0 and "assigned to butler-wang" in out, err
+        seen = await wait_for_matches(
+            events,
+            workorder_changed=lambda e: e.body["note"] == "assigned",
+            site_changed=lambda e: e.body["action"] == "workorder_assign",
+        )
+        assigned, audit = seen["workorder_changed"], seen["site_changed"]
+        assert (assigned.body["assignee"], assigned.body["order_id"]) == ("butler-wang", order_id)
+        assert assigned.body["status"] == assigned.body["previous"] == "diagnosed"
+        assert audit.body["details"] == {"assignee": "butler-wang"}
         code, _, err = await cli(path, "workorders", "create", "x", "--priority", "someday")
         assert code == 1 and "priority" in err
         code, out, err = await cli(path, "patrol", "start", "night", "--guard", "guard-zhao")
