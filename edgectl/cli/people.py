@@ -24,6 +24,8 @@ from edgectl.store.credentials import CredentialError
 
 app = typer.Typer(help="People and the access levels they hold.", no_args_is_help=True)
 JsonOption = typer.Option(False, "--json", help="JSON instead of a table.")
+PersonArgument = typer.Argument(..., help="Person id.")
+LevelArgument = typer.Argument(..., help="Access level id.")
 
 
 @app.command("add")
@@ -66,7 +68,7 @@ def list_people(
 
 @app.command("show")
 def show(
-    person: str = typer.Argument(..., help="Person id."),
+    person: str = PersonArgument,
     as_json: bool = JsonOption,
     config: Path = ConfigOption,
 ) -> None:
@@ -96,8 +98,8 @@ def show(
 
 @app.command("grant")
 def grant(
-    person: str = typer.Argument(..., help="Person id."),
-    level: str = typer.Argument(..., help="Access level id."),
+    person: str = PersonArgument,
+    level: str = LevelArgument,
     config: Path = ConfigOption,
 ) -> None:
     """Give a person an access level."""
@@ -112,8 +114,8 @@ def grant(
 
 @app.command("revoke")
 def revoke(
-    person: str = typer.Argument(..., help="Person id."),
-    level: str = typer.Argument(..., help="Access level id."),
+    person: str = PersonArgument,
+    level: str = LevelArgument,
     config: Path = ConfigOption,
 ) -> None:
     """Take an access level from a person (their credentials stay)."""
@@ -126,7 +128,7 @@ def revoke(
 
 @app.command("move-out")
 def move_out(
-    person: str = typer.Argument(..., help="Person id."),
+    person: str = PersonArgument,
     config: Path = ConfigOption,
 ) -> None:
     """Revoke every credential the person holds and every visitor pass they host."""
