@@ -6,8 +6,10 @@ visitor pass issued while answering works at the intercom's keypad."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import sqlite3
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -20,7 +22,7 @@ from edgectl.store.journal import Entry
 from tests.conftest import SecureBroker
 from tests.daemon_helpers import wait_for
 from tests.intercom_rig import wait_until
-from tests.mqtt_console import BASE, console, online, running_site
+from tests.mqtt_console import BASE, Console, Site, console, online, running_site
 
 IC, DOOR = "ped-intercom", "ped-door"
 
@@ -38,6 +40,23 @@ def intercom(**over: Any) -> dict[str, Any]:
         "butler": "gina",
     }
     return {"intercoms": [base | over]}
+
+
+@contextlib.asynccontextmanager
+async def answering(
+    tmp_path: Path, secure_broker: SecureBroker
+) -> AsyncIterator[tuple[Site, Console]]:
+    """The site with its intercom online, resident res-9 to host visitors, and gina, the
+    butler, at her console."""
+    async with (
+        running_site(tmp_path, secure_broker, site_overrides=intercom()) as site,
+        console(secure_broker, "gina") as gina,
+    ):
+        await online(site.daemon, IC)
+        await site.daemon.site.call(
+            SiteService.upsert_person, "res-9", name="Mr Wang", actor=SYSTEM
+        )
+        yield site, gina
 
 
 async def kinds(queue: asyncio.Queue[Entry], wanted: set[str]) -> dict[str, Entry]:
@@ -144,14 +163,7 @@ async def test_unanswered_call_is_missed_and_the_butler_on_duty_is_told(
 async def test_answer_with_a_visitor_pass_and_the_code_works_at_the_intercom(
     tmp_path: Path, secure_broker: SecureBroker
 ) -> None:
-    async with (
-        running_site(tmp_path, secure_broker, site_overrides=intercom()) as site,
-        console(secure_broker, "gina") as gina,
-    ):
-        await online(site.daemon, IC)
-        await site.daemon.site.call(
-            SiteService.upsert_person, "res-9", name="Mr Wang", actor=SYSTEM
-        )
+    async with answering(tmp_path, secure_broker) as (site, gina):
         events = site.daemon.journal.subscribe()
         sim = site.compound.intercom
         sim.press_button()
@@ -214,14 +226,7 @@ async def test_card_at_the_intercom_is_decided_and_opens_through_the_same_path(
 async def test_a_failed_open_while_answering_revokes_the_pass_it_issued(
     tmp_path: Path, secure_broker: SecureBroker
 ) -> None:
-    async with (
-        running_site(tmp_path, secure_broker, site_overrides=intercom()) as site,
-        console(secure_broker, "gina") as gina,
-    ):
-        await online(site.daemon, IC)
-        await site.daemon.site.call(
-            SiteService.upsert_person, "res-9", name="Mr Wang", actor=SYSTEM
-        )
+    async with answering(tmp_path, secure_broker) as (site, gina):
         site.compound.intercom.faults.refuse_open = True
         visitor = {
             "visitor_name": "Courier Liu",
