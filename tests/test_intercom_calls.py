@@ -18,9 +18,8 @@ import aiomqtt
 
 from edgectl.site.actor import SYSTEM
 from edgectl.site.service import SiteService
-from edgectl.store.journal import Entry
 from tests.conftest import SecureBroker
-from tests.daemon_helpers import wait_for
+from tests.daemon_helpers import wait_for, wait_for_kinds
 from tests.intercom_rig import wait_until
 from tests.mqtt_console import BASE, Console, Site, console, online, running_site
 
@@ -57,17 +56,6 @@ async def answering(
             SiteService.upsert_person, "res-9", name="Mr Wang", actor=SYSTEM
         )
         yield site, gina
-
-
-async def kinds(queue: asyncio.Queue[Entry], wanted: set[str]) -> dict[str, Entry]:
-    """The next entry of each kind in ``wanted``, whatever order they commit in."""
-    found: dict[str, Entry] = {}
-    async with asyncio.timeout(5):
-        while set(found) != wanted:
-            entry = await queue.get()
-            if entry.kind in wanted:
-                found.setdefault(entry.kind, entry)
-    return found
 
 
 async def message(client: aiomqtt.Client, topic: str, timeout: float = 5.0) -> dict[str, Any]:
@@ -184,7 +172,7 @@ async def test_answer_with_a_visitor_pass_and_the_code_works_at_the_intercom(
         assert result["call"] == ringing.body["call_id"] and result["opened"] == DOOR
         code = result["visitor"]["code"]
         assert sim.opens == [1]
-        seen = await kinds(events, {"intercom_call", "site_changed"})  # in either order
+        seen = await wait_for_kinds(events, "intercom_call", "site_changed")  # in either order
         answered, audit = seen["intercom_call"], seen["site_changed"]  # audit: the pass
         assert (answered.body["state"], answered.body["answered_by"]) == ("answered", "gina")
         assert (audit.body["actor"], audit.body["interface"]) == ("gina", "mqtt")
