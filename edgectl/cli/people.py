@@ -17,10 +17,10 @@ from edgectl.cli.common import (
     open_db,
     open_site,
     print_json_lines,
+    site_change,
 )
 from edgectl.site import reads
 from edgectl.site.actor import Actor
-from edgectl.store.credentials import CredentialError
 
 app = typer.Typer(help="People and the access levels they hold.", no_args_is_help=True)
 JsonOption = typer.Option(False, "--json", help="JSON instead of a table.")
@@ -38,11 +38,8 @@ def add(
 ) -> None:
     """Add a person with their access levels (all or nothing)."""
     cfg = load_or_exit(config)
-    with closing(open_site(cfg)) as site:
-        try:
-            site.add_person(person, actor=Actor.cli(), name=name, role=role, levels=level)
-        except CredentialError as exc:
-            raise fail(str(exc)) from None
+    with site_change(cfg) as site:
+        site.add_person(person, actor=Actor.cli(), name=name, role=role, levels=level)
     held = f" with {', '.join(level)}" if level else " (no level yet: `people grant`)"
     console.print(f"added {person}{held}", highlight=False)
 
@@ -104,11 +101,8 @@ def grant(
 ) -> None:
     """Give a person an access level."""
     cfg = load_or_exit(config)
-    with closing(open_site(cfg)) as site:
-        try:
-            site.grant_level(person, level, actor=Actor.cli())
-        except CredentialError as exc:
-            raise fail(str(exc)) from None
+    with site_change(cfg) as site:
+        site.grant_level(person, level, actor=Actor.cli())
     console.print(f"{person} now holds {level}", highlight=False)
 
 
