@@ -48,3 +48,18 @@ class Driver(Protocol):
         ...
 
     def health(self) -> Health: ...
+
+
+class SingleDevice:
+    """For a driver whose one device is named by its own id: ``devices`` and ``health``,
+    the health its link last set (``self._health``)."""
+
+    id: str
+    _health: Health = Health(False, "not started")
+
+    @property
+    def devices(self) -> frozenset[str]:
+        return frozenset({self.id})
+
+    def health(self) -> Health:
+        return self._health

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -39,3 +39,27 @@ class SiteContext:
     timeline: Timeline
     record: Record  # journal an event
     clock: Clock
+
+    def changed(
+        self,
+        by: str,
+        channel: str,
+        action: str,
+        subject: str,
+        details: dict[str, Any],
+        event: Event,
+        fn: Callable[..., Any],
+        *args: Any,
+    ) -> None:
+        """A change by ``by`` through ``channel``: ``fn(conn, *args)`` stored with its audit
+        event through the site service (in order, off the event loop), then ``event``
+        journaled."""
+        self.change(actor_for(by, channel), action, subject, details, fn, *args)
+        self.record(event)
+
+    def saved(self, events: Iterable[Event], fn: Callable[..., Any], *args: Any) -> None:
+        """The engines' own bookkeeping: ``fn(conn, *args)`` stored (in order, off the event
+        loop), then each of ``events`` journaled."""
+        self.write(fn, *args)
+        for event in events:
+            self.record(event)

@@ -34,7 +34,6 @@ class Timeline:
         self._due: dict[Hashable, tuple[datetime, Fire]] = {}
         self._order = itertools.count()
         self._wake = asyncio.Event()
-        self.fired = 0
 
     def armed(self, key: Hashable) -> datetime | None:
         current = self._due.get(key)
@@ -85,7 +84,6 @@ class Timeline:
                 fire(now)
             except Exception:  # one owner's bug must not stop every other deadline
                 log.exception("deadline_failed", key=str(key))
-        self.fired += count
         return count
 
     async def run(self) -> None:

@@ -72,10 +72,3 @@ def compute(
     down = sum(((b - a) for a, b in outages), timedelta(0))
     up_s = max(0.0, ((end - start) - down).total_seconds())
     return Availability(start, end, up_s, tuple(outages), status)
-
-
-def rolling(days: Iterable[Availability]) -> float:
-    """The share over several periods, weighted by their lengths."""
-    items = list(days)
-    total = sum((a.end - a.start).total_seconds() for a in items)
-    return sum(a.up_s for a in items) / total if total > 0 else 1.0

@@ -15,6 +15,7 @@ from drivers.onvif.settings import Camera, HealthSettings
 from drivers.sim.camera import SimCamera
 from edgectl.domain import Event
 from edgectl.store.evidence import EvidenceStore
+from tests.tasks import background
 
 E = TypeVar("E", bound=Event)
 
@@ -81,11 +82,8 @@ async def camera_rig(
     store = EvidenceStore(tmp_path / "evidence", int(store_mb * 1024 * 1024), 1024 * 1024)
     driver = CameraDriver(camera_settings(sim, **over), store)
     rig = Rig(sim, driver, store)
-    task = asyncio.create_task(driver.run(rig.emit))
     try:
-        yield rig
+        async with background(driver.run(rig.emit)):
+            yield rig
     finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
         await sim.stop()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 from edgectl.config import Config
 from edgectl.daemon import Daemon
@@ -19,6 +19,23 @@ async def wait_for(queue: asyncio.Queue[Entry], kind: str, timeout: float = 5.0)
             entry = await queue.get()
             if entry.kind == kind:
                 return entry
+
+
+async def wait_for_kinds(
+    queue: asyncio.Queue[Entry],
+    *kinds: str,
+    match: Callable[[Entry], bool] = lambda _: True,
+    timeout: float = 5.0,
+) -> dict[str, Entry]:
+    """The first committed entry of each of ``kinds`` that ``match`` accepts, in whatever
+    order they commit (others are skipped)."""
+    seen: dict[str, Entry] = {}
+    async with asyncio.timeout(timeout):
+        while len(seen) < len(kinds):
+            entry = await queue.get()
+            if entry.kind in kinds and match(entry):
+                seen.setdefault(entry.kind, entry)
+    return seen
 
 
 @contextlib.asynccontextmanager

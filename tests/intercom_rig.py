@@ -18,6 +18,7 @@ from drivers.sim.intercom_dahua import SimDahua
 from drivers.sim.intercom_hikvision import SimHikvision
 from edgectl.domain import Event
 from tests.modbus_rig import wait_event
+from tests.tasks import background
 
 SIMS: dict[str, type[SimIntercom]] = {"2n": Sim2N, "hikvision": SimHikvision, "dahua": SimDahua}
 VENDORS = tuple(SIMS)
@@ -75,13 +76,8 @@ async def sim_device(
 async def driven(sim: SimIntercom, settings: Intercom) -> AsyncIterator[Rig]:
     driver = IntercomDriver(settings)
     rig = Rig(sim, driver)
-    task = asyncio.create_task(driver.run(rig.events.append))
-    try:
+    async with background(driver.run(rig.events.append)):
         yield rig
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
 
 
 @contextlib.asynccontextmanager

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import Callable
 from datetime import UTC, datetime
 
 from edgectl.domain import AccessDecided, Event, GateState, VehicleDetected
 from sync.client import SyncClient
+from tests.tasks import background
 
 
 def make_event(i: int) -> Event:
@@ -34,14 +34,8 @@ async def until(done: Callable[[], object], limit_s: float = 10.0) -> None:
 
 async def run_until(client: SyncClient, done: Callable[[], bool], limit_s: float = 15.0) -> None:
     """Run ``client`` until ``done()`` holds; fail after ``limit_s`` seconds."""
-    task = asyncio.create_task(client.run())
-    try:
-        async with asyncio.timeout(limit_s):
-            while not done():
-                if task.done():
-                    task.result()
-                await asyncio.sleep(0.02)
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+    async with background(client.run()) as task, asyncio.timeout(limit_s):
+        while not done():
+            if task.done():
+                task.result()
+            await asyncio.sleep(0.02)

@@ -5,27 +5,15 @@ from __future__ import annotations
 
 import asyncio
 import json
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import ClassVar
 
-from edgectl.domain import AccessAlarm, DeviceOffline, DeviceOnline, Event, EventClass
+from edgectl.domain import AccessAlarm, CameraFault, DeviceOffline, DeviceOnline
 from edgectl.facilities import figures
 from tests.cli_helpers import edgectl
 from tests.ops_site import WORKORDERS, FakeClock, daemon_at, journal, ops_site, tick, wait_for
 
 DAY_START = datetime(2026, 5, 3, 16, 0, tzinfo=UTC)  # 2026-05-04 00:00 in Asia/Shanghai
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class CameraFault(Event):
-    """What the camera family (issue 14) journals; matched here by its kind name only."""
-
-    KIND: ClassVar[str] = "camera_fault"
-    CLASS: ClassVar[EventClass] = EventClass.ALARM
-    fault: str  # frozen, black, defocus, moved
-    active: bool
 
 
 def at(seconds: float) -> datetime:
@@ -44,8 +32,26 @@ async def test_daily_availability_is_exact_and_below_target_opens_an_order(
             emit(DeviceOnline(source=cam, at=at(0)))
         emit(DeviceOffline(source="cam-1", at=at(36000), error="timeout"))
         emit(DeviceOnline(source="cam-1", at=at(36000 + 1728)))  # 2% of the day: on target
-        emit(CameraFault(source="cam-2", at=at(40000), fault="black", active=True))
-        emit(CameraFault(source="cam-2", at=at(47200), fault="black", active=False))  # 2 h
+        emit(
+            CameraFault(
+                source="cam-2",
+                at=at(40000),
+                fault="black",
+                active=True,
+                measure=2.0,
+                threshold=10.0,
+            )
+        )
+        emit(
+            CameraFault(
+                source="cam-2",
+                at=at(47200),
+                fault="black",
+                active=False,
+                measure=2.0,
+                threshold=10.0,
+            )
+        )  # 2 h
         fixed = await wait_for(events, "workorder_changed")  # the camera's fault order
         assert (fixed.body["status"], fixed.body["note"]) == ("done", "device_recovered")
         await tick(daemon, clock, seconds=405)  # local midnight + 5 s
@@ -96,7 +102,11 @@ async def test_offline_too_long_held_open_and_camera_faults_open_one_order_each(
         emit(AccessAlarm(source="lobby-a", at=clock(), alarm="held_open", target="lobby-a"))
         held = await wait_for(events, "workorder_created")
         assert "held open" in held.body["title"]
-        emit(CameraFault(source="cam-9", at=clock(), fault="moved", active=True))
+        emit(
+            CameraFault(
+                source="cam-9", at=clock(), fault="moved", active=True, measure=0.4, threshold=0.2
+            )
+        )
         cam = await wait_for(events, "workorder_created")
         assert cam.body["target"] == "cam-9" and "moved" in cam.body["title"]
         emit(DeviceOnline(source="intercom-1", at=clock()))

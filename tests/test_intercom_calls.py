@@ -6,8 +6,10 @@ visitor pass issued while answering works at the intercom's keypad."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import sqlite3
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -17,11 +19,10 @@ import aiomqtt
 from edgectl.site.actor import SYSTEM
 from edgectl.site.service import SiteService
 from edgectl.store.evidence import EvidenceStore
-from edgectl.store.journal import Entry
 from tests.conftest import SecureBroker
-from tests.daemon_helpers import wait_for
+from tests.daemon_helpers import wait_for, wait_for_kinds
 from tests.intercom_rig import wait_until
-from tests.mqtt_console import BASE, console, online, running_site
+from tests.mqtt_console import BASE, Console, Site, console, online, running_site
 
 IC, DOOR = "ped-intercom", "ped-door"
 
@@ -41,15 +42,21 @@ def intercom(**over: Any) -> dict[str, Any]:
     return {"intercoms": [base | over]}
 
 
-async def kinds(queue: asyncio.Queue[Entry], wanted: set[str]) -> dict[str, Entry]:
-    """The next entry of each kind in ``wanted``, whatever order they commit in."""
-    found: dict[str, Entry] = {}
-    async with asyncio.timeout(5):
-        while set(found) != wanted:
-            entry = await queue.get()
-            if entry.kind in wanted:
-                found.setdefault(entry.kind, entry)
-    return found
+@contextlib.asynccontextmanager
+async def answering(
+    tmp_path: Path, secure_broker: SecureBroker
+) -> AsyncIterator[tuple[Site, Console]]:
+    """The site with its intercom online, resident res-9 to host visitors, and gina, the
+    butler, at her console."""
+    async with (
+        running_site(tmp_path, secure_broker, site_overrides=intercom()) as site,
+        console(secure_broker, "gina") as gina,
+    ):
+        await online(site.daemon, IC)
+        await site.daemon.site.call(
+            SiteService.upsert_person, "res-9", name="Mr Wang", actor=SYSTEM
+        )
+        yield site, gina
 
 
 async def message(client: aiomqtt.Client, topic: str, timeout: float = 5.0) -> dict[str, Any]:
@@ -145,14 +152,7 @@ async def test_unanswered_call_is_missed_and_the_butler_on_duty_is_told(
 async def test_answer_with_a_visitor_pass_and_the_code_works_at_the_intercom(
     tmp_path: Path, secure_broker: SecureBroker
 ) -> None:
-    async with (
-        running_site(tmp_path, secure_broker, site_overrides=intercom()) as site,
-        console(secure_broker, "gina") as gina,
-    ):
-        await online(site.daemon, IC)
-        await site.daemon.site.call(
-            SiteService.upsert_person, "res-9", name="Mr Wang", actor=SYSTEM
-        )
+    async with answering(tmp_path, secure_broker) as (site, gina):
         events = site.daemon.journal.subscribe()
         sim = site.compound.intercom
         sim.press_button()
@@ -173,7 +173,7 @@ async def test_answer_with_a_visitor_pass_and_the_code_works_at_the_intercom(
         assert result["call"] == ringing.body["call_id"] and result["opened"] == DOOR
         code = result["visitor"]["code"]
         assert sim.opens == [1]
-        seen = await kinds(events, {"intercom_call", "site_changed"})  # in either order
+        seen = await wait_for_kinds(events, "intercom_call", "site_changed")  # in either order
         answered, audit = seen["intercom_call"], seen["site_changed"]  # audit: the pass
         assert (answered.body["state"], answered.body["answered_by"]) == ("answered", "gina")
         assert (audit.body["actor"], audit.body["interface"]) == ("gina", "mqtt")
@@ -215,14 +215,7 @@ async def test_card_at_the_intercom_is_decided_and_opens_through_the_same_path(
 async def test_a_failed_open_while_answering_revokes_the_pass_it_issued(
     tmp_path: Path, secure_broker: SecureBroker
 ) -> None:
-    async with (
-        running_site(tmp_path, secure_broker, site_overrides=intercom()) as site,
-        console(secure_broker, "gina") as gina,
-    ):
-        await online(site.daemon, IC)
-        await site.daemon.site.call(
-            SiteService.upsert_person, "res-9", name="Mr Wang", actor=SYSTEM
-        )
+    async with answering(tmp_path, secure_broker) as (site, gina):
         site.compound.intercom.faults.refuse_open = True
         visitor = {
             "visitor_name": "Courier Liu",

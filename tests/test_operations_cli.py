@@ -9,21 +9,9 @@ from datetime import datetime
 from pathlib import Path
 
 from edgectl.commands import local
-from edgectl.store.journal import Entry
 from tests.cli_helpers import edgectl
-from tests.daemon_helpers import running
+from tests.daemon_helpers import running, wait_for_kinds
 from tests.ops_site import journal, ops_site
-
-
-async def wait_for_kinds(queue: asyncio.Queue[Entry], *kinds: str) -> dict[str, Entry]:
-    """The first committed entry of each of ``kinds``, in whatever order they commit."""
-    seen: dict[str, Entry] = {}
-    async with asyncio.timeout(5.0):
-        while len(seen) < len(kinds):
-            entry = await queue.get()
-            if entry.kind in kinds:
-                seen.setdefault(entry.kind, entry)
-    return seen
 
 
 async def cli(config: Path, *args: str) -> tuple[int, str, str]:
@@ -66,6 +54,20 @@ async def test_desk_request_butler_moves_and_patrol_from_the_cli(tmp_path: Path)
             path, "workorders", "transition", order_id, "diagnosed", "--fix-in", "90"
         )
         assert code == 0, err
+        code, out, err = await cli(path, "workorders", "assign", order_id, "butler-wang")
+        assert code == 0 and "assigned to butler-wang" in out, err
+        seen = await wait_for_kinds(
+            events,
+            "workorder_changed",
+            "site_changed",
+            match=lambda e: (
+                e.body.get("note") == "assigned" or e.body.get("action") == "workorder_assign"
+            ),
+        )
+        assigned, audit = seen["workorder_changed"], seen["site_changed"]
+        assert (assigned.body["assignee"], assigned.body["order_id"]) == ("butler-wang", order_id)
+        assert assigned.body["status"] == assigned.body["previous"] == "diagnosed"
+        assert audit.body["details"] == {"assignee": "butler-wang"}
         code, _, err = await cli(path, "workorders", "create", "x", "--priority", "someday")
         assert code == 1 and "priority" in err
         code, out, err = await cli(path, "patrol", "start", "night", "--guard", "guard-zhao")

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from hypothesis import given
 from hypothesis import strategies as st
 
-from rules.availability import Change, Status, compute, rolling
+from rules.availability import Change, Status, compute
 
 DAY = datetime(2026, 5, 4, tzinfo=UTC)
 END = DAY + timedelta(days=1)
@@ -63,12 +63,6 @@ def test_a_fault_while_offline_counts_once() -> None:
     ]
     a = compute(Status(online=True), events, DAY, END)
     assert a.outages == ((DAY + timedelta(hours=1), DAY + timedelta(hours=2, minutes=30)),)
-
-
-def test_rolling_share_weights_days() -> None:
-    up = compute(Status(online=True), [], DAY, END)
-    down = compute(Status(online=False), [], END, END + timedelta(days=1))
-    assert rolling([up, down]) == 0.5
 
 
 def test_a_dst_day_is_23_hours_and_its_share_counts_real_time() -> None:

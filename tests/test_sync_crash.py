@@ -8,7 +8,6 @@ run started (observed, not timed), so a slow machine kills mid-burst just as a f
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import os
 import random
@@ -23,6 +22,7 @@ import pytest
 
 from sync.hub.store import HubStore
 from tests.conftest import RefHub, free_port
+from tests.tasks import background
 
 ROOT = Path(__file__).resolve().parent.parent
 TOTAL = 10_000
@@ -142,9 +142,8 @@ async def test_sigkill_during_burst_with_flapping_hub(
         hub = HubProcess(tmp_path / "hub2.db", free_port(), store.add_site("site-a"))
         store.close()
         await hub.start()
-    flapper = asyncio.create_task(flap(hub, rnd))
     kills, heads = 0, []
-    try:
+    async with background(flap(hub, rnd)):
         while kills < 8:
             target = journal_head(db) + rnd.randint(300, 1100)
             proc = await spawn(db, hub, acklog)
@@ -155,10 +154,6 @@ async def test_sigkill_during_burst_with_flapping_hub(
             await proc.wait()
             kills += 1
             heads.append(journal_head(db))
-    finally:
-        flapper.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await flapper
     await hub.stop()
     await hub.start()
     proc = await spawn(db, hub, acklog)

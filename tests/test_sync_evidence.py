@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -22,6 +21,7 @@ from sync.hub.store import HubStore
 from tests.camera_rig import until
 from tests.conftest import RefHub
 from tests.contract import problems
+from tests.tasks import background
 
 PATH = "/v1/sites/{site}/evidence/{evidence}"
 JPEG = encode_jpeg(render(scene(), "normal", 1))
@@ -126,8 +126,7 @@ async def test_the_uploader_sends_thumbnails_oldest_first_and_survives_a_hub_out
     for evidence_id in ids[:2]:
         store.put(evidence_id, JPEG)
     uploader = EvidenceUploader(config, store)
-    task = asyncio.create_task(uploader.run())
-    try:
+    async with background(uploader.run()):
         await until(lambda: uploader.cursor() == ids[1])
         await ref_hub.stop()
         store.put(ids[2], JPEG)
@@ -146,10 +145,6 @@ async def test_the_uploader_sends_thumbnails_oldest_first_and_survives_a_hub_out
         assert uploader.cursor() == ids[1]
         await ref_hub.start()
         await until(lambda: uploader.cursor() == ids[2])
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
     async with (
         aiohttp.ClientSession(headers={"Authorization": f"Bearer {ref_hub.token}"}) as http,
         http.get(f"{ref_hub.url}/v1/sites/site-a/evidence/{ids[2]}") as resp,

@@ -10,11 +10,12 @@ from pathlib import Path
 from typer.testing import CliRunner
 
 from edgectl.cli.hub import app as hub_app
-from edgectl.site.actor import Actor
-from edgectl.site.service import SiteService
 from edgectl.store import kv, workorders
 from edgectl.store.db import open_store
 from edgectl.store.journal import read_entries
+from edgectl.store.tx import transaction
+from edgectl.workorders import store as wostore
+from rules import workorders as wo_rules
 from sync.client import SyncClient
 from sync.hub.store import HubStore
 from tests.conftest import RefHub, site_config
@@ -165,11 +166,15 @@ async def test_work_orders_round_trip_idempotently(tmp_path: Path, ref_hub: RefH
         ("hub", "hub", "hub_work_orders")
     ]
     assert pulled[0]["details"]["orders"] == [order["id"]]
-    site = SiteService(conn, cfg)  # a butler's status changes, as over MQTT
-    butler = Actor("butler-7", "mqtt")
-    now = datetime.now(UTC)
-    site.work_order_status(order["id"], "acknowledged", "", actor=butler, now=now)
-    site.work_order_status(order["id"], "on_site", "at the gate", actor=butler, now=now)
+    # a butler's status changes, stored as the work-order engine stores them
+    site = open_store(cfg.store.path)
+    (pulled_order,) = wostore.load_ids(site, [order["id"]])
+    for status, note in (("accepted", ""), ("on_site", "at the gate")):
+        pulled_order, t = wo_rules.transition(
+            pulled_order, status, "butler-7", datetime.now(UTC), note=note
+        )
+        with transaction(site):
+            wostore.record(site, t, "mqtt")
     pushed = lambda: not workorders.unpushed(conn)  # noqa: E731
     await run_until(SyncClient(cfg, cfg.store.path), pushed)
     # as if the site crashed after the hub applied but before it marked the push
@@ -177,7 +182,7 @@ async def test_work_orders_round_trip_idempotently(tmp_path: Path, ref_hub: RefH
     await run_until(SyncClient(cfg, cfg.store.path), pushed)
     shown = json.loads(hub_cli(ref_hub, "workorders", "show", "--site", "site-a", order["id"]))
     assert shown["status"] == "on_site"
-    assert [h["status"] for h in shown["history"]] == ["acknowledged", "on_site"]
+    assert [h["status"] for h in shown["history"]] == ["accepted", "on_site"]
     # the hub closes it; the site sees that on its next pull
     hub_cli(ref_hub, "workorders", "close", "--site", "site-a", order["id"])
     await run_until(

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 import serial_asyncio_fast
 import structlog
 
-from drivers.base import DeviceError, Emit, Health
+from drivers.base import DeviceError, Emit, Health, SingleDevice
 from drivers.wiegand import codec
 from drivers.wiegand.line import (
     IDLE_GAP_S,
@@ -34,7 +34,7 @@ from edgectl.locks import lock_serial
 log = structlog.get_logger(__name__)
 
 
-class WiegandReaderDriver:
+class WiegandReaderDriver(SingleDevice):
     """Owns one converter's serial port and the reader behind it."""
 
     def __init__(self, reader: Reader) -> None:
@@ -42,14 +42,6 @@ class WiegandReaderDriver:
         self.config = reader
         self.formats = codec.select(reader.formats)
         self._writer: asyncio.StreamWriter | None = None
-        self._health = Health(False, "not started")
-
-    @property
-    def devices(self) -> frozenset[str]:
-        return frozenset({self.id})
-
-    def health(self) -> Health:
-        return self._health
 
     async def run(self, emit: Emit) -> None:
         try:

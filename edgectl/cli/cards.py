@@ -20,12 +20,13 @@ from edgectl.cli.common import (
     open_db,
     open_site,
     plain,
+    site_change,
 )
 from edgectl.site.actor import Actor
 from edgectl.store import pinkeys
 from edgectl.store.card_import import count_rows
 from edgectl.store.cardnum import loaded
-from edgectl.store.credentials import CredentialError, credential_values, find_card, parse_when
+from edgectl.store.credentials import credential_values, find_card, parse_when
 
 app = typer.Typer(help="People and their credentials: cards, PINs, plates.", no_args_is_help=True)
 
@@ -136,23 +137,20 @@ def revoke(
 ) -> None:
     """Revoke (or suspend, or reactivate) a credential, or all of a person's (move-out)."""
     cfg = load_or_exit(config)
-    with closing(open_site(cfg)) as site:
-        try:
-            if person:
-                count = site.revoke_person(person, actor=Actor.cli())
-                if not count:
-                    raise fail(f"no active credentials for {person!r}")
-                plain(f"revoked {count} credential(s) of {person}")
-                return
-            if card:
-                found = find_card(site.conn, *_card(card))
-                if found is None:
-                    raise fail(f"no card {card}")
-                cred_id = found
-            if not cred_id or not site.set_credential_status(cred_id, status, actor=Actor.cli()):
-                raise fail("give --card, --person or an existing --id", 2)
-        except CredentialError as exc:
-            raise fail(str(exc)) from None
+    with site_change(cfg) as site:
+        if person:
+            count = site.revoke_person(person, actor=Actor.cli())
+            if not count:
+                raise fail(f"no active credentials for {person!r}")
+            plain(f"revoked {count} credential(s) of {person}")
+            return
+        if card:
+            found = find_card(site.conn, *_card(card))
+            if found is None:
+                raise fail(f"no card {card}")
+            cred_id = found
+        if not cred_id or not site.set_credential_status(cred_id, status, actor=Actor.cli()):
+            raise fail("give --card, --person or an existing --id", 2)
     plain(f"credential {cred_id}: {status}")
 
 

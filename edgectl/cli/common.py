@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import closing, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +14,7 @@ from rich.console import Console
 
 from edgectl.config import Config, ConfigError, load
 from edgectl.site.service import SiteService
+from edgectl.store.credentials import CredentialError
 from edgectl.store.db import StoreError, open_store
 
 DEFAULT_CONFIG = Path("/etc/edgectl/config.toml")
@@ -60,6 +62,17 @@ def open_site(cfg: Config) -> SiteService:
         return SiteService.open(cfg)
     except StoreError as exc:
         raise fail(str(exc)) from None
+
+
+@contextmanager
+def site_change(cfg: Config, code: int = 1) -> Iterator[SiteService]:
+    """The site service for a change from the command line; a change it refuses
+    (``CredentialError``) is printed as an error and exits with ``code``."""
+    with closing(open_site(cfg)) as site:
+        try:
+            yield site
+        except CredentialError as exc:
+            raise fail(str(exc), code) from None
 
 
 def print_json_lines(items: Iterable[dict[str, Any]]) -> None:

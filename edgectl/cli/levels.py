@@ -16,15 +16,13 @@ from rich.table import Table
 from edgectl.cli.common import (
     ConfigOption,
     console,
-    fail,
     load_or_exit,
     open_db,
-    open_site,
     print_json_lines,
+    site_change,
 )
 from edgectl.site import reads
 from edgectl.site.actor import Actor
-from edgectl.store.credentials import CredentialError
 from rules.schedule import DAYS
 
 app = typer.Typer(
@@ -57,11 +55,8 @@ def add(
 ) -> None:
     """Create an access level, or replace its targets and schedule."""
     cfg = load_or_exit(config)
-    with closing(open_site(cfg)) as site:
-        try:
-            site.define_level(level, target, schedule, name, actor=Actor.cli())
-        except CredentialError as exc:
-            raise fail(str(exc), 2) from None
+    with site_change(cfg, 2) as site:
+        site.define_level(level, target, schedule, name, actor=Actor.cli())
     console.print(
         f"level {level}: {', '.join(dict.fromkeys(target))} on schedule {schedule}",
         highlight=False,
@@ -92,11 +87,8 @@ def remove(
 ) -> None:
     """Delete an access level (refused while people hold it, unless --force)."""
     cfg = load_or_exit(config)
-    with closing(open_site(cfg)) as site:
-        try:
-            held = site.delete_level(level, actor=Actor.cli(), force=force)
-        except CredentialError as exc:
-            raise fail(str(exc)) from None
+    with site_change(cfg) as site:
+        held = site.delete_level(level, actor=Actor.cli(), force=force)
     lost = f"; {held} people lost it" if held else ""
     console.print(f"removed level {level}{lost}", highlight=False)
 

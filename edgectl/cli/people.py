@@ -17,13 +17,15 @@ from edgectl.cli.common import (
     open_db,
     open_site,
     print_json_lines,
+    site_change,
 )
 from edgectl.site import reads
 from edgectl.site.actor import Actor
-from edgectl.store.credentials import CredentialError
 
 app = typer.Typer(help="People and the access levels they hold.", no_args_is_help=True)
 JsonOption = typer.Option(False, "--json", help="JSON instead of a table.")
+PersonArgument = typer.Argument(..., help="Person id.")
+LevelArgument = typer.Argument(..., help="Access level id.")
 
 
 @app.command("add")
@@ -36,11 +38,8 @@ def add(
 ) -> None:
     """Add a person with their access levels (all or nothing)."""
     cfg = load_or_exit(config)
-    with closing(open_site(cfg)) as site:
-        try:
-            site.add_person(person, actor=Actor.cli(), name=name, role=role, levels=level)
-        except CredentialError as exc:
-            raise fail(str(exc)) from None
+    with site_change(cfg) as site:
+        site.add_person(person, actor=Actor.cli(), name=name, role=role, levels=level)
     held = f" with {', '.join(level)}" if level else " (no level yet: `people grant`)"
     console.print(f"added {person}{held}", highlight=False)
 
@@ -66,7 +65,7 @@ def list_people(
 
 @app.command("show")
 def show(
-    person: str = typer.Argument(..., help="Person id."),
+    person: str = PersonArgument,
     as_json: bool = JsonOption,
     config: Path = ConfigOption,
 ) -> None:
@@ -96,24 +95,21 @@ def show(
 
 @app.command("grant")
 def grant(
-    person: str = typer.Argument(..., help="Person id."),
-    level: str = typer.Argument(..., help="Access level id."),
+    person: str = PersonArgument,
+    level: str = LevelArgument,
     config: Path = ConfigOption,
 ) -> None:
     """Give a person an access level."""
     cfg = load_or_exit(config)
-    with closing(open_site(cfg)) as site:
-        try:
-            site.grant_level(person, level, actor=Actor.cli())
-        except CredentialError as exc:
-            raise fail(str(exc)) from None
+    with site_change(cfg) as site:
+        site.grant_level(person, level, actor=Actor.cli())
     console.print(f"{person} now holds {level}", highlight=False)
 
 
 @app.command("revoke")
 def revoke(
-    person: str = typer.Argument(..., help="Person id."),
-    level: str = typer.Argument(..., help="Access level id."),
+    person: str = PersonArgument,
+    level: str = LevelArgument,
     config: Path = ConfigOption,
 ) -> None:
     """Take an access level from a person (their credentials stay)."""
@@ -126,7 +122,7 @@ def revoke(
 
 @app.command("move-out")
 def move_out(
-    person: str = typer.Argument(..., help="Person id."),
+    person: str = PersonArgument,
     config: Path = ConfigOption,
 ) -> None:
     """Revoke every credential the person holds and every visitor pass they host."""

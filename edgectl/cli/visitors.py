@@ -21,10 +21,11 @@ from edgectl.cli.common import (
     open_db,
     open_site,
     print_json_lines,
+    site_change,
 )
 from edgectl.site import reads
 from edgectl.site.actor import Actor
-from edgectl.store.credentials import CredentialError, parse_when
+from edgectl.store.credentials import parse_when
 
 app = typer.Typer(help="Visitor passes: issue, list, revoke.", no_args_is_help=True)
 
@@ -53,18 +54,15 @@ def issue(
     """Register a visitor and print the pass code to hand over."""
     cfg = load_or_exit(config)
     targets = gate or [g.id for g in cfg.gates]
-    with closing(open_site(cfg)) as site:
-        try:
-            issued = site.issue_visitor_pass(
-                name,
-                host,
-                _until(until, hours, cfg.site.zone),
-                targets,
-                actor=Actor.cli(),
-                uses=uses,
-            )
-        except CredentialError as exc:
-            raise fail(str(exc), 2) from None
+    with site_change(cfg, 2) as site:
+        issued = site.issue_visitor_pass(
+            name,
+            host,
+            _until(until, hours, cfg.site.zone),
+            targets,
+            actor=Actor.cli(),
+            uses=uses,
+        )
     local = issued.valid_until.astimezone(cfg.site.zone).isoformat(sep=" ", timespec="minutes")
     console.print(f"visitor code: {issued.code}", highlight=False)
     console.print(

@@ -15,6 +15,18 @@ from edgectl.mqtt import connection
 from sync.client import ssl_context
 
 TIMEOUT_S = 5.0
+# what the hub's refusal means, and what to do about it
+HUB_REFUSALS = {
+    401: ("{base} refused the token (401)", "put this site's token from the hub in [hub] token"),
+    403: (
+        "{base}: token is not for site {site!r} (403)",
+        "check [site] id and [hub] token belong together",
+    ),
+    404: (
+        "{base}: no sync API at this path (404)",
+        "set [hub] url to the hub's base URL, without /v1",
+    ),
+}
 
 
 async def hub(cfg: Config) -> Check:
@@ -63,27 +75,9 @@ async def hub(cfg: Config) -> Check:
         )
     if status == 200:
         return Check("hub", True, f"{base}: token accepted for site {cfg.site.id}")
-    if status == 401:
-        return Check(
-            "hub",
-            False,
-            f"{base} refused the token (401)",
-            "put this site's token from the hub in [hub] token",
-        )
-    if status == 403:
-        return Check(
-            "hub",
-            False,
-            f"{base}: token is not for site {cfg.site.id!r} (403)",
-            "check [site] id and [hub] token belong together",
-        )
-    if status == 404:
-        return Check(
-            "hub",
-            False,
-            f"{base}: no sync API at this path (404)",
-            "set [hub] url to the hub's base URL, without /v1",
-        )
+    if status in HUB_REFUSALS:
+        problem, hint = HUB_REFUSALS[status]
+        return Check("hub", False, problem.format(base=base, site=cfg.site.id), hint)
     return Check("hub", False, f"{base}: unexpected HTTP {status}", "look at the hub's logs")
 
 

@@ -52,7 +52,6 @@ class Intake(Generic[T]):
         self._side: set[asyncio.Task[None]] = set()
         self.inflight: set[asyncio.Task[None]] = set()
         self.offered = 0  # commands taken off the broker connections
-        self.shed = 0  # commands dropped over the limit without a reply
 
     def offer(self, operator: str, item: T) -> Admission:
         """Take one command from ``operator``; never blocks."""
@@ -66,12 +65,10 @@ class Intake(Generic[T]):
         if admission is Admission.ADMIT:
             rank = -(role or 0)
             self._queue.put_nowait(_Item(rank, next(self._order), item))
-        elif admission is Admission.REFUSE_AND_SAY:
+        elif admission is Admission.REFUSE_AND_SAY:  # otherwise dropped without a reply
             task = asyncio.get_running_loop().create_task(self._limited(item))
             self._side.add(task)
             task.add_done_callback(self._side.discard)
-        else:
-            self.shed += 1
         return admission
 
     @property

@@ -14,11 +14,17 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 from functools import partial
 
-from edgectl.domain import CheckpointMissed, GuardOverdue, PatrolCheckpoint, PatrolTour
+from edgectl.domain import (
+    CheckpointMissed,
+    Event,
+    GuardOverdue,
+    PatrolCheckpoint,
+    PatrolTour,
+)
 from edgectl.patrol import store
 from edgectl.patrol.settings import Patrol, RouteSettings
 from edgectl.roster import on_duty
-from edgectl.sitectx import SiteContext, actor_for
+from edgectl.sitectx import SiteContext
 from edgectl.store import kv
 from edgectl.store.journal import Entry
 from edgectl.workorders.engine import WorkOrderEngine
@@ -45,7 +51,6 @@ class PatrolEngine:
         self.settings = settings
         self.site = site
         self.timeline = site.timeline
-        self.record = site.record
         self.clock = site.clock
         self.workorders = workorders
         self.config: dict[str, RouteSettings] = {r.id: r for r in settings.routes}
@@ -133,16 +138,13 @@ class PatrolEngine:
         guard = guard or self._guard_for(route, now)
         tour_id = f"{route}-{now:%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}"
         tour = rules.start(self.routes[route], tour_id, guard, now, by)
-        self.site.change(
-            actor_for(by, channel),
-            "patrol_tour_start",
-            f"tour {tour_id}",
-            {"route": route, "guard": guard},
-            store.insert,
-            tour,
+        started = PatrolTour(
+            source=route, at=now, tour_id=tour_id, status="started", guard=guard, by=by
         )
-        self.record(
-            PatrolTour(source=route, at=now, tour_id=tour_id, status="started", guard=guard, by=by)
+        details = {"route": route, "guard": guard}
+        subject = f"tour {tour_id}"
+        self.site.changed(
+            by, channel, "patrol_tour_start", subject, details, started, store.insert, tour
         )
         self._track(tour)
         return tour
@@ -180,57 +182,16 @@ class PatrolEngine:
     ) -> list[rules.CheckpointResult]:
         results = [e for e in effects if isinstance(e, rules.CheckpointResult)]
         if effects:
-            self.site.write(store.save, tour, results)
+            self.site.saved([j for e in effects for j in journaled(e)], store.save, tour, results)
         for e in effects:
-            if isinstance(e, rules.CheckpointResult):
-                self.record(
-                    PatrolCheckpoint(
-                        source=e.checkpoint,
-                        at=e.at,
-                        tour_id=e.tour_id,
-                        route=e.route,
-                        result=e.result,
-                        guard=e.guard,
-                        badged_at=e.badged_at,
-                    )
-                )
-                if e.result == rules.MISSED:
-                    self.record(
-                        CheckpointMissed(
-                            source=e.checkpoint,
-                            at=e.at,
-                            tour_id=e.tour_id,
-                            route=e.route,
-                            guard=e.guard,
-                        )
-                    )
-            elif isinstance(e, rules.GuardOverdue):
-                self.record(
-                    GuardOverdue(
-                        source=e.guard or e.route,
-                        at=e.at,
-                        tour_id=e.tour_id,
-                        route=e.route,
-                        silent_since=e.silent_since,
-                    )
-                )
-            else:
+            if isinstance(e, rules.TourEnded):
                 self._ended(e)
         self._track(tour)
         return results
 
     def _ended(self, e: rules.TourEnded) -> None:
-        self.record(
-            PatrolTour(
-                source=e.route,
-                at=e.at,
-                tour_id=e.tour_id,
-                status=e.status,
-                guard=e.guard,
-                by="patrol",
-                missed=e.missed,
-            )
-        )
+        """``patrol.fault_after`` incomplete tours in a row open a work order; a completed
+        tour closes it."""
         key = f"patrol:{e.route}"
         if e.status == rules.COMPLETED:
             self.streak[e.route] = 0
@@ -244,3 +205,44 @@ class PatrolEngine:
                 f"Patrol route {e.route}: {streak} incomplete tours in a row",
                 "patrol",
             )
+
+
+def journaled(e: rules.Effect) -> list[Event]:
+    """The journal events of one of the rules' effects."""
+    if isinstance(e, rules.GuardOverdue):
+        return [
+            GuardOverdue(
+                source=e.guard or e.route,
+                at=e.at,
+                tour_id=e.tour_id,
+                route=e.route,
+                silent_since=e.silent_since,
+            )
+        ]
+    if isinstance(e, rules.TourEnded):
+        return [
+            PatrolTour(
+                source=e.route,
+                at=e.at,
+                tour_id=e.tour_id,
+                status=e.status,
+                guard=e.guard,
+                by="patrol",
+                missed=e.missed,
+            )
+        ]
+    checkpoint = PatrolCheckpoint(
+        source=e.checkpoint,
+        at=e.at,
+        tour_id=e.tour_id,
+        route=e.route,
+        result=e.result,
+        guard=e.guard,
+        badged_at=e.badged_at,
+    )
+    if e.result != rules.MISSED:
+        return [checkpoint]
+    missed = CheckpointMissed(
+        source=e.checkpoint, at=e.at, tour_id=e.tour_id, route=e.route, guard=e.guard
+    )
+    return [checkpoint, missed]

@@ -635,18 +635,6 @@ class SiteService:
         self._set_flag(EMERGENCY, on, actor, now)
         return modes.emergency_effects(self.policy, on)
 
-    def work_order_status(
-        self, order_id: str, status: str, note: str, *, actor: Actor, now: datetime | None = None
-    ) -> int:
-        """Record a work-order status change (pushed to the hub later); the update's id."""
-        now = now or datetime.now(UTC)
-        details: dict[str, Any] = {"status": status}
-        subject = f"work order {order_id}"
-        with self.change(actor, "work_order_status", subject, details, now=now) as c:
-            update = workorders.record_status(c, order_id, status, now, actor.who, note)
-            details["update"] = update
-        return update
-
     def apply_hub_changes(
         self,
         changes: list[apply.Change],

@@ -2,8 +2,9 @@
 
 The hub creates a work order with a response and a completion deadline (DOMAIN.md: 15
 minutes for service requests, 30 for emergencies). The site keeps the latest copy in
-``work_orders``; every local status change is a row in ``work_order_updates`` that the sync
-client pushes until the hub has it. Pushes carry ``update_id = "<site>:<row id>"``, so the
+``work_orders``; every local status change is a row in ``work_order_updates`` (written by
+the work-order engine, ``edgectl/workorders/store.py``) that the sync client pushes until
+the hub has it. Pushes carry ``update_id = "<site>:<row id>"``, so the
 hub applies each at most once however often it is retried.
 """
 
@@ -12,12 +13,11 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 PRIORITIES = {"service": timedelta(minutes=15), "emergency": timedelta(minutes=30)}
 STATUSES = ("open", "acknowledged", "on_site", "done", "closed", "cancelled")
-SITE_STATUSES = frozenset({"acknowledged", "on_site", "done"})  # what a site may report
 _FIELDS = ("id", "kind", "priority", "title", "status", "created_at", "respond_by", "complete_by")
 
 
@@ -80,29 +80,6 @@ def store_orders(conn: sqlite3.Connection, orders: Sequence[dict[str, Any]]) -> 
             for o in orders
         ],
     )
-
-
-def record_status(
-    conn: sqlite3.Connection, order_id: str, status: str, at: datetime, by: str, note: str = ""
-) -> int:
-    """Record a status change made on site, inside the caller's transaction (the site
-    service's ``work_order_status``); the sync client pushes it to the hub."""
-    if status not in SITE_STATUSES:
-        raise WorkOrderError(f"status: a site may report {sorted(SITE_STATUSES)}, not {status!r}")
-    row = conn.execute("SELECT status FROM work_orders WHERE id = ?", (order_id,)).fetchone()
-    if row is None:
-        raise WorkOrderError(f"no work order {order_id!r}")
-    if row[0] in ("closed", "cancelled"):
-        raise WorkOrderError(f"work order {order_id!r} is {row[0]}")
-    stamp = at.astimezone(UTC).isoformat()
-    cur = conn.execute(
-        "INSERT INTO work_order_updates (order_id, status, at, by, note) VALUES (?, ?, ?, ?, ?)",
-        (order_id, status, stamp, by, note),
-    )
-    conn.execute(
-        "UPDATE work_orders SET status = ?, updated_at = ? WHERE id = ?", (status, stamp, order_id)
-    )
-    return int(cur.lastrowid or 0)
 
 
 def unpushed(conn: sqlite3.Connection, limit: int = 100) -> list[Update]:

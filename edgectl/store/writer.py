@@ -43,7 +43,6 @@ class Writer:
         self._thread.daemon = True
         self._thread.start()
         self.conn = opened.result()  # raises StoreError if the store cannot be opened
-        self.commits = 0
 
     def submit(self, fn: Callable[..., T], *args: Any) -> concurrent.futures.Future[T]:
         """Queue ``fn(conn, *args)`` to run inside a shared transaction; returns at once."""
@@ -133,7 +132,6 @@ class Writer:
                 outcomes.append((fut, result, None))
             conn.execute("RELEASE change")
         conn.execute("COMMIT")
-        self.commits += 1
         for fut, result, error in outcomes:
             if not fut.set_running_or_notify_cancel():
                 continue

@@ -13,10 +13,12 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import replace
 from datetime import date, datetime, timedelta
 from functools import partial
+from typing import Any
 
 import structlog
 
@@ -27,7 +29,7 @@ from edgectl.domain import (
     WorkOrderReport,
 )
 from edgectl.roster import on_duty
-from edgectl.sitectx import SiteContext, actor_for
+from edgectl.sitectx import SiteContext
 from edgectl.store import kv
 from edgectl.workorders import report, store
 from edgectl.workorders.settings import WorkOrders
@@ -104,21 +106,21 @@ class WorkOrderEngine:
             return
         moved, notices = rules.tick(order, self.policy, now)
         if notices:
-            self.site.write(store.escalated, notices)
-            for n in notices:
-                self.record(
-                    WorkOrderOverdue(
-                        source="workorders",
-                        at=now,
-                        order_id=n.order_id,
-                        stage=n.stage,
-                        level=n.level,
-                        to=n.to,
-                        role=n.role,
-                        deadline=n.deadline,
-                        priority=order.priority,
-                    )
+            overdue = [
+                WorkOrderOverdue(
+                    source="workorders",
+                    at=now,
+                    order_id=n.order_id,
+                    stage=n.stage,
+                    level=n.level,
+                    to=n.to,
+                    role=n.role,
+                    deadline=n.deadline,
+                    priority=order.priority,
                 )
+                for n in notices
+            ]
+            self.site.saved(overdue, store.escalated, notices)
         self._track(moved)
 
     # --- the daily report ----------------------------------------------------------------
@@ -211,29 +213,29 @@ class WorkOrderEngine:
             fault_key=fault_key,
         )
         details = {"source": source, "priority": priority, "assignee": assignee, "target": target}
+        created = WorkOrderCreated(
+            source=by,
+            at=now,
+            order_id=new.id,
+            channel=channel,
+            origin=source,
+            priority=priority,
+            title=new.title,
+            target=target,
+            assignee=assignee,
+        )
         subject = f"work order {new.id}"
-        self.site.change(
-            actor_for(by, channel),
+        self.site.changed(
+            by,
+            channel,
             "workorder_create",
             subject,
             details,
+            created,
             store.insert,
             new,
             by,
             channel,
-        )
-        self.record(
-            WorkOrderCreated(
-                source=by,
-                at=now,
-                order_id=new.id,
-                channel=channel,
-                origin=source,
-                priority=priority,
-                title=new.title,
-                target=target,
-                assignee=assignee,
-            )
         )
         order = rules.Order(new.id, priority, source, now, assignee=assignee)
         if fault_key is not None:
@@ -276,57 +278,46 @@ class WorkOrderEngine:
 
     def assign(self, order_id: str, assignee: str, by: str, channel: str) -> rules.Order:
         order = self.open_order(order_id)
-        now = self.clock()
-        self.site.change(
-            actor_for(by, channel),
-            "workorder_assign",
-            f"work order {order_id}",
-            {"assignee": assignee},
-            store.assign,
-            order_id,
-            assignee,
-            now,
-        )
         moved = replace(order, assignee=assignee)
-        self.record(
-            WorkOrderChanged(
-                source=by,
-                at=now,
-                order_id=order_id,
-                channel=channel,
-                status=order.status,
-                previous=order.status,
-                assignee=assignee,
-                note="assigned",
-            )
+        # journaled as a change that keeps the status
+        t = rules.Transition(
+            order_id, order.status, order.status, by, self.clock(), note="assigned"
         )
-        self._track(moved)
+        details = {"assignee": assignee}
+        self._changed(
+            moved, t, channel, "workorder_assign", details, store.assign, order_id, assignee, t.at
+        )
         return moved
 
     def _apply(self, moved: rules.Order, t: rules.Transition, channel: str) -> None:
-        self.site.change(
-            actor_for(t.by, channel),
-            "workorder_transition",
-            f"work order {t.order_id}",
-            {"status": t.status, "previous": t.previous},
-            store.record,
-            t,
-            channel,
+        details = {"status": t.status, "previous": t.previous}
+        self._changed(moved, t, channel, "workorder_transition", details, store.record, t, channel)
+
+    def _changed(
+        self,
+        moved: rules.Order,
+        t: rules.Transition,
+        channel: str,
+        action: str,
+        details: dict[str, Any],
+        fn: Callable[..., Any],
+        *args: Any,
+    ) -> None:
+        """Store a change to an order (audited), journal it as ``workorder_changed``, re-arm."""
+        changed = WorkOrderChanged(
+            source=t.by,
+            at=t.at,
+            order_id=t.order_id,
+            channel=channel,
+            status=t.status,
+            previous=t.previous,
+            assignee=moved.assignee,
+            estimated_fix_at=t.estimated_fix_at,
+            verdict=t.verdict,
+            note=t.note,
         )
-        self.record(
-            WorkOrderChanged(
-                source=t.by,
-                at=t.at,
-                order_id=t.order_id,
-                channel=channel,
-                status=t.status,
-                previous=t.previous,
-                assignee=moved.assignee,
-                estimated_fix_at=t.estimated_fix_at,
-                verdict=t.verdict,
-                note=t.note,
-            )
-        )
+        subject = f"work order {t.order_id}"
+        self.site.changed(t.by, channel, action, subject, details, changed, fn, *args)
         self._track(moved)
 
     # --- orders opened and closed by devices ----------------------------------------------
