@@ -86,7 +86,6 @@ class PullPoint:
 
     def __init__(self, session: OnvifSession) -> None:
         self.session = session
-        self.renewals = 0
         self._sub: Any = None
         self._pull: Any = None
         self._renew_at = 0.0
@@ -114,7 +113,6 @@ class PullPoint:
                 reply = await self.session.call(
                     "Renew", self._sub.Renew({"TerminationTime": f"PT{LIFETIME_S}S"})
                 )
-                self.renewals += 1
                 self._renew_at = time.monotonic() + renew_in(reply)
             reply = await self.session.call(
                 "PullMessages",

@@ -33,12 +33,6 @@ class Measures:
     thumb: Thumb
 
 
-def to_grey(frame: NDArray[np.uint8]) -> Grey:
-    if frame.ndim == 3:
-        return cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY)  # type: ignore[return-value]
-    return frame
-
-
 def measure(grey: Grey) -> Measures:
     mean, stddev = cv2.meanStdDev(grey)
     sharpness = cv2.Laplacian(grey, cv2.CV_64F).var()
