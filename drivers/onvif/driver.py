@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 import structlog
 
-from drivers.base import DeviceError, Emit, Health
+from drivers.base import DeviceError, Emit, Health, SingleDevice
 from drivers.onvif import health as picture
 from drivers.onvif import motion
 from drivers.onvif.events import PullPoint, parse
@@ -69,7 +69,7 @@ def _drop(_: Event) -> None:
     return None
 
 
-class CameraDriver:
+class CameraDriver(SingleDevice):
     def __init__(
         self,
         settings: Camera,
@@ -90,14 +90,6 @@ class CameraDriver:
         self._feed: FrameFeed | None = None
         self._identified: CameraIdentified | None = None
         self._ptz: Ptz | None = None
-        self._health = Health(False, "not started")
-
-    @property
-    def devices(self) -> frozenset[str]:
-        return frozenset({self.id})
-
-    def health(self) -> Health:
-        return self._health
 
     # --- connection ------------------------------------------------------------------
 
