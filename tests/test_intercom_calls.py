@@ -11,6 +11,7 @@ import sqlite3
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import aiomqtt
 
@@ -18,12 +19,20 @@ from edgectl.site.actor import SYSTEM
 from edgectl.site.service import SiteService
 from edgectl.store.evidence import EvidenceStore
 from edgectl.store.journal import Entry
+from rules.schedule import DAYS
 from tests.conftest import SecureBroker
 from tests.daemon_helpers import wait_for
 from tests.intercom_rig import wait_until
 from tests.mqtt_console import BASE, console, online, running_site
 
 IC, DOOR = "ped-intercom", "ped-door"
+ALWAYS = {"role": "butler", "shifts": ["00:00-24:00"]}
+
+
+def not_today() -> list[str]:
+    """Every day but today in the example site's zone (a shift that is off now)."""
+    today = DAYS[datetime.now(ZoneInfo("Asia/Shanghai")).weekday()]
+    return [d for d in DAYS if d != today]
 
 
 def intercom(**over: Any) -> dict[str, Any]:
@@ -129,7 +138,11 @@ async def test_unanswered_call_is_missed_and_the_butler_on_duty_is_told(
     tmp_path: Path, secure_broker: SecureBroker
 ) -> None:
     async with (
-        running_site(tmp_path, secure_broker, site_overrides=intercom(answer_s=0.5)) as site,
+        running_site(
+            tmp_path,
+            secure_broker,
+            site_overrides=intercom(answer_s=0.5) | {"roster": [{"staff": "gina", **ALWAYS}]},
+        ) as site,
         console(secure_broker, "gina", subscribe=(f"{BASE}/butler/#",)) as gina,
     ):
         await online(site.daemon, IC)
@@ -140,6 +153,63 @@ async def test_unanswered_call_is_missed_and_the_butler_on_duty_is_told(
         assert notice["body"]["state"] == "missed"
         assert notice["body"]["call_id"] == ringing.body["call_id"]
         assert notice["body"]["butler_id"] == "gina"
+        assert notice["body"]["butler_choice"] == "configured_on_duty"
+
+
+async def test_a_missed_call_goes_to_the_butler_on_duty_not_the_off_shift_one(
+    tmp_path: Path, secure_broker: SecureBroker
+) -> None:
+    roster = [
+        {"staff": "gina", "role": "butler", "shifts": ["00:00-24:00"], "days": not_today()},
+        {"staff": "alice", **ALWAYS},
+    ]
+    overrides = intercom(answer_s=0.5) | {"roster": roster}  # gina is the intercom's butler
+    async with (
+        running_site(tmp_path, secure_broker, site_overrides=overrides) as site,
+        console(secure_broker, "alice", subscribe=(f"{BASE}/butler/#",)) as alice,
+        # the daemon's own account reads every butler's topic: what gina would have received
+        console(secure_broker, "edgectl", subscribe=(f"{BASE}/butler/#",)) as everyone,
+    ):
+        await online(site.daemon, IC)
+        events = site.daemon.journal.subscribe()
+        site.compound.intercom.press_button()
+        ringing = await wait_for(events, "intercom_call")
+        notice = await message(alice.client, f"{BASE}/butler/alice/missed_call")
+        assert notice["body"]["call_id"] == ringing.body["call_id"]
+        assert (notice["body"]["butler_id"], notice["body"]["butler_choice"]) == (
+            "alice",
+            "roster",
+        )
+        missed = await wait_for(events, "intercom_call")
+        assert (missed.body["state"], missed.body["butler_id"]) == ("missed", "alice")
+        # everything published to butlers before this marker has reached ``everyone``
+        await everyone.client.publish(f"{BASE}/butler/marker/done", b"{}", qos=1)
+        topics = []
+        async with asyncio.timeout(5):
+            async for m in everyone.client.messages:
+                topics.append(str(m.topic))
+                if topics[-1].endswith("/marker/done"):
+                    break
+        assert f"{BASE}/butler/alice/missed_call" in topics
+        assert not [t for t in topics if "/butler/gina/" in t]
+
+
+async def test_a_missed_call_with_nobody_on_duty_goes_to_the_intercoms_butler(
+    tmp_path: Path, secure_broker: SecureBroker
+) -> None:
+    roster = [{"staff": "alice", "role": "butler", "shifts": ["00:00-24:00"], "days": not_today()}]
+    overrides = intercom(answer_s=0.5) | {"roster": roster}
+    async with (
+        running_site(tmp_path, secure_broker, site_overrides=overrides) as site,
+        console(secure_broker, "gina", subscribe=(f"{BASE}/butler/#",)) as gina,
+    ):
+        await online(site.daemon, IC)
+        site.compound.intercom.press_button()
+        notice = await message(gina.client, f"{BASE}/butler/gina/missed_call")
+        assert (notice["body"]["butler_id"], notice["body"]["butler_choice"]) == (
+            "gina",
+            "nobody_on_duty",
+        )
 
 
 async def test_answer_with_a_visitor_pass_and_the_code_works_at_the_intercom(

@@ -12,7 +12,16 @@ import aiohttp
 
 from drivers.intercom.http import Refused, check_auth, read_bounded
 from drivers.intercom.multipart import Part
-from drivers.intercom.observations import Call, Card, Heartbeat, Observation, Tamper, Unknown
+from drivers.intercom.observations import (
+    Call,
+    Card,
+    Door,
+    Heartbeat,
+    Input,
+    Observation,
+    Tamper,
+    Unknown,
+)
 from drivers.intercom.settings import Intercom
 from drivers.intercom.stream import multipart_stream
 
@@ -25,7 +34,9 @@ CALLS = {
     ("HungupPhone", "Pulse"): "ended",
     ("CallNoAnswered", "Start"): "ended",
 }
-IGNORED = frozenset({"DoorStatus", "BackKeyLight", "VideoMotion", "SIPRegisterResult", "Invite"})
+DOOR_STATUS = {"Open": True, "Close": False}  # DoorStatus data.Status
+INPUT_ACTIONS = {"Start": True, "Stop": False}  # AlarmLocal: a local alarm input, index 0..
+IGNORED = frozenset({"BackKeyLight", "VideoMotion", "SIPRegisterResult", "Invite"})
 
 
 def parse_fields(text: str) -> dict[str, str]:
@@ -55,21 +66,32 @@ def decode_part(part: Part) -> list[Observation]:
     if state := CALLS.get((code, action)):
         return [Call(state)]
     if code == "AccessControl":
-        data: Any = None
         try:
-            data = json.loads(fields.get("data", ""))
-        except ValueError:
-            pass
-        card = data.get("CardNo") if isinstance(data, dict) else None
-        try:
-            return [Card(int(str(card)))]
+            return [Card(int(str(_data(fields).get("CardNo"))))]
         except ValueError:
             return [Unknown("AccessControl", malformed=True)]
+    if code == "DoorStatus":
+        door = DOOR_STATUS.get(str(_data(fields).get("Status")))
+        return [Door(door)] if door is not None else [Unknown(code, malformed=True)]
+    if code == "AlarmLocal":
+        index, active = fields.get("index", ""), INPUT_ACTIONS.get(action)
+        if not index.isdigit() or len(index) > 3 or active is None:
+            return [Unknown(code, malformed=True)]
+        return [Input(f"input{int(index) + 1}", active)]
     if code == "ChassisIntruded":
         return [Tamper()] if action in ("Start", "Pulse") else []
     if code in IGNORED:
         return []
     return [Unknown(code[:64])]
+
+
+def _data(fields: dict[str, str]) -> dict[str, Any]:
+    """The part's ``data={json}`` object; empty if absent or not a JSON object."""
+    try:
+        data = json.loads(fields.get("data", ""))
+    except ValueError:
+        return {}
+    return data if isinstance(data, dict) else {}
 
 
 class Dahua:
