@@ -23,7 +23,7 @@ from rules.schedule import DAYS
 from tests.conftest import SecureBroker
 from tests.daemon_helpers import wait_for
 from tests.intercom_rig import wait_until
-from tests.mqtt_console import BASE, console, online, running_site
+from tests.mqtt_console import BASE, GATE, console, online, running_site
 
 IC, DOOR = "ped-intercom", "ped-door"
 ALWAYS = {"role": "butler", "shifts": ["00:00-24:00"]}
@@ -131,7 +131,106 @@ async def test_refused_and_unconfirmed_opens_are_stable_errors_and_journaled(
         sim.faults.refuse_open, sim.faults.hang_open = False, True
         unconfirmed = await gina.request("intercom/open", {"target": IC})
         assert (unconfirmed["status"], unconfirmed["code"]) == ("error", "device_timeout")
+        timed_out = await wait_for(events, "intercom_open_failed")
+        assert (timed_out.source, timed_out.body["code"], timed_out.body["target"]) == (
+            IC,
+            "device_timeout",
+            DOOR,
+        )
+        audit = await wait_for(events, "operator_command")
+        assert audit.body["outcome"] == "error" and "device_timeout" in audit.body["error"]
         assert sim.opens == []
+
+
+async def test_a_remote_open_journals_the_door_open_then_closed_for_operators(
+    tmp_path: Path, secure_broker: SecureBroker
+) -> None:
+    async with (
+        running_site(tmp_path, secure_broker, site_overrides=intercom()) as site,
+        console(secure_broker, "gina", subscribe=(f"{BASE}/event/intercom_door",)) as gina,
+    ):
+        await online(site.daemon, IC)
+        events = site.daemon.journal.subscribe()
+        reply = await gina.request("intercom/open", {"target": IC})
+        assert reply["status"] == "ok", reply
+        opened = await wait_for(events, "intercom_door")
+        assert (opened.source, opened.body) == (IC, {"target": DOOR, "state": "open"})
+        published = await message(gina.client, f"{BASE}/event/intercom_door")
+        assert published["body"]["state"] == "open"
+        closed = await wait_for(events, "intercom_door")
+        assert closed.body["state"] == "closed"
+        site.compound.intercom.input(1)  # an exit button wired to the intercom's input 1
+        pressed = await wait_for(events, "intercom_input")
+        assert (pressed.source, pressed.body) == (IC, {"input": "input1", "active": True})
+
+
+async def test_an_answered_call_hung_up_at_the_intercom_reaches_operators_as_ended(
+    tmp_path: Path, secure_broker: SecureBroker
+) -> None:
+    topic = f"{BASE}/event/intercom_call"
+    async with (
+        running_site(tmp_path, secure_broker, site_overrides=intercom()) as site,
+        console(secure_broker, "gina", subscribe=(topic,)) as gina,
+    ):
+        await online(site.daemon, IC)
+        sim = site.compound.intercom
+        sim.press_button()
+        ringing = await message(gina.client, topic)
+        reply = await gina.request("intercom/answer", {"target": IC})
+        assert reply["status"] == "ok", reply
+        answered = await message(gina.client, topic)
+        sim.hang_up()
+        ended = await message(gina.client, topic)
+        call_id = ringing["body"]["call_id"]
+        assert [(m["body"]["state"], m["body"]["call_id"]) for m in (answered, ended)] == [
+            ("answered", call_id),
+            ("ended", call_id),
+        ]
+        assert ended["body"]["answered_by"] == "gina"
+
+
+async def test_an_intercom_at_a_gate_opens_the_gate_through_its_own_driver(
+    tmp_path: Path, secure_broker: SecureBroker
+) -> None:
+    at_the_gate = intercom(door="", gate=GATE, relay=0)
+    async with (
+        running_site(tmp_path, secure_broker, site_overrides=at_the_gate) as site,
+        console(secure_broker, "gina") as gina,
+    ):
+        await online(site.daemon, IC)
+        events = site.daemon.journal.subscribe()
+        reply = await gina.request("intercom/open", {"target": IC})
+        assert reply["status"] == "ok", reply
+        assert reply["result"] == {"intercom": IC, "opened": GATE}
+        await site.coils_become(["open"])  # the gate's own coil, over Modbus
+        assert site.compound.intercom.opens == []  # not the intercom's relay
+        audit = await wait_for(events, "operator_command")
+        assert (audit.body["command"], audit.body["outcome"]) == ("intercom/open", "ok")
+
+
+async def test_a_code_typed_at_the_intercom_never_reaches_the_journal_or_mqtt(
+    tmp_path: Path, secure_broker: SecureBroker
+) -> None:
+    digits = "48151623"
+    async with (
+        running_site(tmp_path, secure_broker, site_overrides=intercom()) as site,
+        console(secure_broker, "gina", subscribe=(f"{BASE}/event/#",)) as gina,
+    ):
+        await online(site.daemon, IC)
+        events = site.daemon.journal.subscribe()
+        site.compound.intercom.code(digits)
+        decided = await wait_for(events, "access_decided")
+        assert (decided.source, decided.body["credential"]) == (IC, "keypad")
+        async with asyncio.timeout(5):  # every event published up to the decision
+            async for m in gina.client.messages:
+                assert isinstance(m.payload, bytes) and digits.encode() not in m.payload
+                if str(m.topic) == f"{BASE}/event/access_decided":
+                    break
+        path = site.compound.config.store.path
+    conn = sqlite3.connect(path)
+    stored = "\n".join(conn.iterdump())  # every table: journal, outbox, audit, ...
+    conn.close()
+    assert "keypad" in stored and digits not in stored
 
 
 async def test_unanswered_call_is_missed_and_the_butler_on_duty_is_told(
