@@ -6,8 +6,10 @@ visitor pass issued while answering works at the intercom's keypad."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import sqlite3
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -23,7 +25,7 @@ from rules.schedule import DAYS
 from tests.conftest import SecureBroker
 from tests.daemon_helpers import wait_for
 from tests.intercom_rig import wait_until
-from tests.mqtt_console import BASE, GATE, console, online, running_site
+from tests.mqtt_console import BASE, GATE, Console, Site, console, online, running_site
 
 IC, DOOR = "ped-intercom", "ped-door"
 ALWAYS = {"role": "butler", "shifts": ["00:00-24:00"]}
@@ -48,6 +50,27 @@ def intercom(**over: Any) -> dict[str, Any]:
         "butler": "gina",
     }
     return {"intercoms": [base | over]}
+
+
+@contextlib.asynccontextmanager
+async def gina_at(
+    tmp_path: Path,
+    broker: SecureBroker,
+    subscribe: tuple[str, ...] = (),
+    *,
+    user: str = "gina",
+    roster: list[dict[str, Any]] | None = None,
+    **over: Any,
+) -> AsyncIterator[tuple[Site, Console, asyncio.Queue[Entry]]]:
+    """The compound with its intercom (``over``: its settings) online, ``user``'s console
+    (subscribed to ``subscribe``) and the journal's entries from now on."""
+    overrides = intercom(**over) | ({"roster": roster} if roster is not None else {})
+    async with (
+        running_site(tmp_path, broker, site_overrides=overrides) as site,
+        console(broker, user, subscribe=subscribe) as operator,
+    ):
+        await online(site.daemon, IC)
+        yield site, operator, site.daemon.journal.subscribe()
 
 
 async def kinds(queue: asyncio.Queue[Entry], wanted: set[str]) -> dict[str, Entry]:
@@ -145,17 +168,13 @@ async def test_refused_and_unconfirmed_opens_are_stable_errors_and_journaled(
 async def test_a_remote_open_journals_the_door_open_then_closed_for_operators(
     tmp_path: Path, secure_broker: SecureBroker
 ) -> None:
-    async with (
-        running_site(tmp_path, secure_broker, site_overrides=intercom()) as site,
-        console(secure_broker, "gina", subscribe=(f"{BASE}/event/intercom_door",)) as gina,
-    ):
-        await online(site.daemon, IC)
-        events = site.daemon.journal.subscribe()
+    topic = f"{BASE}/event/intercom_door"
+    async with gina_at(tmp_path, secure_broker, (topic,)) as (site, gina, events):
         reply = await gina.request("intercom/open", {"target": IC})
         assert reply["status"] == "ok", reply
         opened = await wait_for(events, "intercom_door")
         assert (opened.source, opened.body) == (IC, {"target": DOOR, "state": "open"})
-        published = await message(gina.client, f"{BASE}/event/intercom_door")
+        published = await message(gina.client, topic)
         assert published["body"]["state"] == "open"
         closed = await wait_for(events, "intercom_door")
         assert closed.body["state"] == "closed"
@@ -168,11 +187,7 @@ async def test_an_answered_call_hung_up_at_the_intercom_reaches_operators_as_end
     tmp_path: Path, secure_broker: SecureBroker
 ) -> None:
     topic = f"{BASE}/event/intercom_call"
-    async with (
-        running_site(tmp_path, secure_broker, site_overrides=intercom()) as site,
-        console(secure_broker, "gina", subscribe=(topic,)) as gina,
-    ):
-        await online(site.daemon, IC)
+    async with gina_at(tmp_path, secure_broker, (topic,)) as (site, gina, _):
         sim = site.compound.intercom
         sim.press_button()
         ringing = await message(gina.client, topic)
@@ -192,13 +207,8 @@ async def test_an_answered_call_hung_up_at_the_intercom_reaches_operators_as_end
 async def test_an_intercom_at_a_gate_opens_the_gate_through_its_own_driver(
     tmp_path: Path, secure_broker: SecureBroker
 ) -> None:
-    at_the_gate = intercom(door="", gate=GATE, relay=0)
-    async with (
-        running_site(tmp_path, secure_broker, site_overrides=at_the_gate) as site,
-        console(secure_broker, "gina") as gina,
-    ):
-        await online(site.daemon, IC)
-        events = site.daemon.journal.subscribe()
+    at_the_gate = {"door": "", "gate": GATE, "relay": 0}
+    async with gina_at(tmp_path, secure_broker, **at_the_gate) as (site, gina, events):
         reply = await gina.request("intercom/open", {"target": IC})
         assert reply["status"] == "ok", reply
         assert reply["result"] == {"intercom": IC, "opened": GATE}
@@ -212,12 +222,7 @@ async def test_a_code_typed_at_the_intercom_never_reaches_the_journal_or_mqtt(
     tmp_path: Path, secure_broker: SecureBroker
 ) -> None:
     digits = "48151623"
-    async with (
-        running_site(tmp_path, secure_broker, site_overrides=intercom()) as site,
-        console(secure_broker, "gina", subscribe=(f"{BASE}/event/#",)) as gina,
-    ):
-        await online(site.daemon, IC)
-        events = site.daemon.journal.subscribe()
+    async with gina_at(tmp_path, secure_broker, (f"{BASE}/event/#",)) as (site, gina, events):
         site.compound.intercom.code(digits)
         decided = await wait_for(events, "access_decided")
         assert (decided.source, decided.body["credential"]) == (IC, "keypad")
@@ -236,16 +241,13 @@ async def test_a_code_typed_at_the_intercom_never_reaches_the_journal_or_mqtt(
 async def test_unanswered_call_is_missed_and_the_butler_on_duty_is_told(
     tmp_path: Path, secure_broker: SecureBroker
 ) -> None:
-    async with (
-        running_site(
-            tmp_path,
-            secure_broker,
-            site_overrides=intercom(answer_s=0.5) | {"roster": [{"staff": "gina", **ALWAYS}]},
-        ) as site,
-        console(secure_broker, "gina", subscribe=(f"{BASE}/butler/#",)) as gina,
+    roster = [{"staff": "gina", **ALWAYS}]
+    butlers = (f"{BASE}/butler/#",)
+    async with gina_at(tmp_path, secure_broker, butlers, roster=roster, answer_s=0.5) as (
+        site,
+        gina,
+        events,
     ):
-        await online(site.daemon, IC)
-        events = site.daemon.journal.subscribe()
         site.compound.intercom.press_button()
         ringing = await wait_for(events, "intercom_call")
         notice = await message(gina.client, f"{BASE}/butler/gina/missed_call")
@@ -262,15 +264,16 @@ async def test_a_missed_call_goes_to_the_butler_on_duty_not_the_off_shift_one(
         {"staff": "gina", "role": "butler", "shifts": ["00:00-24:00"], "days": not_today()},
         {"staff": "alice", **ALWAYS},
     ]
-    overrides = intercom(answer_s=0.5) | {"roster": roster}  # gina is the intercom's butler
-    async with (
-        running_site(tmp_path, secure_broker, site_overrides=overrides) as site,
-        console(secure_broker, "alice", subscribe=(f"{BASE}/butler/#",)) as alice,
+    butlers = (f"{BASE}/butler/#",)
+    async with (  # gina is the intercom's butler
+        gina_at(tmp_path, secure_broker, butlers, user="alice", roster=roster, answer_s=0.5) as (
+            site,
+            alice,
+            events,
+        ),
         # the daemon's own account reads every butler's topic: what gina would have received
-        console(secure_broker, "edgectl", subscribe=(f"{BASE}/butler/#",)) as everyone,
+        console(secure_broker, "edgectl", subscribe=butlers) as everyone,
     ):
-        await online(site.daemon, IC)
-        events = site.daemon.journal.subscribe()
         site.compound.intercom.press_button()
         ringing = await wait_for(events, "intercom_call")
         notice = await message(alice.client, f"{BASE}/butler/alice/missed_call")
@@ -297,12 +300,12 @@ async def test_a_missed_call_with_nobody_on_duty_goes_to_the_intercoms_butler(
     tmp_path: Path, secure_broker: SecureBroker
 ) -> None:
     roster = [{"staff": "alice", "role": "butler", "shifts": ["00:00-24:00"], "days": not_today()}]
-    overrides = intercom(answer_s=0.5) | {"roster": roster}
-    async with (
-        running_site(tmp_path, secure_broker, site_overrides=overrides) as site,
-        console(secure_broker, "gina", subscribe=(f"{BASE}/butler/#",)) as gina,
+    butlers = (f"{BASE}/butler/#",)
+    async with gina_at(tmp_path, secure_broker, butlers, roster=roster, answer_s=0.5) as (
+        site,
+        gina,
+        _,
     ):
-        await online(site.daemon, IC)
         site.compound.intercom.press_button()
         notice = await message(gina.client, f"{BASE}/butler/gina/missed_call")
         assert (notice["body"]["butler_id"], notice["body"]["butler_choice"]) == (
