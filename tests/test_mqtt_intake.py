@@ -14,6 +14,7 @@ from edgectl.commands.roles import RoleTable
 from edgectl.commands.settings import CommandSettings
 from edgectl.config import Operator
 from edgectl.mqtt.intake import Intake
+from edgectl.mqtt.topics import Topics
 
 STAFF = [
     Operator("vic", "viewer"),
@@ -71,3 +72,17 @@ def test_an_operator_behind_a_viewer_flood_is_handled_first_and_the_flood_is_she
     viewer_burst = CommandSettings().viewer.burst
     assert started.count("vic") == viewer_burst  # the rest never reached a worker
     assert limited == ["vic"]  # one rate_limited answer for the whole burst
+
+
+@given(st.text(max_size=8))
+def test_a_response_topic_is_taken_only_if_a_broker_would_route_it(tail: str) -> None:
+    """mosquitto refuses such response topics on the way in; a broker that passes them on
+    would drop the daemon's connection when it answers there (found by the request-path
+    property test)."""
+    topics = Topics("edgectl/s1")
+    own = topics.reply("ann")
+    bad = {c for c in tail if ord(c) < 0x20 or 0x7F <= ord(c) <= 0x9F or c in "+#"}
+    bad |= {c for c in tail if 0xD800 <= ord(c) <= 0xDFFF or 0xFDD0 <= ord(c) <= 0xFDEF}
+    bad |= {c for c in tail if ord(c) & 0xFFFE == 0xFFFE}
+    assert topics.allowed_response_topic("ann", f"{own}/{tail}") == (not bad)
+    assert not topics.allowed_response_topic("ann", f"{topics.reply('bob')}/{tail}")
