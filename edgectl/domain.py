@@ -365,7 +365,9 @@ class IntercomCall(Event):
     target: str  # the door or gate the intercom guards
     evidence_frame: str | None = None  # a camera frame id, when a camera watches the intercom
     answered_by: str | None = None
-    butler_id: str | None = None  # missed: the butler on duty who is told
+    butler_id: str | None = None  # missed: the butler who is told (None: nobody)
+    # missed: how butler_id was chosen: configured_on_duty, roster, nobody_on_duty
+    butler_choice: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -394,6 +396,33 @@ class IntercomOpenFailed(Event):
     target: str
     code: str  # device_refused, device_timeout, device_error
     error: str
+
+
+# --- intercom door and inputs (issue 15, remainder) -----------------------------------
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class IntercomDoor(Event):
+    """The door sensor an intercom reports (``source`` the intercom), for operators only:
+    never fed to the door state machine (a device's report is not a wired door contact;
+    docs/intercoms.md)."""
+
+    KIND: ClassVar[str] = "intercom_door"
+    CLASS: ClassVar[EventClass] = EventClass.DEVICE
+
+    target: str  # the door or gate the intercom guards
+    state: str  # open, closed
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class IntercomInput(Event):
+    """A logic input of an intercom changed (an exit button, a sensor wired to it)."""
+
+    KIND: ClassVar[str] = "intercom_input"
+    CLASS: ClassVar[EventClass] = EventClass.DEVICE
+
+    input: str  # input1, input2, ...
+    active: bool
 
 
 # --- site state changes (issue 9: the site service) -----------------------------------

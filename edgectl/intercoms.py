@@ -3,7 +3,9 @@ the answer timers, and the optional evidence hook.
 
 The router feeds it the drivers' ``IntercomSignal``s and operators' answers; the calls it
 produces go to the router's sink (journal, then MQTT), and a timer is armed for each
-ringing call's ``answer_s``. Time is read once per step, here, and passed into the rules.
+ringing call's ``answer_s``. Time is read once per step, here, and passed into the rules
+with the butlers on duty at that time (``on_duty(now)``, from the roster), so a missed
+call is told to whoever is on duty when it is missed.
 
 Evidence: when a camera watches an intercom (``intercoms[].camera``) and the site has
 cameras, the daemon sets ``evidence`` (``CameraSite.capture``); a ringing call asks it for
@@ -14,7 +16,7 @@ frame in the background into the evidence store.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 
 from drivers.intercom.settings import Intercom
@@ -24,6 +26,11 @@ from rules import intercom as machine
 
 Sink = Callable[[tuple[Command | Event, ...]], None]
 EvidenceHook = Callable[[str, str, str], str]  # (camera, trigger, intercom) -> frame id
+OnDuty = Callable[[datetime], Sequence[str]]  # now -> butlers on duty, in roster order
+
+
+def nobody_on_duty(now: datetime) -> Sequence[str]:
+    return ()
 
 
 class IntercomManager:
@@ -32,9 +39,11 @@ class IntercomManager:
         intercoms: tuple[Intercom, ...],
         clock: Callable[[], datetime],
         sink: Sink,
+        on_duty: OnDuty = nobody_on_duty,
     ) -> None:
         self.clock = clock
         self.sink = sink
+        self.on_duty = on_duty
         self.evidence: EvidenceHook | None = None
         self.settings = {ic.id: ic for ic in intercoms}
         self.states = {
@@ -48,7 +57,8 @@ class IntercomManager:
         state = self.states.get(intercom)
         if state is None:
             return None
-        new, effects = machine.signal(state, what, self.clock(), by)
+        now = self.clock()
+        new, effects = machine.signal(state, what, now, by, self.on_duty(now))
         return self._set(new, effects)
 
     def phase(self, intercom: str) -> str:
@@ -73,7 +83,8 @@ class IntercomManager:
         )
 
     def _tick(self, intercom: str) -> None:
-        new, effects = machine.tick(self.states[intercom], self.clock())
+        now = self.clock()
+        new, effects = machine.tick(self.states[intercom], now, self.on_duty(now))
         self._set(new, effects)
 
     def stop(self) -> None:

@@ -33,6 +33,7 @@ from edgectl.domain import (
 )
 from edgectl.doors import DoorManager
 from edgectl.intercoms import IntercomManager
+from edgectl.roster import on_duty
 from edgectl.store.access_index import AccessIndex
 from edgectl.store.journal import Journal
 from rules import access
@@ -86,7 +87,11 @@ class Router:
         self._tasks: set[asyncio.Task[None]] = set()
         self._watchers: list[Callable[[Event], None]] = []
         self.doors = DoorManager(index.policy, clock, self.apply)
-        self.intercoms = IntercomManager(config.intercoms, clock, self.apply)
+        self.intercoms = IntercomManager(config.intercoms, clock, self.apply, self.butlers_on_duty)
+
+    def butlers_on_duty(self, now: datetime) -> list[str]:
+        """The butlers on duty at ``now`` per the roster, in roster order (missed calls)."""
+        return on_duty(self.config.roster, "butler", self.index.policy.calendar, now)
 
     def watch(self, watcher: Callable[[Event], None]) -> None:
         """Call ``watcher`` with every event as it is recorded; it must never block."""

@@ -5,8 +5,9 @@ the next state and the ``IntercomCall`` events to journal.
   time it started); a ring while a call is up is the same call;
 - ``answered`` (the device, or an operator's ``intercom/answer``) answers a ringing call;
 - ``ended`` ends a ringing or answered call;
-- a call still ringing ``answer_s`` after it started is ``missed``: the butler on duty is
-  named on the event so they are told, and the intercom is idle again (the device's own
+- a call still ringing ``answer_s`` after it started is ``missed``: the butler to tell
+  (``butler_to_tell``, from the butlers on duty at that moment, which the caller passes in
+  with ``now``) is named on the event, and the intercom is idle again (the device's own
   hang-up that follows is then ignored).
 
 The caller keeps one ``CallState`` per intercom and calls ``tick`` at ``deadline(state)``.
@@ -14,12 +15,17 @@ The caller keeps one ``CallState`` per intercom and calls ``tick`` at ``deadline
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from edgectl.domain import IntercomCall
 
 IDLE, RINGING, ANSWERED = "idle", "ringing", "answered"
+# how the butler told of a missed call was chosen (``IntercomCall.butler_choice``)
+CONFIGURED_ON_DUTY = "configured_on_duty"  # the intercom's own butler, on duty
+ROSTER = "roster"  # the intercom's butler is off duty or unset: the first butler on duty
+NOBODY_ON_DUTY = "nobody_on_duty"  # no butler on duty: the intercom's own butler, if any
 Effects = tuple[IntercomCall, ...]
 
 
@@ -48,13 +54,28 @@ def _event(state: CallState, now: datetime, what: str, **extra: str | None) -> I
     )
 
 
+def butler_to_tell(configured: str | None, on_duty: Sequence[str]) -> tuple[str | None, str]:
+    """Who is told of a missed call, and why: the intercom's own butler if on duty, else the
+    first butler on duty (roster order), else the intercom's own butler (or nobody)."""
+    if configured and configured in on_duty:
+        return configured, CONFIGURED_ON_DUTY
+    if on_duty:
+        return on_duty[0], ROSTER
+    return configured or None, NOBODY_ON_DUTY
+
+
 def signal(
-    state: CallState, what: str, now: datetime, by: str | None = None
+    state: CallState,
+    what: str,
+    now: datetime,
+    by: str | None = None,
+    on_duty: Sequence[str] = (),
 ) -> tuple[CallState, Effects]:
     """The device (or an operator, ``by``) says a call is ``ringing``/``answered``/``ended``.
 
-    A call whose deadline has passed is missed first, however late its timer runs."""
-    state, missed = tick(state, now)
+    A call whose deadline has passed is missed first, however late its timer runs;
+    ``on_duty`` are the butlers on duty at ``now``, in roster order."""
+    state, missed = tick(state, now, on_duty)
     state, effects = _signal(state, what, now, by)
     return state, missed + effects
 
@@ -78,12 +99,15 @@ def _signal(
     return state, ()
 
 
-def tick(state: CallState, now: datetime) -> tuple[CallState, Effects]:
-    """A ringing call past ``answer_s`` is missed."""
+def tick(state: CallState, now: datetime, on_duty: Sequence[str] = ()) -> tuple[CallState, Effects]:
+    """A ringing call past ``answer_s`` is missed; ``on_duty`` are the butlers on duty at
+    ``now`` (roster order), one of whom is told."""
     due = deadline(state)
     if due is None or now < due:
         return state, ()
-    return _idle(state), (_event(state, now, "missed", butler_id=state.butler),)
+    butler, choice = butler_to_tell(state.butler, on_duty)
+    missed = _event(state, now, "missed", butler_id=butler, butler_choice=choice)
+    return _idle(state), (missed,)
 
 
 def deadline(state: CallState) -> datetime | None:

@@ -13,18 +13,28 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import aiomqtt
 
 from edgectl.site.actor import SYSTEM
 from edgectl.site.service import SiteService
 from edgectl.store.evidence import EvidenceStore
+from edgectl.store.journal import Entry
+from rules.schedule import DAYS
 from tests.conftest import SecureBroker
 from tests.daemon_helpers import wait_for, wait_for_kinds
 from tests.intercom_rig import wait_until
-from tests.mqtt_console import BASE, Console, Site, console, online, running_site
+from tests.mqtt_console import BASE, GATE, Console, Site, console, online, running_site
 
 IC, DOOR = "ped-intercom", "ped-door"
+ALWAYS = {"role": "butler", "shifts": ["00:00-24:00"]}
+
+
+def not_today() -> list[str]:
+    """Every day but today in the example site's zone (a shift that is off now)."""
+    today = DAYS[datetime.now(ZoneInfo("Asia/Shanghai")).weekday()]
+    return [d for d in DAYS if d != today]
 
 
 def intercom(**over: Any) -> dict[str, Any]:
@@ -43,20 +53,24 @@ def intercom(**over: Any) -> dict[str, Any]:
 
 
 @contextlib.asynccontextmanager
-async def answering(
-    tmp_path: Path, secure_broker: SecureBroker
-) -> AsyncIterator[tuple[Site, Console]]:
-    """The site with its intercom online, resident res-9 to host visitors, and gina, the
-    butler, at her console."""
+async def gina_at(
+    tmp_path: Path,
+    broker: SecureBroker,
+    subscribe: tuple[str, ...] = (),
+    *,
+    user: str = "gina",
+    roster: list[dict[str, Any]] | None = None,
+    **over: Any,
+) -> AsyncIterator[tuple[Site, Console, asyncio.Queue[Entry]]]:
+    """The compound with its intercom (``over``: its settings) online, ``user``'s console
+    (subscribed to ``subscribe``) and the journal's entries from now on."""
+    overrides = intercom(**over) | ({"roster": roster} if roster is not None else {})
     async with (
-        running_site(tmp_path, secure_broker, site_overrides=intercom()) as site,
-        console(secure_broker, "gina") as gina,
+        running_site(tmp_path, broker, site_overrides=overrides) as site,
+        console(broker, user, subscribe=subscribe) as operator,
     ):
         await online(site.daemon, IC)
-        await site.daemon.site.call(
-            SiteService.upsert_person, "res-9", name="Mr Wang", actor=SYSTEM
-        )
-        yield site, gina
+        yield site, operator, site.daemon.journal.subscribe()
 
 
 async def message(client: aiomqtt.Client, topic: str, timeout: float = 5.0) -> dict[str, Any]:
@@ -129,30 +143,177 @@ async def test_refused_and_unconfirmed_opens_are_stable_errors_and_journaled(
         sim.faults.refuse_open, sim.faults.hang_open = False, True
         unconfirmed = await gina.request("intercom/open", {"target": IC})
         assert (unconfirmed["status"], unconfirmed["code"]) == ("error", "device_timeout")
+        timed_out = await wait_for(events, "intercom_open_failed")
+        assert (timed_out.source, timed_out.body["code"], timed_out.body["target"]) == (
+            IC,
+            "device_timeout",
+            DOOR,
+        )
+        audit = await wait_for(events, "operator_command")
+        assert audit.body["outcome"] == "error" and "device_timeout" in audit.body["error"]
         assert sim.opens == []
+
+
+async def test_a_remote_open_journals_the_door_open_then_closed_for_operators(
+    tmp_path: Path, secure_broker: SecureBroker
+) -> None:
+    topic = f"{BASE}/event/intercom_door"
+    async with gina_at(tmp_path, secure_broker, (topic,)) as (site, gina, events):
+        reply = await gina.request("intercom/open", {"target": IC})
+        assert reply["status"] == "ok", reply
+        opened = await wait_for(events, "intercom_door")
+        assert (opened.source, opened.body) == (IC, {"target": DOOR, "state": "open"})
+        published = await message(gina.client, topic)
+        assert published["body"]["state"] == "open"
+        closed = await wait_for(events, "intercom_door")
+        assert closed.body["state"] == "closed"
+        site.compound.intercom.input(1)  # an exit button wired to the intercom's input 1
+        pressed = await wait_for(events, "intercom_input")
+        assert (pressed.source, pressed.body) == (IC, {"input": "input1", "active": True})
+
+
+async def test_an_answered_call_hung_up_at_the_intercom_reaches_operators_as_ended(
+    tmp_path: Path, secure_broker: SecureBroker
+) -> None:
+    topic = f"{BASE}/event/intercom_call"
+    async with gina_at(tmp_path, secure_broker, (topic,)) as (site, gina, _):
+        sim = site.compound.intercom
+        sim.press_button()
+        ringing = await message(gina.client, topic)
+        reply = await gina.request("intercom/answer", {"target": IC})
+        assert reply["status"] == "ok", reply
+        answered = await message(gina.client, topic)
+        sim.hang_up()
+        ended = await message(gina.client, topic)
+        call_id = ringing["body"]["call_id"]
+        assert [(m["body"]["state"], m["body"]["call_id"]) for m in (answered, ended)] == [
+            ("answered", call_id),
+            ("ended", call_id),
+        ]
+        assert ended["body"]["answered_by"] == "gina"
+
+
+async def test_an_intercom_at_a_gate_opens_the_gate_through_its_own_driver(
+    tmp_path: Path, secure_broker: SecureBroker
+) -> None:
+    at_the_gate = {"door": "", "gate": GATE, "relay": 0}
+    async with gina_at(tmp_path, secure_broker, **at_the_gate) as (site, gina, events):
+        reply = await gina.request("intercom/open", {"target": IC})
+        assert reply["status"] == "ok", reply
+        assert reply["result"] == {"intercom": IC, "opened": GATE}
+        await site.coils_become(["open"])  # the gate's own coil, over Modbus
+        assert site.compound.intercom.opens == []  # not the intercom's relay
+        audit = await wait_for(events, "operator_command")
+        assert (audit.body["command"], audit.body["outcome"]) == ("intercom/open", "ok")
+
+
+async def test_a_code_typed_at_the_intercom_never_reaches_the_journal_or_mqtt(
+    tmp_path: Path, secure_broker: SecureBroker
+) -> None:
+    digits = "48151623"
+    async with gina_at(tmp_path, secure_broker, (f"{BASE}/event/#",)) as (site, gina, events):
+        site.compound.intercom.code(digits)
+        decided = await wait_for(events, "access_decided")
+        assert (decided.source, decided.body["credential"]) == (IC, "keypad")
+        async with asyncio.timeout(5):  # every event published up to the decision
+            async for m in gina.client.messages:
+                assert isinstance(m.payload, bytes) and digits.encode() not in m.payload
+                if str(m.topic) == f"{BASE}/event/access_decided":
+                    break
+        path = site.compound.config.store.path
+    conn = sqlite3.connect(path)
+    stored = "\n".join(conn.iterdump())  # every table: journal, outbox, audit, ...
+    conn.close()
+    assert "keypad" in stored and digits not in stored
 
 
 async def test_unanswered_call_is_missed_and_the_butler_on_duty_is_told(
     tmp_path: Path, secure_broker: SecureBroker
 ) -> None:
-    async with (
-        running_site(tmp_path, secure_broker, site_overrides=intercom(answer_s=0.5)) as site,
-        console(secure_broker, "gina", subscribe=(f"{BASE}/butler/#",)) as gina,
+    roster = [{"staff": "gina", **ALWAYS}]
+    butlers = (f"{BASE}/butler/#",)
+    async with gina_at(tmp_path, secure_broker, butlers, roster=roster, answer_s=0.5) as (
+        site,
+        gina,
+        events,
     ):
-        await online(site.daemon, IC)
-        events = site.daemon.journal.subscribe()
         site.compound.intercom.press_button()
         ringing = await wait_for(events, "intercom_call")
         notice = await message(gina.client, f"{BASE}/butler/gina/missed_call")
         assert notice["body"]["state"] == "missed"
         assert notice["body"]["call_id"] == ringing.body["call_id"]
         assert notice["body"]["butler_id"] == "gina"
+        assert notice["body"]["butler_choice"] == "configured_on_duty"
+
+
+async def test_a_missed_call_goes_to_the_butler_on_duty_not_the_off_shift_one(
+    tmp_path: Path, secure_broker: SecureBroker
+) -> None:
+    roster = [
+        {"staff": "gina", "role": "butler", "shifts": ["00:00-24:00"], "days": not_today()},
+        {"staff": "alice", **ALWAYS},
+    ]
+    butlers = (f"{BASE}/butler/#",)
+    async with (  # gina is the intercom's butler
+        gina_at(tmp_path, secure_broker, butlers, user="alice", roster=roster, answer_s=0.5) as (
+            site,
+            alice,
+            events,
+        ),
+        # the daemon's own account reads every butler's topic: what gina would have received
+        console(secure_broker, "edgectl", subscribe=butlers) as everyone,
+    ):
+        site.compound.intercom.press_button()
+        ringing = await wait_for(events, "intercom_call")
+        notice = await message(alice.client, f"{BASE}/butler/alice/missed_call")
+        assert notice["body"]["call_id"] == ringing.body["call_id"]
+        assert (notice["body"]["butler_id"], notice["body"]["butler_choice"]) == (
+            "alice",
+            "roster",
+        )
+        missed = await wait_for(events, "intercom_call")
+        assert (missed.body["state"], missed.body["butler_id"]) == ("missed", "alice")
+        # everything published to butlers before this marker has reached ``everyone``
+        await everyone.client.publish(f"{BASE}/butler/marker/done", b"{}", qos=1)
+        topics = []
+        async with asyncio.timeout(5):
+            async for m in everyone.client.messages:
+                topics.append(str(m.topic))
+                if topics[-1].endswith("/marker/done"):
+                    break
+        assert f"{BASE}/butler/alice/missed_call" in topics
+        assert not [t for t in topics if "/butler/gina/" in t]
+
+
+async def test_a_missed_call_with_nobody_on_duty_goes_to_the_intercoms_butler(
+    tmp_path: Path, secure_broker: SecureBroker
+) -> None:
+    roster = [{"staff": "alice", "role": "butler", "shifts": ["00:00-24:00"], "days": not_today()}]
+    butlers = (f"{BASE}/butler/#",)
+    async with gina_at(tmp_path, secure_broker, butlers, roster=roster, answer_s=0.5) as (
+        site,
+        gina,
+        _,
+    ):
+        site.compound.intercom.press_button()
+        notice = await message(gina.client, f"{BASE}/butler/gina/missed_call")
+        assert (notice["body"]["butler_id"], notice["body"]["butler_choice"]) == (
+            "gina",
+            "nobody_on_duty",
+        )
 
 
 async def test_answer_with_a_visitor_pass_and_the_code_works_at_the_intercom(
     tmp_path: Path, secure_broker: SecureBroker
 ) -> None:
-    async with answering(tmp_path, secure_broker) as (site, gina):
+    async with (
+        running_site(tmp_path, secure_broker, site_overrides=intercom()) as site,
+        console(secure_broker, "gina") as gina,
+    ):
+        await online(site.daemon, IC)
+        await site.daemon.site.call(
+            SiteService.upsert_person, "res-9", name="Mr Wang", actor=SYSTEM
+        )
         events = site.daemon.journal.subscribe()
         sim = site.compound.intercom
         sim.press_button()
@@ -215,7 +376,14 @@ async def test_card_at_the_intercom_is_decided_and_opens_through_the_same_path(
 async def test_a_failed_open_while_answering_revokes_the_pass_it_issued(
     tmp_path: Path, secure_broker: SecureBroker
 ) -> None:
-    async with answering(tmp_path, secure_broker) as (site, gina):
+    async with (
+        running_site(tmp_path, secure_broker, site_overrides=intercom()) as site,
+        console(secure_broker, "gina") as gina,
+    ):
+        await online(site.daemon, IC)
+        await site.daemon.site.call(
+            SiteService.upsert_person, "res-9", name="Mr Wang", actor=SYSTEM
+        )
         site.compound.intercom.faults.refuse_open = True
         visitor = {
             "visitor_name": "Courier Liu",

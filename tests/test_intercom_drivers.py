@@ -45,6 +45,26 @@ async def test_open_switches_the_relay_and_returns_when_confirmed(vendor: str) -
         await rig.driver.execute(ReaderFeedback(target="ic1", granted=True))  # a no-op
 
 
+async def test_the_door_sensor_reports_open_then_closed_after_an_open(vendor: str) -> None:
+    async with rig_for(vendor) as rig:
+        await rig.driver.execute(OPEN)
+        opened = await rig.wait("intercom_door", state="open")
+        assert (opened.source, opened.body()["target"]) == ("ic1", "ped-door")
+        await rig.wait("intercom_door", state="closed")
+        assert rig.sim.relay[1] is False  # closed once the relay dropped
+        assert rig.count("door_contact") == 0  # never mistaken for a wired door contact
+
+
+async def test_an_input_change_is_an_event(vendor: str) -> None:
+    if vendor == "hikvision":
+        pytest.skip("the documented door stations report no inputs on the alert stream")
+    async with rig_for(vendor) as rig:
+        rig.sim.input(2)
+        await rig.wait("intercom_input", input="input2", active=True)
+        rig.sim.input(2, active=False)
+        await rig.wait("intercom_input", input="input2", active=False)
+
+
 async def test_refused_open_is_a_stable_error_and_an_event(vendor: str) -> None:
     async with rig_for(vendor) as rig:
         rig.sim.faults.refuse_open = True

@@ -5,11 +5,15 @@ certificate fingerprint."""
 from __future__ import annotations
 
 import hashlib
+import json
 import ssl
 from pathlib import Path
 
 import pytest
 
+from edgectl.domain import CredentialPresented
+from edgectl.readtap import read_json
+from edgectl.router import credential_label
 from tests.conftest import make_test_certs
 from tests.intercom_rig import driven, rig_for, settings_for, sim_device, wait_until
 
@@ -77,11 +81,18 @@ async def test_2n_malformed_and_oversize_pull_replies_are_skipped() -> None:
         assert rig.driver.unknown["pull_reply_too_large"] == 1
 
 
-async def test_2n_code_entered_is_a_keypad_credential_without_the_digits_in_the_event() -> None:
+async def test_2n_code_entered_carries_the_digits_to_the_decision_only() -> None:
+    """The driver's event holds the digits in memory for the access decision; what leaves
+    it is digit-free: the installer's read tap shows a keypad entry, the router journals
+    only the decision (``credential = "keypad"``; end to end in test_intercom_calls.py)."""
     async with rig_for("2n") as rig:
         rig.sim.code("48151623")
         event = await rig.wait("credential_presented")
-        assert event.body()["format"] == "pin" and event.body()["pin"] == "48151623"
+        assert isinstance(event, CredentialPresented)
+        assert (event.format, event.pin) == ("pin", "48151623")
+        assert credential_label(event) == "keypad"
+        shown = read_json(event)
+        assert shown["kind"] == "keypad" and "48151623" not in json.dumps(shown)
 
 
 @pytest.fixture(scope="module")

@@ -92,3 +92,36 @@ def test_answer_names_the_operator_and_stops_the_timer() -> None:
     answered, effects = m.signal(ringing, "answered", T0 + timedelta(seconds=3), by="ops-alice")
     assert effects[0].answered_by == "ops-alice" and effects[0].call_id == ringing.call_id
     assert m.deadline(answered) is None
+
+
+STAFF = st.sampled_from(["staff-7", "b1", "b2", "b3"])
+ON_DUTY = st.lists(STAFF, unique=True, max_size=4)
+
+
+@given(st.one_of(st.none(), STAFF), ON_DUTY)
+def test_the_butler_told_is_on_duty_whenever_anyone_is(
+    configured: str | None, on_duty: list[str]
+) -> None:
+    told, choice = m.butler_to_tell(configured, on_duty)
+    if on_duty:
+        assert told in on_duty
+        if configured in on_duty:  # the intercom's own butler first, when on duty
+            assert (told, choice) == (configured, m.CONFIGURED_ON_DUTY)
+        else:
+            assert (told, choice) == (on_duty[0], m.ROSTER)
+    else:  # nobody on duty: the intercom's own butler (or nobody), and the event says so
+        assert (told, choice) == (configured, m.NOBODY_ON_DUTY)
+
+
+@given(st.one_of(st.none(), STAFF), ON_DUTY, st.floats(30, 1e6, allow_nan=False))
+def test_a_missed_call_names_whoever_is_on_duty_when_it_is_missed(
+    configured: str | None, on_duty: list[str], late_s: float
+) -> None:
+    start = m.CallState("ic1", "ped-door", answer_s=30.0, butler=configured)
+    ringing, _ = m.signal(start, "ringing", T0, on_duty=["somebody-else"])  # at the ring
+    at = T0 + timedelta(seconds=late_s)
+    # missed by its timer, or found missed by the next signal however late the timer runs
+    for _, effects in (m.tick(ringing, at, on_duty), m.signal(ringing, "ended", at, None, on_duty)):
+        (missed,) = [e for e in effects if e.state == "missed"]
+        assert (missed.butler_id, missed.butler_choice) == m.butler_to_tell(configured, on_duty)
+        assert missed.butler_id in on_duty or not on_duty

@@ -10,9 +10,9 @@ from typing import Any
 
 import aiohttp
 
+from drivers.intercom import observations as ob
 from drivers.intercom.http import Refused, check_auth, read_bounded
 from drivers.intercom.multipart import Part
-from drivers.intercom.observations import Call, Card, Heartbeat, Observation, Tamper, Unknown
 from drivers.intercom.settings import Intercom
 from drivers.intercom.stream import multipart_stream
 
@@ -25,7 +25,9 @@ CALLS = {
     ("HungupPhone", "Pulse"): "ended",
     ("CallNoAnswered", "Start"): "ended",
 }
-IGNORED = frozenset({"DoorStatus", "BackKeyLight", "VideoMotion", "SIPRegisterResult", "Invite"})
+DOOR_STATUS = {"Open": True, "Close": False}  # DoorStatus data.Status
+INPUT_ACTIONS = {"Start": True, "Stop": False}  # AlarmLocal: a local alarm input, index 0..
+IGNORED = frozenset({"BackKeyLight", "VideoMotion", "SIPRegisterResult", "Invite"})
 
 
 def parse_fields(text: str) -> dict[str, str]:
@@ -41,42 +43,53 @@ def parse_fields(text: str) -> dict[str, str]:
     return fields
 
 
-def decode_part(part: Part) -> list[Observation]:
+def decode_part(part: Part) -> list[ob.Observation]:
     try:
         text = part.body.decode("utf-8").strip()
     except UnicodeDecodeError:
-        return [Unknown("part", malformed=True)]
+        return [ob.Unknown("part", malformed=True)]
     if text == "Heartbeat":
-        return [Heartbeat()]
+        return [ob.Heartbeat()]
     fields = parse_fields(text)
     code, action = fields.get("Code"), fields.get("action", "")
     if not code:
-        return [Unknown("part", malformed=True)]
+        return [ob.Unknown("part", malformed=True)]
     if state := CALLS.get((code, action)):
-        return [Call(state)]
+        return [ob.Call(state)]
     if code == "AccessControl":
-        data: Any = None
         try:
-            data = json.loads(fields.get("data", ""))
+            return [ob.Card(int(str(_data(fields).get("CardNo"))))]
         except ValueError:
-            pass
-        card = data.get("CardNo") if isinstance(data, dict) else None
-        try:
-            return [Card(int(str(card)))]
-        except ValueError:
-            return [Unknown("AccessControl", malformed=True)]
+            return [ob.Unknown("AccessControl", malformed=True)]
+    if code == "DoorStatus":
+        door = DOOR_STATUS.get(str(_data(fields).get("Status")))
+        return [ob.Door(door)] if door is not None else [ob.Unknown(code, malformed=True)]
+    if code == "AlarmLocal":
+        index, active = fields.get("index", ""), INPUT_ACTIONS.get(action)
+        if not index.isdigit() or len(index) > 3 or active is None:
+            return [ob.Unknown(code, malformed=True)]
+        return [ob.Input(f"input{int(index) + 1}", active)]
     if code == "ChassisIntruded":
-        return [Tamper()] if action in ("Start", "Pulse") else []
+        return [ob.Tamper()] if action in ("Start", "Pulse") else []
     if code in IGNORED:
         return []
-    return [Unknown(code[:64])]
+    return [ob.Unknown(code[:64])]
+
+
+def _data(fields: dict[str, str]) -> dict[str, Any]:
+    """The part's ``data={json}`` object; empty if absent or not a JSON object."""
+    try:
+        data = json.loads(fields.get("data", ""))
+    except ValueError:
+        return {}
+    return data if isinstance(data, dict) else {}
 
 
 class Dahua:
     def __init__(self, settings: Intercom) -> None:
         self.settings = settings
 
-    def events(self, http: aiohttp.ClientSession) -> AsyncIterator[Observation]:
+    def events(self, http: aiohttp.ClientSession) -> AsyncIterator[ob.Observation]:
         return multipart_stream(
             http,
             f"/cgi-bin/eventManager.cgi?action=attach&codes=[All]&heartbeat={HEARTBEAT_S}",

@@ -26,7 +26,16 @@ from drivers.intercom import http, metrics
 from drivers.intercom.dahua import Dahua
 from drivers.intercom.hikvision import Hikvision
 from drivers.intercom.http import AuthFailed, StreamLost
-from drivers.intercom.observations import Call, Card, Code, Observation, Tamper, Unknown
+from drivers.intercom.observations import (
+    Call,
+    Card,
+    Code,
+    Door,
+    Input,
+    Observation,
+    Tamper,
+    Unknown,
+)
 from drivers.intercom.settings import Intercom
 from drivers.intercom.twon import TwoN
 from edgectl.domain import (
@@ -36,6 +45,8 @@ from edgectl.domain import (
     DeviceOnline,
     Event,
     IntercomAuthFailed,
+    IntercomDoor,
+    IntercomInput,
     IntercomOpenFailed,
     IntercomSignal,
     IntercomTamper,
@@ -170,6 +181,13 @@ class IntercomDriver:
             )  # fmt: skip
         elif isinstance(observation, Tamper):
             event = IntercomTamper(source=self.id, at=now)
+        elif isinstance(observation, Door):
+            state = "open" if observation.open else "closed"
+            event = IntercomDoor(source=self.id, at=now, target=self.settings.target, state=state)
+        elif isinstance(observation, Input):
+            event = IntercomInput(
+                source=self.id, at=now, input=observation.input, active=observation.active
+            )
         elif isinstance(observation, Unknown):
             kind = observation.kind  # named by the device: the distinct names kept are bounded
             if kind not in self.unknown and len(self.unknown) >= MAX_UNKNOWN_KINDS:

@@ -15,7 +15,15 @@ import defusedxml.ElementTree as SafeET
 
 from drivers.intercom.http import Refused, check_auth, read_bounded
 from drivers.intercom.multipart import Part
-from drivers.intercom.observations import Call, Card, Heartbeat, Observation, Tamper, Unknown
+from drivers.intercom.observations import (
+    Call,
+    Card,
+    Door,
+    Heartbeat,
+    Observation,
+    Tamper,
+    Unknown,
+)
 from drivers.intercom.settings import Intercom
 from drivers.intercom.stream import multipart_stream
 
@@ -31,7 +39,8 @@ CALL_CMDS = {
 MAJOR_ALARM, MAJOR_EVENT = 1, 5
 SUB_TAMPER = 1034
 SUB_CARD = frozenset({1, 9})  # card presented (valid / not registered on the device)
-SUB_DOOR = frozenset({21, 22, 23, 24})  # door unlocked, locked, open, closed
+SUB_LOCK = frozenset({21, 22})  # door unlocked, locked: the lock relay, not the door
+SUB_DOOR = {23: True, 24: False}  # door open, closed (the door's magnetic contact)
 IDLE = frozenset({"videoloss", "heartBeat"})
 
 
@@ -78,6 +87,8 @@ def decode_part(part: Part) -> list[Observation]:
 
 def _access_event(ace: dict[str, Any]) -> list[Observation]:
     major, sub = ace.get("majorEventType"), ace.get("subEventType")
+    if not isinstance(major, int) or not isinstance(sub, int):
+        return [Unknown("AccessControllerEvent", malformed=True)]
     if major == MAJOR_EVENT and sub in SUB_CARD:
         try:
             return [Card(int(str(ace.get("cardNo"))))]
@@ -86,6 +97,8 @@ def _access_event(ace: dict[str, Any]) -> list[Observation]:
     if major == MAJOR_ALARM and sub == SUB_TAMPER:
         return [Tamper()]
     if major == MAJOR_EVENT and sub in SUB_DOOR:
+        return [Door(SUB_DOOR[sub])]
+    if major == MAJOR_EVENT and sub in SUB_LOCK:
         return []
     return [Unknown(f"AccessControllerEvent:{major}/{sub}"[:64])]
 

@@ -30,6 +30,21 @@ class Tamper:
 
 
 @dataclass(frozen=True, slots=True)
+class Door:
+    """The door's own sensor (not the lock relay): open or closed."""
+
+    open: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Input:
+    """A logic input of the device changed: ``input`` is ``input1``, ``input2``, ..."""
+
+    input: str
+    active: bool
+
+
+@dataclass(frozen=True, slots=True)
 class Heartbeat:
     pass
 
@@ -42,4 +57,4 @@ class Unknown:
     malformed: bool = False
 
 
-Observation = Call | Card | Code | Tamper | Heartbeat | Unknown
+Observation = Call | Card | Code | Tamper | Door | Input | Heartbeat | Unknown

@@ -20,7 +20,9 @@ from drivers.intercom.observations import (
     Call,
     Card,
     Code,
+    Door,
     Heartbeat,
+    Input,
     Observation,
     Tamper,
     Unknown,
@@ -28,16 +30,15 @@ from drivers.intercom.observations import (
 from drivers.intercom.settings import Intercom
 
 CALL_STATES = {"ringing": "ringing", "connected": "answered", "terminated": "ended"}
+DOOR_STATES = {"opened": True, "closed": False}  # DoorStateChanged.state
 # 2N log events we know and do not use
 IGNORED = frozenset(
     {
         "KeyPressed",
         "KeyReleased",
         "CallSessionStateChanged",
-        "SwitchStateChanged",
-        "DoorStateChanged",
+        "SwitchStateChanged",  # the lock relay, not the door (DoorStateChanged is)
         "DeviceState",
-        "InputChanged",
         "OutputChanged",
         "RegistrationStateChanged",
         "AudioLoopTest",
@@ -79,6 +80,14 @@ def decode_event(item: Any) -> Observation | None:
         if isinstance(code, str) and code.isdigit():
             return Code(code)
         return Unknown("CodeEntered", malformed=True)
+    if name == "DoorStateChanged":
+        door = DOOR_STATES.get(str(params.get("state")))
+        return Door(door) if door is not None else Unknown(name, malformed=True)
+    if name == "InputChanged":
+        port, active = params.get("port"), params.get("state")
+        if isinstance(port, str) and port and isinstance(active, bool):
+            return Input(port[:32], active)
+        return Unknown(name, malformed=True)
     if name == "TamperSwitchActivated":
         return Tamper() if params.get("state", True) else None
     if name in IGNORED:

@@ -142,5 +142,10 @@ def _event(event: SimEvent) -> tuple[str, dict[str, Any]]:
     if event.kind == "tamper":
         return "TamperSwitchActivated", {"state": True}
     if event.kind == "door":
-        return "SwitchStateChanged", {"switch": d["relay"], "state": d["open"]}
+        return "DoorStateChanged", {
+            "door": d["relay"],
+            "state": "opened" if d["open"] else "closed",
+        }
+    if event.kind == "input":
+        return "InputChanged", {"port": f"input{d['input']}", "state": d["active"]}
     return d.get("name", "FutureEvent"), {"anything": json.dumps(d)}

@@ -23,7 +23,8 @@ from drivers.sim.digest_server import DigestGuard
 
 @dataclass(frozen=True, slots=True)
 class SimEvent:
-    """A device event before encoding: ``kind`` call, card, code, tamper, door, unknown."""
+    """A device event before encoding: ``kind`` call, card, code, tamper, door, input,
+    unknown."""
 
     kind: str
     data: dict[str, Any] = field(default_factory=dict)
@@ -99,12 +100,16 @@ class SimIntercom:
     # --- the relay ---------------------------------------------------------------------
 
     def pulse(self, relay: int) -> None:
-        """Energise ``relay`` for ``pulse_s`` (the strike opens), as the device does."""
+        """Energise ``relay`` for ``pulse_s`` (the strike opens), as the device does: its
+        door sensor reports the door open now and closed when the relay drops."""
         self.relay[relay] = True
         self.opens.append(relay)
         self.emit(SimEvent("door", {"relay": relay, "open": True}))
-        loop = asyncio.get_running_loop()
-        loop.call_later(self.pulse_s, self.relay.__setitem__, relay, False)
+        asyncio.get_running_loop().call_later(self.pulse_s, self._release, relay)
+
+    def _release(self, relay: int) -> None:
+        self.relay[relay] = False
+        self.emit(SimEvent("door", {"relay": relay, "open": False}))
 
     async def open_fault(self) -> str | None:
         """Apply the open faults: hang forever, or return a refusal message."""
@@ -150,6 +155,10 @@ class SimIntercom:
 
     def tamper(self) -> None:
         self.emit(SimEvent("tamper"))
+
+    def input(self, number: int, active: bool = True) -> None:
+        """Logic input ``number`` (1, 2, ...) goes active (or inactive)."""
+        self.emit(SimEvent("input", {"input": number, "active": active}))
 
     def unknown(self, name: str = "FutureEvent") -> None:
         self.emit(SimEvent("unknown", {"name": name}))

@@ -46,6 +46,7 @@ class SimDahua(SimIntercom):
     def _encode(self, event: SimEvent) -> bytes:
         d = event.data
         data: dict[str, Any] | None = None
+        index = 0
         if event.kind == "call":
             code, action = {
                 "ringing": ("Invite", "Start"),
@@ -60,11 +61,14 @@ class SimDahua(SimIntercom):
         elif event.kind == "door":
             code, action = "DoorStatus", "Pulse"
             data = {"Status": "Open" if d["open"] else "Close"}
+        elif event.kind == "input":
+            code, action = "AlarmLocal", "Start" if d["active"] else "Stop"
+            index = d["input"] - 1  # local alarm inputs count from 0
         elif event.kind == "code":
             return b""  # this model reports no keypad codes on the event stream
         else:
             code, action = d.get("name", "FutureEvent"), "Pulse"
-        text = f"Code={code};action={action};index=0"
+        text = f"Code={code};action={action};index={index}"
         if data is not None:
             text += ";data=" + json.dumps(data)
         return self._stream.part("text/plain", text.encode() + b"\r\n")

@@ -97,12 +97,12 @@ class SimHikvision(SimIntercom):
             elif event.kind == "tamper":
                 ace = {"majorEventType": 1, "subEventType": 1034}
             else:
-                ace = {"majorEventType": 5, "subEventType": 21 if d["open"] else 22,
-                       "doorNo": d["relay"]}  # fmt: skip
+                ace = {"majorEventType": 5, "subEventType": 23 if d["open"] else 24,
+                       "doorNo": d["relay"]}  # fmt: skip  # door open / closed (contact)
             alert = self._alert("AccessControllerEvent", "Access Controller Event",
                                 {"AccessControllerEvent": {"deviceName": "sim", **ace}})  # fmt: skip
-        elif event.kind == "code":
-            return b""  # door stations report no keypad codes on the alert stream
+        elif event.kind in ("code", "input"):
+            return b""  # no keypad codes or input changes on this model's alert stream
         else:
             alert = self._alert(d.get("name", "futureEvent"), "Unknown", {})
         body = json.dumps(alert).encode()
