@@ -73,6 +73,19 @@ async def gina_at(
         yield site, operator, site.daemon.journal.subscribe()
 
 
+@contextlib.asynccontextmanager
+async def hosting(
+    tmp_path: Path, broker: SecureBroker
+) -> AsyncIterator[tuple[Site, Console, asyncio.Queue[Entry]]]:
+    """gina at her console and resident res-9 there to host visitors; the journal's entries
+    from then on."""
+    async with gina_at(tmp_path, broker) as (site, gina, _):
+        await site.daemon.site.call(
+            SiteService.upsert_person, "res-9", name="Mr Wang", actor=SYSTEM
+        )
+        yield site, gina, site.daemon.journal.subscribe()
+
+
 async def message(client: aiomqtt.Client, topic: str, timeout: float = 5.0) -> dict[str, Any]:
     async with asyncio.timeout(timeout):
         async for m in client.messages:
@@ -306,15 +319,7 @@ async def test_a_missed_call_with_nobody_on_duty_goes_to_the_intercoms_butler(
 async def test_answer_with_a_visitor_pass_and_the_code_works_at_the_intercom(
     tmp_path: Path, secure_broker: SecureBroker
 ) -> None:
-    async with (
-        running_site(tmp_path, secure_broker, site_overrides=intercom()) as site,
-        console(secure_broker, "gina") as gina,
-    ):
-        await online(site.daemon, IC)
-        await site.daemon.site.call(
-            SiteService.upsert_person, "res-9", name="Mr Wang", actor=SYSTEM
-        )
-        events = site.daemon.journal.subscribe()
+    async with hosting(tmp_path, secure_broker) as (site, gina, events):
         sim = site.compound.intercom
         sim.press_button()
         ringing = await wait_for(events, "intercom_call")
@@ -376,14 +381,7 @@ async def test_card_at_the_intercom_is_decided_and_opens_through_the_same_path(
 async def test_a_failed_open_while_answering_revokes_the_pass_it_issued(
     tmp_path: Path, secure_broker: SecureBroker
 ) -> None:
-    async with (
-        running_site(tmp_path, secure_broker, site_overrides=intercom()) as site,
-        console(secure_broker, "gina") as gina,
-    ):
-        await online(site.daemon, IC)
-        await site.daemon.site.call(
-            SiteService.upsert_person, "res-9", name="Mr Wang", actor=SYSTEM
-        )
+    async with hosting(tmp_path, secure_broker) as (site, gina, _):
         site.compound.intercom.faults.refuse_open = True
         visitor = {
             "visitor_name": "Courier Liu",
