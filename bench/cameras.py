@@ -7,7 +7,9 @@
    the evidence store on disk) is recorded, 100 (quick) or 500 requests 50-150 ms apart.
    The RTSP path is the warm stream (``grab = "stream"``): OpenCV/FFmpeg reading the
    simulated camera's RTSP stream (RTP/JPEG over TCP, 25 fps); a request waits for the
-   next decoded frame and encodes it as JPEG.
+   next decoded frame and encodes it as JPEG. ``evidence_*_cpu_share``: this process's
+   CPU time over the sampling, per wall second (for the RTSP path, mostly the decoder
+   that keeps the stream warm).
 2. **Health-check CPU**: 16 drivers, each checking its camera's 640x360 picture once a
    second (snapshot, decode, measures, fault tracking) with PullPoint events and
    keep-alives running; this process's CPU time over ``--window`` seconds, as a share of
@@ -118,7 +120,10 @@ async def warm_up(driver: CameraDriver, frames: int = 5) -> None:
                 await asyncio.sleep(0.2)
 
 
-async def evidence_latency(port: int, grab: str, samples: int, directory: Path) -> list[float]:
+async def evidence_latency(
+    port: int, grab: str, samples: int, directory: Path
+) -> tuple[list[float], float]:
+    """Latencies (ms), and this process's CPU share of one core while they were taken."""
     store = EvidenceStore(directory / grab, 512 * 1024 * 1024, 5 * 1024 * 1024)
     cfg = settings(port, 0, grab=grab, events=False, health=HealthSettings(enabled=False))
     driver, watch = CameraDriver(cfg, store), Watch()
@@ -130,6 +135,7 @@ async def evidence_latency(port: int, grab: str, samples: int, directory: Path) 
         if grab == "stream":  # the path must be real RTSP, not some other stream
             assert (driver.info.stream_uri or "").startswith("rtsp://"), driver.info.stream_uri
         await warm_up(driver)
+        cpu0, wall0 = time.process_time(), time.perf_counter()
         for i in range(samples):
             evidence_id = new_id("cam0", datetime.now(UTC))
             started = time.perf_counter()
@@ -137,11 +143,12 @@ async def evidence_latency(port: int, grab: str, samples: int, directory: Path) 
             await asyncio.create_task(driver.execute(evidence_request(evidence_id)))
             latencies.append((watch.done[evidence_id] - started) * 1000)
             await asyncio.sleep(0.05 + (i % 10) / 100)
+        share = (time.process_time() - cpu0) / (time.perf_counter() - wall0)
     finally:
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
-    return latencies
+    return latencies, share
 
 
 async def health_share(ports: list[int], window_s: float, directory: Path) -> dict[str, float]:
@@ -192,9 +199,10 @@ async def measure(quick: bool) -> dict[str, Any]:
         directory = Path(tmp)
         with camera_process(1) as ports:
             for grab, path in (("snapshot", "snapshot"), ("stream", "rtsp")):
-                lat = await evidence_latency(ports[0], grab, samples, directory)
+                lat, share = await evidence_latency(ports[0], grab, samples, directory)
                 figures[f"evidence_{path}_p50_ms"] = round(statistics.median(lat), 2)
                 figures[f"evidence_{path}_p99_ms"] = round(p99(lat), 2)
+                figures[f"evidence_{path}_cpu_share"] = round(share, 4)
         figures["evidence_p99_ms"] = figures["evidence_snapshot_p99_ms"]
         figures["evidence_samples"] = samples
         with camera_process(16) as ports:

@@ -52,10 +52,9 @@ class RtspServer:
         self.mtu = mtu
         self.fault: StreamFault = None
         self.requests: list[str] = []  # methods received, in order
-        self.frames_sent = 0
         self.port = 0
         self._server: asyncio.Server | None = None
-        self._connections: set[RtspConnection] = set()
+        self.connections: set[RtspConnection] = set()  # open ones
 
     @property
     def url(self) -> str:
@@ -64,7 +63,7 @@ class RtspServer:
     @property
     def playing(self) -> int:
         """Sessions streaming now."""
-        return sum(1 for c in self._connections if c.streaming)
+        return sum(1 for c in self.connections if c.streaming)
 
     async def start(self, port: int = 0) -> None:
         loop = asyncio.get_running_loop()
@@ -75,7 +74,7 @@ class RtspServer:
         if self._server is None:
             return
         self._server.close()
-        for connection in list(self._connections):
+        for connection in list(self.connections):
             connection.close()
         await self._server.wait_closed()
         self._server = None
@@ -131,7 +130,7 @@ class RtspConnection(asyncio.Protocol):
         assert isinstance(transport, asyncio.Transport)
         self.transport = transport
         transport.set_write_buffer_limits(high=WRITE_BUFFER)
-        self.server._connections.add(self)
+        self.server.connections.add(self)
 
     def data_received(self, data: bytes) -> None:
         try:
@@ -146,7 +145,7 @@ class RtspConnection(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._stop_stream()
-        self.server._connections.discard(self)
+        self.server.connections.discard(self)
 
     def pause_writing(self) -> None:
         self._writable = False
@@ -256,6 +255,5 @@ class RtspConnection(asyncio.Protocol):
                 )
                 seq = (seq + len(packets)) & 0xFFFF
                 self._send(b"".join(interleaved(self.channel, p) for p in packets))
-                self.server.frames_sent += 1
             tick = max(tick + interval, loop.time())  # late: skip frames, never burst
             await asyncio.sleep(tick - loop.time())

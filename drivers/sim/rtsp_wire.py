@@ -102,6 +102,9 @@ class RequestReader:
         self._buffer += data
         out: list[Request | Interleaved] = []
         while self._buffer:
+            if self._buffer.startswith(b"\r\n"):  # empty lines between messages
+                del self._buffer[:2]
+                continue
             if self._buffer[0] == 0x24:  # '$': an interleaved binary frame
                 if len(self._buffer) < 4:
                     break
