@@ -92,11 +92,9 @@ class Cameras:
     drivers: list[OffLoopDriver]
 
 
-def build(config: Config, clock: Callable[[], datetime]) -> Cameras | None:
-    """None without cameras; else their drivers, started on a loop of their own."""
+def build(config: Config, clock: Callable[[], datetime]) -> Cameras:
+    """The site's camera drivers, on a loop of their own."""
     cams = config.cameras
-    if not cams.devices:
-        return None
     store = EvidenceStore(cams.store_path, int(cams.store_mb * MB), int(cams.max_frame_mb * MB))
     loop = CameraLoop()
     drivers = [OffLoopDriver(CameraDriver(c, store, clock=clock), loop) for c in cams.devices]

@@ -281,7 +281,10 @@ class Config:
                     f"expected a schedule id {sorted(plans)}, got {route.schedule!r}",
                 )
         self.cameras.check_refs(
-            seen, {"gates": self.gates, "doors": self.doors}, targets, self.access.schedules
+            seen,
+            {"gates": self.gates, "doors": self.doors, "intercoms": self.intercoms},
+            targets,
+            self.access.schedules,
         )
 
         self._validate_intercoms(gate_ids, door_ids)

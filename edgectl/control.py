@@ -16,9 +16,7 @@ import stat
 import struct
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
-import aiohttp
 from aiohttp import web
 
 from edgectl.commands import local
@@ -179,18 +177,3 @@ class ControlServer:
 
 def _error(code: str, message: str, status: int) -> web.Response:
     return web.json_response({"status": "error", "code": code, "message": message}, status=status)
-
-
-async def request(
-    path: str, method: str, url: str, body: dict[str, Any] | None = None, timeout: float = 5.0
-) -> tuple[int, dict[str, Any]]:
-    """Call the daemon's control API; raise OSError if no daemon listens at ``path``."""
-    conn = aiohttp.UnixConnector(path=path)
-    async with aiohttp.ClientSession(
-        connector=conn, timeout=aiohttp.ClientTimeout(total=timeout)
-    ) as session:
-        try:
-            async with session.request(method, f"http://edgectl{url}", json=body) as resp:
-                return resp.status, await resp.json()
-        except aiohttp.ClientConnectionError as exc:
-            raise OSError(str(exc)) from exc

@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib
 import signal
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 import structlog
 
 from drivers.base import Driver
 from drivers.intercom.driver import IntercomDriver
 from drivers.wiegand.reader import WiegandReaderDriver
-from edgectl import cameras, metrics
+from edgectl import metrics
 from edgectl.commands.ops import AccessOps
 from edgectl.commands.pipeline import Pipeline
 from edgectl.config import Config
@@ -32,7 +34,9 @@ from edgectl.store.recover import ensure_intact
 from edgectl.store.retention import Retention
 from edgectl.supervisor import Supervisor
 from sync.client import SyncClient
-from sync.evidence import EvidenceUploader
+
+if TYPE_CHECKING:
+    from edgectl.cameras import Cameras
 
 log = structlog.get_logger(__name__)
 
@@ -64,7 +68,7 @@ class Daemon:
         self._exit = contextlib.AsyncExitStack()
         self.mqtt: MqttInterface | None = None
         self.sync: SyncClient | None = None
-        self.cameras: cameras.Cameras | None = None
+        self.cameras: Cameras | None = None
 
     async def start(self) -> None:
         cfg = self.config
@@ -108,28 +112,16 @@ class Daemon:
                 on_workorders=self.operations.workorders.reload,
             )
             self.background.spawn("sync", self.sync.run)
-        self.cameras = cameras.build(cfg, self.clock)  # camera drivers: on a loop of their own
-        if self.cameras is not None:
-            stack.push_async_callback(asyncio.to_thread, self.cameras.loop.stop)  # after drivers
-            site = cameras.CameraSite(cfg, self.router, lambda: self.index.policy, self.clock)
-            self.router.watch(site.observe)
-            if cfg.hub.enabled:  # thumbnails follow their events
-                uploader = EvidenceUploader(cfg, self.cameras.store)
-                self.router.watch(uploader.observe)
-                self.background.spawn("evidence-upload", uploader.run)
+        stack.push_async_callback(self._stop_cameras)  # after their drivers stopped
         feed = self.journal.subscribe()  # device faults and badge-ins, for the operations
         self.background.spawn("operations", lambda: self.operations.run(feed))
         self.reads = ReadTap()  # live reads for `readers watch` and `cards enroll`
         self.supervisor = Supervisor(self.reads.wrap(self.router.emit))
         stack.push_async_callback(self.supervisor.stop)
         self.drivers = build_drivers(cfg)
-        if self.cameras is not None:
-            self.drivers.extend(self.cameras.drivers)
         for driver in self.drivers:
-            self.router.attach(driver)
-            # A device fault stays that device's fault: the supervisor keeps retrying it,
-            # and the watchdog never restarts the whole site for one unplugged reader.
-            self.supervisor.start(driver, critical=False)
+            self._start_driver(driver)
+        await self._start_cameras()
         if cfg.mqtt.enabled:  # after the drivers; connects in the background, never waits
             self.mqtt = MqttInterface(cfg, self.journal, self.devices, self.commands, self.clock)
             stack.push_async_callback(self.mqtt.stop)
@@ -154,6 +146,39 @@ class Daemon:
             journal=str(self.journal.path),
         )
         self.notifier.send("READY=1\nSTATUS=running")
+
+    def _start_driver(self, driver: Driver) -> None:
+        self.router.attach(driver)
+        # A device fault stays that device's fault: the supervisor keeps retrying it,
+        # and the watchdog never restarts the whole site for one unplugged reader.
+        self.supervisor.start(driver, critical=False)
+
+    async def _start_cameras(self) -> None:
+        """Camera drivers on a loop of their own, started after the readers and gates:
+        zeep and OpenCV take a good part of a second to import, so that import runs in a
+        thread while the first cards are already decided."""
+        cfg = self.config
+        if not cfg.cameras.devices:
+            return
+        await asyncio.to_thread(importlib.import_module, "edgectl.cameras")
+        from edgectl import cameras
+        from sync.evidence import EvidenceUploader
+
+        self.cameras = cameras.build(cfg, self.clock)
+        site = cameras.CameraSite(cfg, self.router, lambda: self.index.policy, self.clock)
+        self.router.watch(site.observe)
+        self.router.intercoms.evidence = site.capture  # a frame of each ringing call
+        if cfg.hub.enabled:  # thumbnails follow their events
+            uploader = EvidenceUploader(cfg, self.cameras.store)
+            self.router.watch(uploader.observe)
+            self.background.spawn("evidence-upload", uploader.run)
+        for driver in self.cameras.drivers:
+            self.drivers.append(driver)
+            self._start_driver(driver)
+
+    async def _stop_cameras(self) -> None:
+        if self.cameras is not None:
+            await asyncio.to_thread(self.cameras.loop.stop)
 
     def problems(self) -> list[str]:
         """What stops the watchdog keep-alive. Critical: the journal writer, every

@@ -5,9 +5,10 @@ The router feeds it the drivers' ``IntercomSignal``s and operators' answers; the
 produces go to the router's sink (journal, then MQTT), and a timer is armed for each
 ringing call's ``answer_s``. Time is read once per step, here, and passed into the rules.
 
-Evidence: when a camera watches an intercom (``intercoms[].camera``) and an evidence hook
-is given, a ringing call asks it for a frame id. The hook must not block: it reserves an
-id at once and grabs the frame in the background (issue 14's evidence store).
+Evidence: when a camera watches an intercom (``intercoms[].camera``) and the site has
+cameras, the daemon sets ``evidence`` (``CameraSite.capture``); a ringing call asks it for
+a frame id. The hook must not block: it reserves an id at once and the camera grabs the
+frame in the background into the evidence store.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from edgectl.domain import Command, Event, IntercomCall
 from rules import intercom as machine
 
 Sink = Callable[[tuple[Command | Event, ...]], None]
-EvidenceHook = Callable[[str, datetime], str | None]  # (camera, at) -> frame id
+EvidenceHook = Callable[[str, str, str], str]  # (camera, trigger, intercom) -> frame id
 
 
 class IntercomManager:
@@ -31,11 +32,10 @@ class IntercomManager:
         intercoms: tuple[Intercom, ...],
         clock: Callable[[], datetime],
         sink: Sink,
-        evidence: EvidenceHook | None = None,
     ) -> None:
         self.clock = clock
         self.sink = sink
-        self.evidence = evidence
+        self.evidence: EvidenceHook | None = None
         self.settings = {ic.id: ic for ic in intercoms}
         self.states = {
             ic.id: machine.CallState(ic.id, ic.target, ic.answer_s, ic.butler or None)
@@ -68,7 +68,9 @@ class IntercomManager:
         camera = self.settings[call.source].camera
         if call.state != machine.RINGING or not camera or self.evidence is None:
             return call
-        return dataclasses.replace(call, evidence_frame=self.evidence(camera, call.at))
+        return dataclasses.replace(
+            call, evidence_frame=self.evidence(camera, "intercom_call", call.source)
+        )
 
     def _tick(self, intercom: str) -> None:
         new, effects = machine.tick(self.states[intercom], self.clock())

@@ -17,14 +17,12 @@ import json
 from collections.abc import AsyncIterator, Iterable, Iterator
 from typing import Any
 
-import aiohttp
 from aiohttp import web
 
 from drivers.base import DeviceError, Emit
 from drivers.wiegand.settings import Reader
+from edgectl.control_client import READS_URL
 from edgectl.domain import BadRead, CredentialPresented, DeviceOnline, Event
-
-READS_URL = "/v1/reads"
 
 
 def read_json(event: CredentialPresented | BadRead) -> dict[str, Any]:
@@ -94,25 +92,6 @@ class ReadTap:
                         return resp
 
         app.router.add_get(READS_URL, stream)
-
-
-async def daemon_reads(socket_path: str, reader: str = "") -> AsyncIterator[dict[str, Any]]:
-    """Reads from the running daemon; OSError if none listens at ``socket_path``."""
-    url = f"http://edgectl{READS_URL}" + (f"?reader={reader}" if reader else "")
-    conn = aiohttp.UnixConnector(path=socket_path)
-    timeout = aiohttp.ClientTimeout(total=None, sock_connect=5)
-    async with aiohttp.ClientSession(connector=conn, timeout=timeout) as session:
-        try:
-            resp = await session.get(url)
-        except aiohttp.ClientConnectionError as exc:
-            raise OSError(str(exc)) from exc
-        async with resp:
-            if resp.status != 200:
-                body = await resp.json()
-                raise DeviceError(body.get("message", f"daemon replied {resp.status}"))
-            yield {"kind": "listening", "reader": reader or "*"}
-            async for line in resp.content:
-                yield json.loads(line)
 
 
 async def direct_reads(readers: Iterable[Reader]) -> AsyncIterator[dict[str, Any]]:

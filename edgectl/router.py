@@ -32,7 +32,7 @@ from edgectl.domain import (
     ReaderFeedback,
 )
 from edgectl.doors import DoorManager
-from edgectl.intercoms import EvidenceHook, IntercomManager
+from edgectl.intercoms import IntercomManager
 from edgectl.store.access_index import AccessIndex
 from edgectl.store.journal import Journal
 from rules import access
@@ -71,7 +71,6 @@ class Router:
         index: AccessIndex,
         devices: DeviceRegistry,
         clock: Clock = utc_now,
-        evidence: EvidenceHook | None = None,
     ) -> None:
         self.config = config
         self.journal = journal
@@ -87,7 +86,7 @@ class Router:
         self._tasks: set[asyncio.Task[None]] = set()
         self._watchers: list[Callable[[Event], None]] = []
         self.doors = DoorManager(index.policy, clock, self.apply)
-        self.intercoms = IntercomManager(config.intercoms, clock, self.apply, evidence)
+        self.intercoms = IntercomManager(config.intercoms, clock, self.apply)
 
     def watch(self, watcher: Callable[[Event], None]) -> None:
         """Call ``watcher`` with every event as it is recorded; it must never block."""

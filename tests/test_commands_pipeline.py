@@ -16,7 +16,7 @@ from edgectl.commands.schema import Field, text
 from edgectl.commands.settings import CommandSettings
 from edgectl.commands.table import COMMANDS, Context, Spec
 from edgectl.config import Operator
-from edgectl.control import request
+from edgectl.control_client import request
 from tests.conftest import SecureBroker
 from tests.mqtt_console import GATE, console, running_site
 from tests.test_mqtt_commands import journaled

@@ -16,6 +16,7 @@ import aiomqtt
 
 from edgectl.site.actor import SYSTEM
 from edgectl.site.service import SiteService
+from edgectl.store.evidence import EvidenceStore
 from edgectl.store.journal import Entry
 from tests.conftest import SecureBroker
 from tests.daemon_helpers import wait_for
@@ -237,3 +238,26 @@ async def test_a_failed_open_while_answering_revokes_the_pass_it_issued(
     rows = conn.execute("SELECT status FROM credentials WHERE kind = 'visitor'").fetchall()
     conn.close()
     assert rows == [("revoked",)]
+
+
+async def test_a_call_watched_by_a_camera_carries_its_evidence_frame(
+    tmp_path: Path, secure_broker: SecureBroker
+) -> None:
+    async with (
+        running_site(
+            tmp_path, secure_broker, site_overrides=intercom(camera="gate-cam"), cameras=1
+        ) as site,
+        console(secure_broker, "gina", subscribe=(f"{BASE}/event/intercom_call",)) as gina,
+    ):
+        await online(site.daemon, IC)
+        await online(site.daemon, "gate-cam")
+        events = site.daemon.journal.subscribe()
+        site.compound.intercom.press_button()
+        call = await message(gina.client, f"{BASE}/event/intercom_call")
+        frame_id = call["body"]["evidence_frame"]
+        assert "-gate-cam-" in frame_id
+        captured = await wait_for(events, "evidence_captured", timeout=10)
+        assert captured.body["evidence_id"] == frame_id
+        assert (captured.body["trigger"], captured.body["ref"]) == ("intercom_call", IC)
+        frame = EvidenceStore(tmp_path / "evidence", 10**9, 10**7).get(frame_id)
+        assert frame is not None and frame[:2] == b"\xff\xd8"  # a JPEG, kept on site

@@ -68,6 +68,11 @@ def test_an_intercom_at_a_door_and_one_at_a_gate() -> None:
             "intercoms[0].answer_s",
             "> 0",
         ),
+        (
+            'vendor = "2n"\nurl = "http://x"\ndoor = "d1"\ncamera = "nosuch"',
+            "intercoms[0].camera",
+            "expected one of []",
+        ),
     ],
 )
 def test_mistakes_name_the_key(body: str, key: str, words: str) -> None:
@@ -87,19 +92,20 @@ def test_two_intercoms_may_not_drive_one_door() -> None:
 async def test_a_ringing_call_carries_the_evidence_frame_the_hook_reserves() -> None:
     watched = Intercom(id="i1", vendor="2n", url="http://x", door="d1", camera="cam-7")
     plain = Intercom(id="i2", vendor="2n", url="http://x", door="d2", relay=0)
-    asked: list[tuple[str, datetime]] = []
+    asked: list[tuple[str, str, str]] = []
     sunk: list[tuple[Command | Event, ...]] = []
 
-    def hook(camera: str, at: datetime) -> str:
-        asked.append((camera, at))
+    def hook(camera: str, trigger: str, ref: str) -> str:
+        asked.append((camera, trigger, ref))
         return f"frame-{len(asked)}"
 
     now = datetime(2026, 11, 30, 8, 0, tzinfo=UTC)
-    calls = IntercomManager((watched, plain), lambda: now, sunk.append, hook)
+    calls = IntercomManager((watched, plain), lambda: now, sunk.append)
+    calls.evidence = hook
     first = calls.signal("i1", "ringing")
     second = calls.signal("i2", "ringing")
     assert isinstance(first, IntercomCall) and first.evidence_frame == "frame-1"
     assert isinstance(second, IntercomCall) and second.evidence_frame is None
-    assert asked == [("cam-7", now)] and len(sunk) == 2
+    assert asked == [("cam-7", "intercom_call", "i1")] and len(sunk) == 2
     calls.stop()
     await asyncio.sleep(0)

@@ -15,6 +15,7 @@ The rules:
 from __future__ import annotations
 
 import ast
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -128,15 +129,37 @@ def test_loading_a_config_reaches_only_the_stdlib_and_own_code() -> None:
     assert not foreign, foreign
 
 
-def test_loading_the_example_config_imports_no_driver_library() -> None:
-    code = (
-        "import sys\n"
-        "import edgectl.config\n"
-        f"edgectl.config.load({str(ROOT / 'config.example.toml')!r})\n"
-        "heavy = ('pymodbus', 'serial', 'serial_asyncio_fast', 'aiomqtt', 'aiohttp', 'cv2')\n"
-        "print(sorted(m for m in sys.modules if m.split('.')[0] in heavy))\n"
-    )
+def _heavy_loaded_by(code: str, heavy: tuple[str, ...]) -> list[str]:
+    """The top-level packages in ``heavy`` that a fresh interpreter has loaded after ``code``."""
+    probe = f"{code}\nprint(json.dumps(sorted({{m.split('.')[0] for m in sys.modules}} & set({heavy!r}))))"
     out = subprocess.run(
-        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True
+        [sys.executable, "-c", "import json, sys\n" + probe],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
     )
-    assert out.stdout.strip() == "[]", out.stdout + out.stderr
+    found: list[str] = json.loads(out.stdout)
+    return found
+
+
+def test_loading_the_example_config_imports_no_driver_library() -> None:
+    code = f"import edgectl.config\nedgectl.config.load({str(ROOT / 'config.example.toml')!r})"
+    heavy = ("pymodbus", "serial", "serial_asyncio_fast", "aiomqtt", "aiohttp", "cv2")
+    assert _heavy_loaded_by(code, heavy) == []
+
+
+CAMERA_LIBRARIES = ("cv2", "numpy", "zeep", "onvif", "onvif_parsers", "lxml", "httpx")
+
+
+def test_the_cli_loads_no_device_library_until_a_command_needs_it() -> None:
+    """Every ``edgectl`` call imports the command tree: it must stay light (issue 13's
+    first hour is a dozen CLI calls; docs/bench-first-hour.md)."""
+    heavy = (*CAMERA_LIBRARIES, "aiohttp", "pymodbus", "serial", "aiomqtt", "py2n", "wsdiscovery")
+    assert _heavy_loaded_by("import edgectl.cli.main", heavy) == []
+
+
+def test_the_daemon_loads_camera_libraries_only_for_a_site_with_cameras() -> None:
+    """zeep and OpenCV are imported in a thread once the readers and gates run
+    (``Daemon._start_cameras``): a swipe at start never waits for them."""
+    assert _heavy_loaded_by("import edgectl.daemon", CAMERA_LIBRARIES) == []

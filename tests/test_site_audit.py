@@ -11,7 +11,7 @@ from pathlib import Path
 
 from drivers.sim.ptys import PtyPair
 from edgectl.commands import local
-from edgectl.control import request
+from edgectl.control_client import request
 from edgectl.site.actor import SYSTEM
 from edgectl.site.service import SiteService
 from tests.access_site import access_site

@@ -15,11 +15,13 @@ import asyncio
 import sys
 import threading
 from collections.abc import Coroutine
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from drivers.base import Emit, Health
-from drivers.onvif.driver import CameraDriver
 from edgectl.domain import Command, Event
+
+if TYPE_CHECKING:  # zeep and OpenCV load with the driver, not with the command table
+    from drivers.onvif.driver import CameraDriver
 
 T = TypeVar("T")
 

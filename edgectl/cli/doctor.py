@@ -14,7 +14,7 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
-from edgectl import control
+from edgectl import control_client
 from edgectl.cli.common import ConfigOption, console
 from edgectl.config import Config, ConfigError, load
 from edgectl.doctor import Check, files, ports
@@ -103,7 +103,7 @@ def running_daemon(cfg: Config, pid: int | None) -> list[Check]:
     if pid is None:
         return not_running
     try:
-        _, body = asyncio.run(control.request(path, "GET", "/v1/status", timeout=3.0))
+        _, body = asyncio.run(control_client.request(path, "GET", "/v1/status", timeout=3.0))
     except (OSError, TimeoutError):
         return not_running
     checks = [Check("daemon", True, f"running, pid {pid}, control socket {path}")]

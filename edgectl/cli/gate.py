@@ -10,7 +10,7 @@ import typer
 from drivers.base import DeviceError
 from edgectl.cli.common import ConfigOption, console, err_console, load_or_exit
 from edgectl.commands.direct import gate_command
-from edgectl.control import request
+from edgectl.control_client import request
 
 app = typer.Typer(help="Barrier gates.", no_args_is_help=True)
 

@@ -15,7 +15,7 @@ from rich.table import Table
 from drivers.base import DeviceError
 from edgectl.cli.common import ConfigOption, console, err_console, load_or_exit
 from edgectl.config import Bus
-from edgectl.control import request
+from edgectl.control_client import request
 
 scan_app = typer.Typer(help="Find devices on a bus.", no_args_is_help=True)
 

@@ -14,7 +14,7 @@ import typer
 
 from edgectl.cli.common import console, err_console, load_or_exit
 from edgectl.config import Config
-from edgectl.control import request
+from edgectl.control_client import request
 from edgectl.store.db import StoreError, connect
 
 

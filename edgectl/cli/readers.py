@@ -27,8 +27,7 @@ from edgectl.cli.common import (
     open_site,
 )
 from edgectl.config import Config
-from edgectl.control import request
-from edgectl.readtap import daemon_reads, direct_reads
+from edgectl.control_client import daemon_reads, request
 from edgectl.site import reads
 from edgectl.site.actor import Actor
 from edgectl.store.credentials import CredentialError, credential_values
@@ -41,6 +40,8 @@ async def _reads(cfg: Config, reader: str) -> AsyncIterator[dict[str, Any]]:
     try:
         await request(cfg.daemon.control_socket, "GET", "/v1/status", timeout=3)
     except OSError:
+        from edgectl.readtap import direct_reads  # the serial side: only without a daemon
+
         chosen = [r for r in cfg.readers if not reader or r.id == reader]
         ports = ", ".join(r.port for r in chosen)
         err_console.print(f"no daemon running; reading {ports} directly", highlight=False)

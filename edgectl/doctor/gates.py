@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from drivers.base import DeviceError
 from edgectl.config import Config, Gate
-from edgectl.control import request
+from edgectl.control_client import request
 from edgectl.doctor import Check
 
 
