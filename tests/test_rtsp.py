@@ -217,6 +217,7 @@ async def test_wrong_credentials_and_wrong_sessions_are_refused(sim: SimCamera) 
         assert (await client.request("PLAY", url)).status == 454
         assert (await client.request("DESCRIBE", url + "/elsewhere")).status == 404
         assert (await client.request("RECORD", url)).status == 501
+        assert (await client.request("DESCRIBE", "rtsp://[::1/stream")).status == 404
     finally:
         await client.close()
     assert sim.rtsp.playing == 0
@@ -243,3 +244,18 @@ async def test_opencvs_ffmpeg_backend_reads_the_stream_with_credentials_from_the
         capture.release()
     assert {"DESCRIBE", "SETUP", "PLAY"} <= set(sim.rtsp.requests)
     assert sim.auth_failures == 0
+
+
+async def test_a_garbled_request_gets_400_and_the_server_serves_the_next_client(
+    sim: SimCamera,
+) -> None:
+    reader, writer = await asyncio.open_connection("127.0.0.1", sim.rtsp.port)
+    writer.write(b"\x16\x03\x01 not rtsp at all\r\n\r\n")
+    answer = await asyncio.wait_for(reader.read(), 5)  # then the server closes
+    writer.close()
+    assert answer.startswith(b"RTSP/1.0 400 Bad Request\r\n")
+    client = await RtspClient.connect(sim.rtsp.port, "admin", "secret")
+    try:
+        assert (await client.request("OPTIONS", sim.rtsp.url)).status == 200
+    finally:
+        await client.close()

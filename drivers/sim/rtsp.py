@@ -191,7 +191,10 @@ class RtspConnection(asyncio.Protocol):
         self._send(response(status, cseq, headers, body))
 
     def _path(self, request: Request) -> str:
-        return urlsplit(request.uri).path.rstrip("/")
+        try:
+            return urlsplit(request.uri).path.rstrip("/")
+        except ValueError:  # e.g. a broken IPv6 host: no path of ours
+            return ""
 
     def _options(self, request: Request) -> tuple[int, dict[str, str], bytes]:
         return 200, {"Public": ", ".join(METHODS)}, b""
