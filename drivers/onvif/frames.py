@@ -91,9 +91,10 @@ class WarmStream:
     Only for cameras without a snapshot URI (or ``grab = "stream"``): a warm stream costs
     a decoder and a connection all the time, but gives a frame with no connect delay.
     OpenCV's FFmpeg backend asks for RTP over the RTSP connection (TCP interleaved) unless
-    ``OPENCV_FFMPEG_CAPTURE_OPTIONS`` says otherwise, and gives up reading after
-    ``timeout_s`` (opening after ``OPEN_S``), so a stalled or garbled stream ends in a reconnect, with backoff
-    (a wrong password must not lock the camera's account), and ``jpeg`` in a clear refusal.
+    ``OPENCV_FFMPEG_CAPTURE_OPTIONS`` says otherwise. Reading gives up after ``timeout_s``
+    and opening after ``OPEN_S``, so a stalled or garbled stream ends in a reconnect, with
+    backoff (a wrong password must not lock the camera's account), and a frame request in
+    a clear refusal.
     """
 
     def __init__(
@@ -131,7 +132,9 @@ class WarmStream:
             while capture.isOpened() and not self._stop.is_set():
                 ok, frame = capture.read()
                 if not ok:
-                    self.error = f"the stream broke off (no decodable frame in {self.timeout_s}s)"
+                    self.error = (
+                        f"the stream broke off (closed, or no decodable frame in {self.timeout_s}s)"
+                    )
                     break
                 with self._lock:
                     self._frame, self._seq = frame, self._seq + 1
