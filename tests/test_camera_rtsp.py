@@ -7,10 +7,13 @@ import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from urllib.parse import unquote, urlsplit
 
 import cv2
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from drivers.base import DeviceError
 from drivers.onvif.frames import with_credentials
@@ -125,3 +128,11 @@ def test_credentials_go_into_rtsp_urls_only_percent_encoded() -> None:
     assert with_credentials(uri, "", "") == uri  # no credentials configured
     assert with_credentials("rtsp://u:p@cam/s", "admin", "x") == "rtsp://u:p@cam/s"
     assert with_credentials("http://cam/mjpeg", "admin", "x") == "http://cam/mjpeg"
+
+
+@given(st.text(min_size=1, max_size=20), st.text(max_size=20), st.integers(1, 65535))
+def test_any_credentials_survive_the_trip_into_the_url(user: str, password: str, port: int) -> None:
+    uri = with_credentials(f"rtsp://cam.local:{port}/Streaming/101", user, password)
+    parts = urlsplit(uri)
+    assert (unquote(parts.username or ""), unquote(parts.password or "")) == (user, password)
+    assert (parts.hostname, parts.port, parts.path) == ("cam.local", port, "/Streaming/101")

@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 
 from drivers.sim.camera import SimCamera
 from drivers.sim.rtp_jpeg import NotRfc2435, packetize, split
+from drivers.sim.rtsp import interleaved_channel
 from drivers.sim.rtsp_wire import BadRequest, Interleaved, Request, RequestReader
 from tests.rtp_client import RtspClient, depacketize, rebuild
 
@@ -153,6 +154,21 @@ def test_oversized_headers_and_bodies_are_refused() -> None:
         RequestReader().feed(b"OPTIONS * RTSP/1.0\r\nX: " + b"a" * 9000)
     with pytest.raises(BadRequest, match="over 65536"):
         RequestReader().feed(b"OPTIONS * RTSP/1.0\r\nContent-Length: 70000\r\n\r\n")
+
+
+@given(
+    st.integers(0, 254),
+    st.permutations(["unicast", "mode=play", "ttl=1"]),
+    st.sampled_from(["RTP/AVP/TCP", "rtp/avp/tcp"]),
+)
+def test_the_interleaved_channel_is_read_from_any_tcp_transport_spec(
+    channel: int, extras: list[str], profile: str
+) -> None:
+    spec = ";".join([profile, *extras[:1], f"interleaved={channel}-{channel + 1}", *extras[1:]])
+    assert interleaved_channel(spec) == channel
+    assert interleaved_channel(f"RTP/AVP;unicast;client_port=5000-5001,{spec}") == channel
+    assert interleaved_channel("RTP/AVP;unicast;client_port=5000-5001") is None
+    assert interleaved_channel("RTP/AVP/UDP;multicast") is None
 
 
 # --- the server, spoken to over the wire ---------------------------------------------

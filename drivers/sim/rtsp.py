@@ -94,7 +94,7 @@ class RtspServer:
         ).encode()
 
 
-def _interleaved_channel(transport: str) -> int | None:
+def interleaved_channel(transport: str) -> int | None:
     """The first channel of a TCP-interleaved transport spec, None for anything else."""
     for spec in transport.split(","):
         fields = [f.strip() for f in spec.split(";")]
@@ -208,7 +208,7 @@ class RtspConnection(asyncio.Protocol):
     def _setup(self, request: Request) -> tuple[int, dict[str, str], bytes]:
         if self._path(request) not in (f"{self.server.path}/{TRACK}", self.server.path):
             return 404, {}, b""
-        channel = _interleaved_channel(request.headers.get("transport", ""))
+        channel = interleaved_channel(request.headers.get("transport", ""))
         if channel is None:
             return 461, {}, b""  # UDP and multicast are not offered: only TCP
         self.channel = channel
