@@ -21,6 +21,7 @@ from drivers.sim.camera import SimCamera
 from drivers.sim.rtp_jpeg import NotRfc2435, packetize, split
 from drivers.sim.rtsp import interleaved_channel
 from drivers.sim.rtsp_wire import BadRequest, Interleaved, Request, RequestReader
+from tests.camera_rig import until
 from tests.rtp_client import RtspClient, depacketize, rebuild
 
 
@@ -219,6 +220,26 @@ async def test_the_rtsp_dialogue_with_digest_auth_streams_the_cameras_frames(
     assert sim.auth_failures == 0
 
 
+async def test_a_session_the_client_stops_keeping_alive_is_closed(sim: SimCamera) -> None:
+    sim.rtsp.session_timeout_s = 0.5
+    url = sim.rtsp.url
+    client = await RtspClient.connect(sim.rtsp.port, "admin", "secret")
+    try:
+        setup = await client.request(
+            "SETUP", f"{url}/track1", {"Transport": "RTP/AVP/TCP;unicast;interleaved=0-1"}
+        )
+        assert setup.headers["session"].endswith(";timeout=1")
+        client.session = setup.headers["session"].split(";")[0]
+        assert (await client.request("PLAY", url)).status == 200
+        with pytest.raises(asyncio.IncompleteReadError):  # frames, then the server hangs up
+            async with asyncio.timeout(10):
+                while True:
+                    await client.frame()
+        assert sim.rtsp.playing == 0
+    finally:
+        await client.close()
+
+
 async def test_wrong_credentials_and_wrong_sessions_are_refused(sim: SimCamera) -> None:
     url = sim.rtsp.url
     client = await RtspClient.connect(sim.rtsp.port, "admin", "wrong")
@@ -242,6 +263,7 @@ async def test_wrong_credentials_and_wrong_sessions_are_refused(sim: SimCamera) 
 async def test_opencvs_ffmpeg_backend_reads_the_stream_with_credentials_from_the_url(
     sim: SimCamera,
 ) -> None:
+    sim.rtsp.session_timeout_s = 2.0  # FFmpeg sends a keep-alive every timeout / 2
     url = sim.rtsp.url.replace("rtsp://", "rtsp://admin:secret@")
     params = [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, 10_000, cv2.CAP_PROP_READ_TIMEOUT_MSEC, 10_000]
     # OpenCV blocks: off the loop, or the server in this loop could never answer it.
@@ -256,9 +278,14 @@ async def test_opencvs_ffmpeg_backend_reads_the_stream_with_credentials_from_the
             if ok and frame.mean() < 10:
                 break
         assert ok and frame.mean() < 10
+        async with asyncio.timeout(20):  # past the session timeout, kept alive
+            while sim.rtsp.requests.count("GET_PARAMETER") < 2:
+                ok, frame = await asyncio.to_thread(capture.read)
+                assert ok
     finally:
-        capture.release()
+        await asyncio.to_thread(capture.release)
     assert {"DESCRIBE", "SETUP", "PLAY"} <= set(sim.rtsp.requests)
+    await until(lambda: "TEARDOWN" in sim.rtsp.requests)
     assert sim.auth_failures == 0
 
 

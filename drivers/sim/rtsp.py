@@ -3,11 +3,14 @@
 One asyncio Protocol per connection, framing in ``rtsp_wire`` and payload in
 ``rtp_jpeg``. Methods: OPTIONS, DESCRIBE (SDP, one video track of static payload type
 26), SETUP, PLAY, GET_PARAMETER (keep-alive) and TEARDOWN; the CSeq is echoed and the
-Session checked. Transport is RTP over the RTSP connection only (``RTP/AVP/TCP;
-interleaved=n-m``), what clients on a site's network should use; a client asking for UDP
-gets 461 and falls back to TCP (FFmpeg does). No RTCP is sent; RTCP that clients send is
-read and dropped. With a ``DigestGuard`` every request needs HTTP digest credentials
-(FFmpeg sends those of an ``rtsp://user:pass@`` URL).
+Session checked. A playing session whose client goes quiet (no request and no RTCP for
+``session_timeout_s``) is closed, as cameras do.
+
+Transport is RTP over the RTSP connection only (``RTP/AVP/TCP;interleaved=n-m``), what
+clients on a site's network should use; a client asking for UDP gets 461 and falls back
+to TCP (FFmpeg does). No RTCP is sent; RTCP that clients send is read and dropped. With a
+``DigestGuard`` every request needs HTTP digest credentials (FFmpeg sends those of an
+``rtsp://user:pass@`` URL).
 
 A playing session sends the camera's current frame ``fps`` times a second, so the frame
 source's modes (frozen, black...) show in the stream. ``fault`` breaks every playing
@@ -31,7 +34,6 @@ from drivers.sim.rtsp_wire import BadRequest, Request, RequestReader, interleave
 StreamFault = Literal["stall", "garbage"] | None
 METHODS = ("OPTIONS", "DESCRIBE", "SETUP", "PLAY", "GET_PARAMETER", "TEARDOWN")
 TRACK = "track1"
-SESSION_TIMEOUT_S = 60
 WRITE_BUFFER = 512 * 1024  # past this the client is not reading: frames are dropped
 
 
@@ -51,6 +53,8 @@ class RtspServer:
         self.fps = fps
         self.mtu = mtu
         self.fault: StreamFault = None
+        # a playing session with no request (or RTCP) from its client this long is closed
+        self.session_timeout_s = 60.0
         self.requests: list[str] = []  # methods received, in order
         self.port = 0
         self._server: asyncio.Server | None = None
@@ -119,6 +123,7 @@ class RtspConnection(asyncio.Protocol):
         self.ssrc = secrets.randbits(32)
         self._stream: asyncio.Task[None] | None = None
         self._writable = True
+        self.last_heard = 0.0  # loop time of the client's last request or RTCP report
 
     @property
     def streaming(self) -> bool:
@@ -139,6 +144,8 @@ class RtspConnection(asyncio.Protocol):
             self._send(response(exc.status, "0", {"Connection": "close"}))
             self.close()
             return
+        if items:
+            self.last_heard = asyncio.get_running_loop().time()
         for item in items:
             if isinstance(item, Request):  # interleaved RTCP from the client is dropped
                 self._answer(item)
@@ -230,7 +237,7 @@ class RtspConnection(asyncio.Protocol):
         return 200, {}, b""
 
     def _session_header(self) -> str:
-        return f"{self.session};timeout={SESSION_TIMEOUT_S}"
+        return f"{self.session};timeout={max(1, round(self.server.session_timeout_s))}"
 
     # --- the stream ------------------------------------------------------------------
 
@@ -244,6 +251,9 @@ class RtspConnection(asyncio.Protocol):
         seq, rtp_time0, started = secrets.randbits(16), secrets.randbits(32), loop.time()
         interval, tick = 1.0 / self.server.fps, started
         while self.transport is not None and not self.transport.is_closing():
+            if loop.time() - self.last_heard > self.server.session_timeout_s:
+                self.close()  # the client went quiet: its session expired
+                return
             fault = self.server.fault
             if fault == "garbage":
                 self._send(os.urandom(1500))
