@@ -17,8 +17,10 @@ from hypothesis import strategies as st
 
 from drivers.base import DeviceError
 from drivers.onvif.frames import with_credentials
+from drivers.onvif.settings import HealthSettings
 from drivers.sim.camera import SimCamera
 from edgectl.domain import (
+    CameraFault,
     CameraIdentified,
     DeviceOnline,
     EvidenceCaptured,
@@ -91,6 +93,19 @@ async def test_a_camera_without_a_snapshot_uri_gives_evidence_over_rtsp(
         assert rig.driver.info is not None and rig.driver.info.stream_uri == sim.rtsp.url
         assert {"DESCRIBE", "SETUP", "PLAY"} <= set(sim.rtsp.requests)
         assert sim.snapshots == 0 and sim.auth_failures == 0
+
+
+async def test_picture_faults_show_through_the_rtsp_stream(tmp_path: Path) -> None:
+    checks = HealthSettings(interval_s=0.1, frozen_s=0.5, confirm=2)
+    async with camera_rig(tmp_path, snapshotless(), health=checks, timeout_s=5.0) as rig:
+        await until(lambda: (tmp_path / "evidence" / "reference-cam1.npy").exists(), 20)
+        rig.sim.frames.mode = "black"
+        black = await rig.wait(CameraFault, lambda e: e.fault == "black")
+        assert black.active and black.measure < black.threshold
+        rig.sim.frames.mode = "frozen"
+        frozen = await rig.wait(CameraFault, lambda e: e.fault == "frozen")
+        assert frozen.active and frozen.measure >= 0.5
+        assert rig.sim.snapshots == 0
 
 
 @pytest.mark.parametrize("fault", ["stall", "garbage"])
