@@ -95,7 +95,7 @@ def split(jpeg: bytes) -> JpegParts:
         if marker == DQT:
             tables.update(_tables(segment))
         elif marker == DRI:
-            if len(segment) != 2 or segment != b"\0\0":
+            if segment != b"\0\0":
                 raise NotRfc2435("restart intervals (types 64-127) are not sent")
         elif 0xC1 <= marker <= 0xCF and marker not in (0xC4, 0xC8, 0xCC):
             raise NotRfc2435(f"not baseline (SOF{marker - 0xC0})")
