@@ -285,6 +285,8 @@ async def test_opencvs_ffmpeg_backend_reads_the_stream_with_credentials_from_the
     finally:
         await asyncio.to_thread(capture.release)
     assert {"DESCRIBE", "SETUP", "PLAY"} <= set(sim.rtsp.requests)
+    # OpenCV asks for TCP interleaved first: no UDP SETUP refused with 461 before it
+    assert sim.rtsp.requests.count("SETUP") == 1
     await until(lambda: "TEARDOWN" in sim.rtsp.requests)
     assert sim.auth_failures == 0
 
