@@ -72,6 +72,30 @@ async def test_status_and_snapshot_against_the_simulated_camera(tmp_path: Path) 
         await sim.stop()
 
 
+async def test_a_camera_without_snapshots_gives_its_frame_over_rtsp(tmp_path: Path) -> None:
+    sim = SimCamera()
+    sim.soap_faults.add("GetSnapshotUri")
+    await sim.start()
+    try:
+        config = camera_config(tmp_path, sim)
+        shown = await asyncio.to_thread(
+            edgectl, "camera", "status", "gate-cam", "--json", "-c", str(config)
+        )
+        assert shown.returncode == 0, shown.stderr
+        doc = json.loads(shown.stdout)
+        assert doc["snapshot_uri"] is None and doc["stream_uri"] == sim.rtsp.url
+        assert "secret" not in shown.stdout  # the URI shown carries no credentials
+        out = tmp_path / "frame.jpg"
+        taken = await asyncio.to_thread(
+            edgectl, "camera", "snapshot", "gate-cam", "-o", str(out), "-c", str(config)
+        )
+        assert taken.returncode == 0, taken.stderr
+        assert out.read_bytes()[:2] == b"\xff\xd8"
+        assert "PLAY" in sim.rtsp.requests and sim.snapshots == 0 and sim.auth_failures == 0
+    finally:
+        await sim.stop()
+
+
 @pytest.fixture
 def published_camera() -> Iterator[None]:
     publisher = ThreadedWSPublishing()

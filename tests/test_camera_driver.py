@@ -228,7 +228,8 @@ async def test_a_short_subscription_is_renewed_before_it_expires(tmp_path: Path)
 
 
 async def test_a_camera_without_snapshots_gives_frames_from_a_warm_stream(tmp_path: Path) -> None:
-    async with camera_rig(tmp_path, grab="stream") as rig:
+    # the stream opens in about a second (RTSP, then FFmpeg probes 20 frames)
+    async with camera_rig(tmp_path, grab="stream", timeout_s=5.0) as rig:
         await rig.wait(DeviceOnline)
         await rig.driver.execute(capture())
         done = await rig.wait(EvidenceCaptured)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import base64
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -128,17 +127,6 @@ async def test_snapshot_needs_digest_auth_and_serves_the_injected_modes(sim: Sim
     _, soft = await fetch_snapshot(sim)
     sharp = cv2.Laplacian(decode(second), cv2.CV_64F).var()
     assert cv2.Laplacian(decode(soft), cv2.CV_64F).var() < sharp / 5
-
-
-async def test_the_mjpeg_stream_opens_with_opencvs_ffmpeg_backend(sim: SimCamera) -> None:
-    assert "FFMPEG:                      YES" in cv2.getBuildInformation()
-    # OpenCV blocks: off the loop, or the server in this loop could never answer it.
-    capture = await asyncio.to_thread(cv2.VideoCapture, f"{sim.base}/mjpeg", cv2.CAP_FFMPEG)
-    try:
-        ok, frame = await asyncio.to_thread(capture.read)
-    finally:
-        capture.release()
-    assert ok and frame.shape == (360, 640, 3)
 
 
 async def test_a_request_with_entities_is_refused_not_expanded(sim: SimCamera) -> None:

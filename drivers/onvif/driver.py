@@ -129,7 +129,7 @@ class CameraDriver(SingleDevice):
         if info.stream_uri and (
             cfg.grab == "stream" or (cfg.grab == "auto" and not info.snapshot_uri)
         ):
-            self._stream = WarmStream(info.stream_uri)
+            self._stream = WarmStream(info.stream_uri, cfg.username, cfg.password, cfg.timeout_s)
             self._stream.start()
         if info.ptz:
             self._ptz = Ptz(session, info.profile, cfg.ptz_max_move_s)

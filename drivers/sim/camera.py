@@ -7,9 +7,9 @@ GotoPreset, SetPreset, ContinuousMove, Stop, GotoHomePosition) and events
 GetSystemDateAndTime needs a WS-UsernameToken digest that is valid at the camera's own,
 possibly skewed, clock (``skew_s``).
 
-``/snapshot.jpg`` serves generated JPEGs behind HTTP digest auth; ``/mjpeg`` serves the
-same frames as an MJPEG-over-HTTP stream, the sim's stand-in for RTSP (OpenCV's FFmpeg
-backend opens both; see docs/cameras.md).
+``/snapshot.jpg`` serves generated JPEGs behind HTTP digest auth; ``GetStreamUri``
+names an RTSP server on a port of its own (``drivers/sim/rtsp.py``) that streams the same
+frames as RTP/JPEG, behind digest auth with the same account.
 
 Faults are injected by setting attributes: ``frames.mode`` (frozen, black, defocused,
 moved, or motion: someone walking across), ``snapshot_fault`` (not_jpeg, huge, slow),
@@ -17,13 +17,12 @@ moved, or motion: someone walking across), ``snapshot_fault`` (not_jpeg, huge, s
 (malformed, bomb), ``pullpoint`` (False: no PullPoint support; CreatePullPointSubscription
 is answered with ActionNotSupported), ``advertise_pullpoint`` (what GetCapabilities says,
 if not ``pullpoint``: True with ``pullpoint`` False is a camera that claims PullPoint and
-refuses it), ``reboot()`` and ``inject(...)`` events.
+refuses it), ``rtsp.fault`` (stall, garbage), ``reboot()`` and ``inject(...)`` events.
 """
 
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -34,6 +33,8 @@ from aiohttp import web
 
 from drivers.sim import camera_soap as soap
 from drivers.sim.camera_frames import FrameSource
+from drivers.sim.digest_server import DigestGuard
+from drivers.sim.rtsp import RtspServer
 
 SnapshotFault = Literal["not_jpeg", "huge", "slow"] | None
 ReplyFault = Literal["malformed", "bomb"] | None
@@ -109,11 +110,14 @@ class SimCamera:
         self.soap_delay_s = 0.0
         self.soap_faults: set[str] = set()
         self.reply: ReplyFault = None
-        self.auth_failures = 0  # WS-Security and HTTP digest refusals
+        self.ws_auth_failures = 0  # WS-Security refusals
+        # HTTP digest (snapshots) and RTSP share the camera's account, which locks after
+        # repeated wrong passwords as on real cameras
+        self.guard = DigestGuard(user, password, REALM)
+        self.rtsp = RtspServer(self.frames.next_jpeg, guard=self.guard)
         self.requests: list[str] = []  # SOAP operations served, in order
         self.snapshots = 0
         self.boots = 1
-        self._nonces: set[str] = set()
         self._runner: web.AppRunner | None = None
         self.port = 0
 
@@ -128,7 +132,6 @@ class SimCamera:
         app.router.add_post("/onvif/{service}", self._soap)
         app.router.add_post("/onvif/subscription/{sid}", self._soap)
         app.router.add_get("/snapshot.jpg", self._snapshot)
-        app.router.add_get("/mjpeg", self._mjpeg)
         self._runner = web.AppRunner(
             app, handle_signals=False, shutdown_timeout=0.5, access_log=None
         )
@@ -136,11 +139,18 @@ class SimCamera:
         site = web.TCPSite(self._runner, "127.0.0.1", port)
         await site.start()
         self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        await self.rtsp.start()
 
     async def stop(self) -> None:
+        await self.rtsp.stop()
         if self._runner:
             await self._runner.cleanup()
             self._runner = None
+
+    @property
+    def auth_failures(self) -> int:
+        """Requests refused for wrong credentials: WS-Security, HTTP digest and RTSP."""
+        return self.ws_auth_failures + self.guard.bad_attempts
 
     def camera_now(self) -> datetime:
         return self.clock() + timedelta(seconds=self.skew_s)
@@ -182,7 +192,7 @@ class SimCamera:
         if req.operation != "GetSystemDateAndTime":
             problem = soap.check_token(req.token, self.user, self.password, now, 300.0)
             if problem:
-                self.auth_failures += 1
+                self.ws_auth_failures += 1
                 return self._fault("ter:NotAuthorized", f"Sender not authorized: {problem}")
         offered = self.pullpoint or req.operation != "CreatePullPointSubscription"
         handler = getattr(self, f"_op_{req.operation}", None) if offered else None
@@ -226,7 +236,7 @@ class SimCamera:
         return soap.media_uri("GetSnapshotUri", f"{self.base}/snapshot.jpg")
 
     async def _op_GetStreamUri(self, req: soap.Request, now: datetime, sid: str | None) -> str:
-        return soap.media_uri("GetStreamUri", f"{self.base}/mjpeg")
+        return soap.media_uri("GetStreamUri", self.rtsp.url)
 
     # PTZ
 
@@ -326,47 +336,12 @@ class SimCamera:
     ) -> str:
         return "<tev:SetSynchronizationPointResponse/>"
 
-    # --- HTTP: snapshot and MJPEG, behind digest auth --------------------------------
-
-    def _digest_ok(self, request: web.Request) -> bool:
-        header = request.headers.get("Authorization", "")
-        if not header.startswith("Digest "):
-            return False
-        parts: dict[str, str] = {}
-        for item in header[7:].split(","):
-            key, _, value = item.strip().partition("=")
-            parts[key] = value.strip('"')
-        if parts.get("username") != self.user or parts.get("nonce") not in self._nonces:
-            return False
-
-        def md5(text: str) -> str:
-            return hashlib.md5(text.encode()).hexdigest()
-
-        ha1 = md5(f"{self.user}:{REALM}:{self.password}")
-        ha2 = md5(f"{request.method}:{parts.get('uri', '')}")
-        expected = md5(
-            f"{ha1}:{parts['nonce']}:{parts.get('nc', '')}:{parts.get('cnonce', '')}:"
-            f"{parts.get('qop', '')}:{ha2}"
-        )
-        return secrets.compare_digest(expected, parts.get("response", ""))
-
-    def _challenge(self, request: web.Request) -> web.Response:
-        nonce = secrets.token_hex(16)
-        self._nonces.add(nonce)
-        if len(self._nonces) > 1000:
-            self._nonces.pop()
-        if "Authorization" in request.headers:  # a first request without one is normal
-            self.auth_failures += 1
-        return web.Response(
-            status=401,
-            headers={
-                "WWW-Authenticate": f'Digest realm="{REALM}", qop="auth", nonce="{nonce}", algorithm=MD5'
-            },
-        )
+    # --- HTTP snapshots, behind digest auth ------------------------------------------
 
     async def _snapshot(self, request: web.Request) -> web.StreamResponse:
-        if not self._digest_ok(request):
-            return self._challenge(request)
+        refusal = self.guard.check(request)
+        if refusal is not None:
+            return refusal
         self.snapshots += 1
         if self.snapshot_fault == "slow":
             await asyncio.sleep(30)
@@ -382,22 +357,3 @@ class SimCamera:
                 chunk = bytes(len(chunk))
             return response
         return web.Response(body=self.frames.next_jpeg(), content_type="image/jpeg")
-
-    async def _mjpeg(self, request: web.Request) -> web.StreamResponse:
-        response = web.StreamResponse(
-            headers={"Content-Type": "multipart/x-mixed-replace; boundary=frame"}
-        )
-        await response.prepare(request)
-        try:
-            while True:
-                jpeg = self.frames.next_jpeg()
-                await response.write(
-                    b"--frame\r\nContent-Type: image/jpeg\r\n"
-                    + f"Content-Length: {len(jpeg)}\r\n\r\n".encode()
-                    + jpeg
-                    + b"\r\n"
-                )
-                await asyncio.sleep(0.1)
-        except ConnectionError:
-            pass
-        return response

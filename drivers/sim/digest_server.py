@@ -1,5 +1,5 @@
 """Server side of HTTP digest authentication (RFC 7616: MD5 and SHA-256, qop=auth) for the
-simulated devices, as an aiohttp middleware.
+simulated devices, as an aiohttp middleware; ``verdict`` is the same check for RTSP.
 
 Written independently of the client (the drivers use aiohttp's ``DigestAuthMiddleware``),
 so a test passing means two implementations agree. Like real intercoms, it counts wrong
@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass, field
 
 from aiohttp import web
@@ -72,15 +72,15 @@ class DigestGuard:
         """A reboot: every nonce issued before is stale."""
         self._nonces.clear()
 
-    def _challenge(self, stale: bool = False) -> web.Response:
+    def _challenge(self, stale: bool = False) -> str:
+        """A fresh nonce, as the value of a ``WWW-Authenticate`` header."""
         nonce = secrets.token_hex(16)
         self._nonces[nonce] = time.monotonic()
-        value = (
+        return (
             f'Digest realm="{self.realm}", qop="auth", nonce="{nonce}", '
             f'opaque="{self.opaque}", algorithm={self.algorithm}'
             + (", stale=true" if stale else "")
         )
-        return web.Response(status=401, headers={"WWW-Authenticate": value}, text="Unauthorized")
 
     def _expected(self, p: dict[str, str], method: str) -> str:
         alg = p.get("algorithm", self.algorithm)
@@ -91,12 +91,12 @@ class DigestGuard:
             return _hash(alg, f"{ha1}:{tail}:{ha2}")
         return _hash(alg, f"{ha1}:{p.get('nonce')}:{ha2}")
 
-    def check(self, request: web.Request) -> web.Response | None:
-        """None if the request is authorised, else the 401 to send."""
-        header = request.headers.get("Authorization", "")
-        if not header.lower().startswith("digest "):
+    def verdict(self, method: str, uris: Collection[str], authorization: str) -> str | None:
+        """None if ``authorization`` is good for ``method`` on one of ``uris``, else the
+        ``WWW-Authenticate`` challenge to answer with (HTTP and RTSP alike)."""
+        if not authorization.lower().startswith("digest "):
             return self._challenge()
-        p = parse_params(header[7:])
+        p = parse_params(authorization[7:])
         issued = self._nonces.get(p.get("nonce", ""))
         if issued is None or time.monotonic() - issued > NONCE_TTL_S:
             return self._challenge(stale=True)
@@ -104,8 +104,8 @@ class DigestGuard:
             not self.locked
             and p.get("username") == self.username
             and p.get("realm") == self.realm
-            and p.get("uri") in (request.path_qs, request.raw_path)
-            and secrets.compare_digest(p.get("response", ""), self._expected(p, request.method))
+            and p.get("uri") in uris
+            and secrets.compare_digest(p.get("response", ""), self._expected(p, method))
         )
         if good:
             self.failed_in_a_row = 0
@@ -115,6 +115,19 @@ class DigestGuard:
         if self.failed_in_a_row >= self.lock_after:
             self.locked = True  # like a real device: the account is locked out
         return self._challenge()
+
+    def check(self, request: web.Request) -> web.Response | None:
+        """None if the request is authorised, else the 401 to send."""
+        challenge = self.verdict(
+            request.method,
+            (request.path_qs, request.raw_path),
+            request.headers.get("Authorization", ""),
+        )
+        if challenge is None:
+            return None
+        return web.Response(
+            status=401, headers={"WWW-Authenticate": challenge}, text="Unauthorized"
+        )
 
     @web.middleware
     async def middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:

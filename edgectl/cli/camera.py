@@ -93,7 +93,7 @@ def snapshot(
                 raise FrameRefused(
                     "unreachable", "the camera has neither a snapshot nor a stream URI"
                 )
-            stream = WarmStream(info.stream_uri)
+            stream = WarmStream(info.stream_uri, cam.username, cam.password, cam.timeout_s)
             stream.start()
             try:
                 return await stream.jpeg(cam.timeout_s + 5)
