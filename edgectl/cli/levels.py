@@ -8,8 +8,10 @@ beside them and changed only by editing the config.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from contextlib import closing
 from pathlib import Path
+from typing import TypeVar
 
 import typer
 from rich.table import Table
@@ -23,8 +25,10 @@ from edgectl.cli.common import (
     open_site,
     print_json_lines,
 )
+from edgectl.config import Config
 from edgectl.site import reads
 from edgectl.site.actor import Actor
+from edgectl.site.service import SiteService
 from edgectl.store.calendar import DEFAULT_HOLIDAY_TYPE
 from edgectl.store.credentials import CredentialError
 from rules.schedule import format_window
@@ -43,6 +47,17 @@ holidays_app = typer.Typer(
     no_args_is_help=True,
 )
 JsonOption = typer.Option(False, "--json", help="One JSON object per line.")
+T = TypeVar("T")
+CLI = Actor.cli()
+
+
+def _change(cfg: Config, act: Callable[[SiteService], T], code: int = 1) -> T:
+    """``act(site)`` on the site service as the CLI user; a refusal exits ``code``."""
+    with closing(open_site(cfg)) as site:
+        try:
+            return act(site)
+        except CredentialError as exc:
+            raise fail(str(exc), code) from None
 
 
 @app.command("add")
@@ -59,11 +74,7 @@ def add(
 ) -> None:
     """Create an access level, or replace its targets and schedule."""
     cfg = load_or_exit(config)
-    with closing(open_site(cfg)) as site:
-        try:
-            site.define_level(level, target, schedule, name, actor=Actor.cli())
-        except CredentialError as exc:
-            raise fail(str(exc), 2) from None
+    _change(cfg, lambda site: site.define_level(level, target, schedule, name, actor=CLI), 2)
     console.print(
         f"level {level}: {', '.join(dict.fromkeys(target))} on schedule {schedule}",
         highlight=False,
@@ -94,11 +105,7 @@ def remove(
 ) -> None:
     """Delete an access level (refused while people hold it, unless --force)."""
     cfg = load_or_exit(config)
-    with closing(open_site(cfg)) as site:
-        try:
-            held = site.delete_level(level, actor=Actor.cli(), force=force)
-        except CredentialError as exc:
-            raise fail(str(exc)) from None
+    held = _change(cfg, lambda site: site.delete_level(level, actor=CLI, force=force))
     lost = f"; {held} people lost it" if held else ""
     console.print(f"removed level {level}{lost}", highlight=False)
 
@@ -118,11 +125,7 @@ def add_schedule(
 ) -> None:
     """Add a week schedule that levels can name (closed on holidays)."""
     cfg = load_or_exit(config)
-    with closing(open_site(cfg)) as site:
-        try:
-            added = site.add_schedule(schedule, window, actor=Actor.cli(), name=name)
-        except CredentialError as exc:
-            raise fail(str(exc), 2) from None
+    added = _change(cfg, lambda site: site.add_schedule(schedule, window, actor=CLI, name=name), 2)
     windows = "; ".join(format_window(w) for w in added.windows())
     console.print(f"schedule {schedule}: {windows} ({cfg.site.zone.key})", highlight=False)
 
@@ -133,11 +136,7 @@ def remove_schedule(
 ) -> None:
     """Delete a schedule added here (refused while a level uses it)."""
     cfg = load_or_exit(config)
-    with closing(open_site(cfg)) as site:
-        try:
-            site.remove_schedule(schedule, actor=Actor.cli())
-        except CredentialError as exc:
-            raise fail(str(exc)) from None
+    _change(cfg, lambda site: site.remove_schedule(schedule, actor=CLI))
     console.print(f"removed schedule {schedule}", highlight=False)
 
 
@@ -174,11 +173,7 @@ def add_holiday(
 ) -> None:
     """Add a holiday: schedules are closed on it but for their holiday segments."""
     cfg = load_or_exit(config)
-    with closing(open_site(cfg)) as site:
-        try:
-            added = site.add_holiday(day, actor=Actor.cli(), name=name, kind=kind)
-        except CredentialError as exc:
-            raise fail(str(exc), 2) from None
+    added = _change(cfg, lambda site: site.add_holiday(day, actor=CLI, name=name, kind=kind), 2)
     console.print(f"holiday {added} ({kind}) {name}".rstrip(), highlight=False)
 
 
@@ -188,11 +183,7 @@ def remove_holiday(
 ) -> None:
     """Delete a holiday added here."""
     cfg = load_or_exit(config)
-    with closing(open_site(cfg)) as site:
-        try:
-            removed = site.remove_holiday(day, actor=Actor.cli())
-        except CredentialError as exc:
-            raise fail(str(exc)) from None
+    removed = _change(cfg, lambda site: site.remove_holiday(day, actor=CLI))
     console.print(f"removed holiday {removed}", highlight=False)
 
 
