@@ -1,17 +1,19 @@
-"""Schedule windows (``"mon-fri 07:00-19:00"``, the CLI's form) and site-data schedules and
-holidays merged into the config's policy: pure, with time passed in."""
+"""Schedule windows (``"mon-fri 07:00-19:00"``, the CLI's form), holiday dates, and site-data
+schedules and holidays merged into the config's policy: pure, with time passed in."""
 
 from __future__ import annotations
 
 import random
 import re
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from edgectl.store.calendar import parse_day
+from edgectl.store.credentials import CredentialError
 from rules.policy import SitePolicy
 from rules.schedule import DAYS, Window, format_window, parse_window
 from rules.settings import Holiday, Schedule
@@ -120,3 +122,17 @@ def test_site_schedules_and_holidays_join_the_config_policy(tmp_path: Path) -> N
         datetime(2026, 12, 7).date(): "holiday",
     }
     assert "day" not in base.plans and len(base.calendar.holidays) == 1
+
+
+@settings(max_examples=200)
+@given(st.dates())
+def test_holiday_dates_are_read_in_iso_form_and_stored_in_the_extended_one(day: date) -> None:
+    assert parse_day(day.isoformat()) == day.isoformat()
+    basic = f"{day.year:04d}{day.month:02d}{day.day:02d}"  # ISO basic form
+    assert parse_day(basic) == day.isoformat()
+
+
+@pytest.mark.parametrize("bad", ["25/12/2026", "2026-13-01", "2026-02-30", "Dec 25", ""])
+def test_other_date_forms_are_refused_naming_the_form(bad: str) -> None:
+    with pytest.raises(CredentialError, match=re.escape(f"date: expected YYYY-MM-DD, got {bad!r}")):
+        parse_day(bad)
