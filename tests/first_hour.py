@@ -31,6 +31,24 @@ class FirstHour:
     doctor_failures: list[str] = field(default_factory=list)
 
 
+def subcommand(command: str) -> str:
+    """``edgectl hub sites add riverside --db x`` -> ``edgectl hub sites add``: the words
+    before the first option, without arguments that are paths or site data."""
+    words = []
+    for word in command.split():
+        if word.startswith("-"):
+            break
+        words.append(word)
+    return " ".join(words[:3]) if len(words) > 3 else " ".join(words)
+
+
+def readme_first_hour(readme: Path) -> str:
+    """The README's "Your first hour" section."""
+    text = readme.read_text()
+    start = text.index("## Your first hour")
+    return text[start : text.index("\n## ", start + 1)]
+
+
 def first_hour(edgectl: Edgectl, work: Path, deadline_s: float = 60) -> FirstHour:
     """Run the flow in ``work``; raise AssertionError naming the step that did not happen."""
     result = FirstHour()

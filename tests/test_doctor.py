@@ -4,13 +4,18 @@ exit status is non-zero. The doctor runs as a subprocess, as an installer runs i
 from __future__ import annotations
 
 import asyncio
+import os
+import pwd
 import subprocess
 import sys
 import tomllib
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from edgectl import tomlw
+from edgectl.doctor import files
 from edgectl.simulation import simulated_compound
 from tests.cli_helpers import edgectl_async
 from tests.conftest import RefHub, SecureBroker
@@ -161,3 +166,30 @@ def test_disabled_sections_say_disabled(tmp_path: Path) -> None:
     _, out = asyncio.run(doctor(private(config)))
     assert "disabled ([mqtt] enabled = false)" in row(out, "mqtt broker")
     assert "disabled ([hub] enabled = false)" in row(out, "hub")
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="hands files to other users")
+def test_files_owned_by_someone_else_are_named_with_the_chown_that_fixes_them(
+    tmp_path: Path,
+) -> None:
+    """As installed: the service user (here the stock ``nobody``) must own the store, and
+    the config must be the service's or root's, never another user's."""
+    store = tmp_path / "state" / "edgectl.db"
+    store.parent.mkdir()
+    store.write_bytes(b"")
+    check = files.store_file(store, user="nobody")
+    assert not check.ok and "the service runs as nobody" in check.detail
+    assert check.fix == f"chown -R nobody:nobody {store.parent}"
+    for target in (store, store.parent):
+        os.chown(target, pwd.getpwnam("nobody").pw_uid, -1)
+    assert files.store_file(store, user="nobody").ok
+
+    config = tmp_path / "edgectl.toml"
+    config.write_text("")
+    config.chmod(0o600)
+    assert files.config_file(config, user="nobody").ok  # root's is fine
+    os.chown(config, 4242, 4242)  # an installer's own account
+    check = files.config_file(config, user="nobody")
+    assert not check.ok and "owned by 4242, not by nobody or root" in check.detail
+    assert check.fix == f"chown nobody:nobody {config}"
+    assert files.store_file(store, user="no-such-user").ok  # not installed as a service

@@ -72,13 +72,13 @@ def test_example_config_runs_against_sim_devices(tmp_path: Path) -> None:
             "sim",
             "--devices-only",
             "--duration",
-            "30",
+            "300",  # stopped by SIGTERM below; long enough for a loaded CI box
             "--dir",
             str(tmp_path),
         ],
         cwd=REPO,
         env=env,
-        stdout=subprocess.DEVNULL,
+        stdout=(tmp_path / "sim.out").open("w"),
     )
     config = tmp_path / "config.toml"
     daemon = None
@@ -132,6 +132,8 @@ def test_example_config_runs_against_sim_devices(tmp_path: Path) -> None:
         devices.send_signal(signal.SIGTERM)
         assert devices.wait(10) == 0
         assert _socat_for(tmp_path) == [], "sim --devices-only left socat behind on SIGTERM"
+        # it told the installer how to present a card, with no checksum to compute
+        assert "edgectl sim present --card 12:1001" in (tmp_path / "sim.out").read_text()
     finally:
         for proc in (daemon, devices):
             if proc and proc.poll() is None:

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from edgectl import __version__
-from tests.first_hour import first_hour
+from tests.first_hour import first_hour, readme_first_hour, subcommand
 from tests.sim_procs import Edgectl
 
 REPO = Path(__file__).resolve().parents[1]
@@ -100,4 +100,9 @@ def test_first_hour_from_the_wheel(installed: Path, tmp_path: Path) -> None:
     # This box's clock may be unsynchronised (containers); every other check must pass.
     assert set(flow.doctor_failures) <= {"clock"}, flow.doctor_failures
     print(f"first hour: {flow.seconds:.1f} s")
+    section = readme_first_hour(REPO / "README.md")  # the README shows what was run
+    missing = {subcommand(c) for c, _, _ in flow.transcript} - {
+        subcommand(line) for line in section.splitlines() if line.startswith("edgectl ")
+    }
+    assert not missing, f"README 'Your first hour' lacks {sorted(missing)}"
     assert flow.seconds < 120  # target 60 s (BENCHMARKS.md); slack for a loaded CI box

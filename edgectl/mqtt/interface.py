@@ -56,8 +56,6 @@ PUMP_RETRY_S = 1.0
 LIVENESS_S = 0.5  # how often a session checks that paho still has its link
 ENTER_TIMEOUT_S = 15.0  # connect + TLS + CONNACK, however the link misbehaves
 EXIT_TIMEOUT_S = 2.0
-RECONNECT_FIRST_S = 0.25  # reconnect backoff: 0.25 s, 0.5 s, ... capped at 15 s
-RECONNECT_MAX_S = 15.0
 
 BULK_PACE = 500.0  # commands a second taken from users below guard (and unknown ids)
 

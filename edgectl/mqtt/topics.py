@@ -18,6 +18,19 @@ from dataclasses import dataclass
 _MAX_LEVEL = 64
 
 
+def routable(text: str) -> bool:
+    """Text a broker accepts in a topic it routes (MQTT 5 section 1.5.4, as mosquitto checks
+    it): no wildcard, no NUL or other control character (C0, DEL, C1), no surrogate and no
+    non-character. Publishing to any other topic makes mosquitto drop the connection."""
+    for c in text:
+        n = ord(c)
+        if c in "+#" or n < 0x20 or 0x7F <= n <= 0x9F or 0xD800 <= n <= 0xDFFF:
+            return False
+        if 0xFDD0 <= n <= 0xFDEF or (n & 0xFFFE) == 0xFFFE:
+            return False
+    return True
+
+
 def valid_level(level: str) -> bool:
     """A single, non-empty topic level with no wildcards or separators."""
     return 0 < len(level) <= _MAX_LEVEL and not any(c in level for c in "/+#\0")
@@ -55,7 +68,7 @@ class Topics:
     def allowed_response_topic(self, operator: str, topic: str) -> bool:
         """An MQTT 5 response topic must lie under the operator's own reply topic."""
         own = self.reply(operator)
-        return (topic == own or topic.startswith(own + "/")) and not any(c in topic for c in "+#\0")
+        return (topic == own or topic.startswith(own + "/")) and routable(topic)
 
     def parse_command(self, topic: str) -> tuple[str, str] | None:
         """``{base}/cmd/{operator}/{noun}/{verb}`` -> (operator, "noun/verb"), else None."""
