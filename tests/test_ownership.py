@@ -15,7 +15,7 @@ import pytest
 
 from drivers.sim.gate import start_sim_gates
 from drivers.sim.ptys import PtyPair, make_pty_pair
-from edgectl import control, tomlw
+from edgectl import control_client, tomlw
 from edgectl.config import load
 from tests.cli_helpers import REPO
 from tests.daemon_helpers import running, wait_for
@@ -60,7 +60,7 @@ async def test_second_daemon_on_the_same_store_exits_1_naming_the_holder(
         assert code == 1
         assert f"is in use by process {os.getpid()}" in text
         assert str(cfg.store.path) in text
-        status, _ = await control.request(cfg.daemon.control_socket, "GET", "/v1/status")
+        status, _ = await control_client.request(cfg.daemon.control_socket, "GET", "/v1/status")
         assert status == 200  # the first daemon's socket is still there and answers
 
 
@@ -120,7 +120,9 @@ async def test_a_live_socket_is_not_taken_over_and_survives_the_other_daemon(
             await wait_for(events, "device_online")
             async with running(second) as (_d2, events2):
                 await wait_for(events2, "device_online")
-            status, reply = await control.request(first.daemon.control_socket, "GET", "/v1/status")
+            status, reply = await control_client.request(
+                first.daemon.control_socket, "GET", "/v1/status"
+            )
             assert status == 200
             assert any(d["id"] == "r1" for d in reply["devices"])
     finally:

@@ -15,7 +15,7 @@ import aiomqtt
 
 from drivers.sim.ptys import PtyPair
 from drivers.sim.wiegand_converter import SimWiegandConverter
-from edgectl import control
+from edgectl import control_client
 from tests.conftest import Broker, free_port
 from tests.daemon_helpers import running, wait_for
 from tests.site import door_site
@@ -71,7 +71,7 @@ async def test_failed_commit_alarms_over_mqtt_turns_health_red_and_is_counted(
             alarm = json.loads(message.payload)  # type: ignore[arg-type]
             assert alarm["body"]["active"] is True
             assert "malformed" in alarm["body"]["error"]
-            _, status = await control.request(cfg.daemon.control_socket, "GET", "/v1/status")
+            _, status = await control_client.request(cfg.daemon.control_socket, "GET", "/v1/status")
             assert status["health"] == "red"
             after = await _metric(metrics_port, "edgectl_journal_commit_failures_total")
             assert after >= before + 1
@@ -83,7 +83,7 @@ async def test_failed_commit_alarms_over_mqtt_turns_health_red_and_is_counted(
                 recovered = await wait_for(events, "store_failed")
             assert recovered.body["active"] is False
             assert recovered.body["lost_events"] >= 1
-            _, status = await control.request(cfg.daemon.control_socket, "GET", "/v1/status")
+            _, status = await control_client.request(cfg.daemon.control_socket, "GET", "/v1/status")
             assert status["health"] == "green"
         finally:
             reader.close()
