@@ -4,7 +4,8 @@
 read snapshot (the credential joined to its person and visitor pass, the person's levels
 and groups, the anti-passback position where the door uses it). Only site-sized data is
 held in memory: access levels, group -> levels, the schedules and holidays kept as site
-data, modes and the last sync time, reloaded when ``kv['access.rev']`` changes (the site service bumps it, from any process).
+data, modes and the last sync time, reloaded when ``kv['access.rev']`` changes (the site
+service bumps it, from any process).
 
 It never writes on the event loop. ``apply(decision)`` makes a decision's updates visible
 to the next swipe at once (an in-memory overlay) and hands them to the ``EffectWriter``,
