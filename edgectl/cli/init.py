@@ -30,9 +30,12 @@ from edgectl.config import Bus, ConfigError, load
 DEFAULT_CONFIG = Path("/etc/edgectl/config.toml")
 
 
+BY_ID = "/dev/serial/by-id"  # udev's stable names: they survive a replug, ttyUSB0 does not
+
+
 def serial_ports() -> list[tuple[str, str]]:
     """(name to put in the config, device it is now): by-id names first, then bare adapters."""
-    ports = [(p, os.path.realpath(p)) for p in sorted(glob.glob("/dev/serial/by-id/*"))]
+    ports = [(p, os.path.realpath(p)) for p in sorted(glob.glob(f"{BY_ID}/*"))]
     named = {real for _, real in ports}
     for dev in sorted(glob.glob("/dev/ttyUSB*") + glob.glob("/dev/ttyACM*")):
         if dev not in named:
@@ -157,7 +160,7 @@ def _ask(value: str, prompt: str, interactive: bool, default: str = "") -> str:
 def _show_ports() -> None:
     ports = serial_ports()
     if not ports:
-        console.print("no USB serial adapters found (/dev/serial/by-id is empty)")
+        console.print(f"no USB serial adapters found ({BY_ID} is empty)")
         return
     table = Table("serial port (stable name)", "now")
     for name, real in ports:
