@@ -6,15 +6,15 @@ anti-passback position, modes) is in ``rules.access.AccessState``.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from types import MappingProxyType
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
 from rules.schedule import ALWAYS, NEVER, Calendar, WeekPlan
-from rules.settings import Access
+from rules.settings import Access, Holiday, Schedule
 
 
 class _Placed(Protocol):
@@ -89,9 +89,7 @@ class SitePolicy:
     def from_config(cls, config: SiteSettings) -> SitePolicy:
         acc = config.access
         plans: dict[str, WeekPlan] = {"always": ALWAYS, "never": NEVER}
-        for s in acc.schedules:
-            days = {d: getattr(s, d) for d in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")}
-            plans[s.id] = WeekPlan.build(s.id, days, {h.type: h.segments for h in s.holidays})
+        plans.update((s.id, _plan(s)) for s in acc.schedules)
         areas = {a.id: a for a in acc.areas}
         points = {p.target: p for p in acc.points}
         targets: dict[str, Target] = {}
@@ -125,3 +123,21 @@ class SitePolicy:
             max_offline=timedelta(days=acc.max_offline_days),
             degraded_facility_codes=frozenset(acc.degraded_facility_codes),
         )
+
+    def with_site_data(
+        self, schedules: Iterable[Schedule], holidays: Iterable[Holiday]
+    ) -> SitePolicy:
+        """This policy plus the schedules and holidays kept as site data (the CLI's). An id
+        or date this policy already has keeps its config definition: the site service
+        refuses such an addition, so one can only come from a later config edit."""
+        plans = {s.id: _plan(s) for s in schedules if s.id not in self.plans}
+        days = {date.fromisoformat(h.date): h.type for h in holidays}
+        calendar = Calendar(
+            self.calendar.zone, MappingProxyType(days | dict(self.calendar.holidays))
+        )
+        return replace(self, plans=MappingProxyType({**self.plans, **plans}), calendar=calendar)
+
+
+def _plan(s: Schedule) -> WeekPlan:
+    days = {d: getattr(s, d) for d in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")}
+    return WeekPlan.build(s.id, days, {h.type: h.segments for h in s.holidays})

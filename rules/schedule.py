@@ -44,6 +44,62 @@ def parse_segment(text: str) -> Segment:
     return a, b
 
 
+@dataclass(frozen=True, slots=True)
+class Window:
+    """Days of the week (Monday first, no repeats) open during the same segments: the
+    ``"mon-fri 07:00-19:00"`` form the CLI takes (``parse_window``, ``format_window``)."""
+
+    days: tuple[str, ...]
+    segments: tuple[str, ...]
+
+
+def parse_days(text: str) -> tuple[str, ...]:
+    """``"mon-fri"``, ``"sat,sun"`` or ``"mon,wed-fri"`` to days in week order."""
+    days: set[int] = set()
+    for item in text.lower().split(","):
+        first, sep, last = item.partition("-")
+        start = _day_index(first, text)
+        end = _day_index(last, text) if sep else start
+        if end < start:
+            wrapped = f"{first}-sun,{'mon' if end == 0 else 'mon-' + last}"
+            raise ValueError(
+                f"day range {item!r} runs backwards; ranges run mon to sun (write {wrapped!r})"
+            )
+        days.update(range(start, end + 1))
+    return tuple(DAYS[i] for i in sorted(days))
+
+
+def _day_index(name: str, text: str) -> int:
+    if name not in DAYS:
+        raise ValueError(f"unknown day {name!r} in {text!r}; expected {', '.join(DAYS)}")
+    return DAYS.index(name)
+
+
+def parse_window(text: str) -> Window:
+    """``"mon-fri 07:00-12:00 13:00-19:00"``: days, then one or more segments; raise
+    ValueError naming what is wrong."""
+    parts = text.split()
+    if len(parts) < 2:
+        raise ValueError(f"expected days then times, like 'mon-fri 07:00-19:00', got {text!r}")
+    days, *segments = parts
+    for segment in segments:
+        parse_segment(segment)
+    return Window(parse_days(days), tuple(segments))
+
+
+def format_window(window: Window) -> str:
+    """The text ``parse_window`` reads back as ``window``; runs of days as ranges."""
+    indexes = [DAYS.index(d) for d in window.days]
+    runs: list[list[int]] = []
+    for i in indexes:
+        if runs and runs[-1][-1] == i - 1:
+            runs[-1].append(i)
+        else:
+            runs.append([i])
+    days = ",".join(DAYS[r[0]] if len(r) == 1 else f"{DAYS[r[0]]}-{DAYS[r[-1]]}" for r in runs)
+    return " ".join((days, *window.segments))
+
+
 def _open(segments: tuple[Segment, ...], second: int) -> bool:
     return any(a <= second < b for a, b in segments)
 

@@ -8,12 +8,13 @@ vocabulary (``edgectl.domain``, where ``Invalid`` lives for that reason).
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 from typing import Literal
 
 from edgectl.domain import Invalid
-from rules.schedule import DAYS, MAX_SEGMENTS, parse_segment
+from rules.schedule import DAYS, MAX_SEGMENTS, Window, parse_segment
 
 ROLES = ("resident", "staff", "guard", "contractor", "visitor")
 Antipassback = Literal["off", "soft", "hard"]
@@ -40,6 +41,28 @@ class Schedule:
     sat: tuple[str, ...] = ()
     sun: tuple[str, ...] = ()
     holidays: tuple[HolidayPlan, ...] = ()
+    name: str = ""  # what staff call it
+
+    @classmethod
+    def from_windows(cls, schedule_id: str, windows: Iterable[Window], name: str = "") -> Schedule:
+        """A checked schedule from windows (``"mon-fri 07:00-19:00"``, parsed); a day
+        named by several windows gets all their segments. Raise Invalid naming the day."""
+        days: dict[str, list[str]] = {day: [] for day in DAYS}
+        for window in windows:
+            for day in window.days:
+                days[day].extend(window.segments)
+        mon, tue, wed, thu, fri, sat, sun = (tuple(days[day]) for day in DAYS)
+        schedule = cls(schedule_id, mon, tue, wed, thu, fri, sat, sun, name=name)
+        schedule.validate()
+        return schedule
+
+    def windows(self) -> tuple[Window, ...]:
+        """The week as windows: days with the same segments together, Monday first."""
+        grouped: dict[tuple[str, ...], list[str]] = {}
+        for day in DAYS:
+            if segments := getattr(self, day):
+                grouped.setdefault(segments, []).append(day)
+        return tuple(Window(tuple(days), segments) for segments, days in grouped.items())
 
     def validate(self) -> None:
         if self.id in ("always", "never"):

@@ -9,6 +9,9 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
+from typer.testing import CliRunner
+
+from edgectl.cli import levels
 from tests.access_site import access_site
 from tests.cli_helpers import edgectl
 
@@ -145,10 +148,131 @@ def test_visitor_code_is_printed_once_and_move_out_revokes_hosted_passes(tmp_pat
 def test_schedules_and_holidays_list_the_config(tmp_path: Path) -> None:
     conf, _ = site(tmp_path)
     schedules = lines(edgectl("schedules", "list", "--json", "-c", conf).stdout)
-    assert [s["id"] for s in schedules] == ["always", "never", "office"]
+    assert [(s["id"], s["source"]) for s in schedules] == [
+        ("always", "built in"), ("never", "built in"), ("office", "config"),
+    ]  # fmt: skip
     assert schedules[2]["mon"] == ["08:00-18:00"] and schedules[2]["holidays"] == {"national": []}
+    assert schedules[2]["windows"] == ["mon 08:00-18:00"]
     table = edgectl("schedules", "list", "-c", conf)
     assert "08:00-18:00" in table.stdout and "national: closed" in table.stdout
     holidays = lines(edgectl("holidays", "list", "--json", "-c", conf).stdout)
-    assert holidays == [{"date": "2026-10-01", "type": "national"}]
+    assert holidays == [{"date": "2026-10-01", "type": "national", "name": "", "source": "config"}]
     assert "access.schedules tables" in edgectl("schedules", "--help").stdout
+
+
+def test_schedules_and_holidays_added_from_the_cli_are_audited_site_data(tmp_path: Path) -> None:
+    conf, db = site(tmp_path)
+    add = edgectl(
+        "schedules", "add", "day", "-w", "mon-fri 07:00-19:00", "-w", "sat,sun 09:00-12:00",
+        "--name", "Day staff", "-c", conf,
+    )  # fmt: skip
+    assert add.returncode == 0, add.stderr
+    assert "schedule day: mon-fri 07:00-19:00; sat-sun 09:00-12:00 (Asia/Shanghai)" in add.stdout
+    assert edgectl("levels", "add", "staff", "-t", "*", "-s", "day", "-c", conf).returncode == 0
+    [listed] = [s for s in lines(edgectl("schedules", "list", "--json", "-c", conf).stdout)
+                if s["source"] == "site"]  # fmt: skip
+    assert listed["id"] == "day" and listed["name"] == "Day staff"
+    assert listed["windows"] == ["mon-fri 07:00-19:00", "sat-sun 09:00-12:00"]
+    assert listed["fri"] == ["07:00-19:00"] and listed["holidays"] == {}
+    table = edgectl("schedules", "list", "-c", conf).stdout
+    assert "site" in table and "mon-fri 07:00-19:00; sat-sun 09:00-12:00" in table
+
+    add = edgectl("holidays", "add", "2026-12-25", "--name", "Christmas", "-c", conf)
+    assert add.returncode == 0 and "holiday 2026-12-25 (holiday) Christmas" in add.stdout
+    typed = edgectl("holidays", "add", "2026-10-02", "--type", "national", "-c", conf)
+    assert typed.returncode == 0, typed.stderr
+    assert lines(edgectl("holidays", "list", "--json", "-c", conf).stdout) == [
+        {"date": "2026-10-01", "type": "national", "name": "", "source": "config"},
+        {"date": "2026-10-02", "type": "national", "name": "", "source": "site"},
+        {"date": "2026-12-25", "type": "holiday", "name": "Christmas", "source": "site"},
+    ]
+
+    def refused(code: int, problem: str, app: str, *args: str) -> None:
+        """In process (the same typer commands; ~4 s a subprocess on a busy machine)."""
+        typer_app = levels.schedules_app if app == "schedules" else levels.holidays_app
+        result = CliRunner().invoke(typer_app, [*args, "-c", conf])
+        assert result.exit_code == code and f"error: {problem}" in result.stderr, result.output
+
+    refused(
+        2,
+        "window 'mon-fir 07:00-19:00': unknown day 'fir'",
+        "schedules",
+        "add",
+        "x",
+        "-w",
+        "mon-fir 07:00-19:00",
+    )
+    refused(
+        2,
+        "window 'mon 19:00-07:00': segment '19:00-07:00' ends before it starts",
+        "schedules",
+        "add",
+        "x",
+        "-w",
+        "mon 19:00-07:00",
+    )
+    refused(2, "schedule 'day' already exists", "schedules", "add", "day", "-w", "mon 07:00-08:00")
+    refused(
+        2,
+        "schedule 'office' is defined in the site config",
+        "schedules",
+        "add",
+        "office",
+        "-w",
+        "mon 07:00-08:00",
+    )
+    refused(
+        2, "schedule id: 'never' is built in", "schedules", "add", "never", "-w", "mon 07:00-08:00"
+    )
+    refused(1, "schedule 'day' is used by access level(s) staff", "schedules", "remove", "day")
+    refused(
+        1,
+        "schedule 'office' is built in or defined in the site config (access.schedules): "
+        "the CLI cannot remove it",
+        "schedules",
+        "remove",
+        "office",
+    )
+    refused(1, "no schedule 'nope'", "schedules", "remove", "nope")
+    refused(2, "date: expected YYYY-MM-DD, got '25/12/2026'", "holidays", "add", "25/12/2026")
+    refused(2, "2026-12-25 is already a holiday", "holidays", "add", "2026-12-25")
+    refused(2, "2026-10-01 is a holiday in the site config", "holidays", "add", "2026-10-01")
+    refused(
+        2,
+        "type: unknown holiday type 'bank'; expected holiday, national",
+        "holidays",
+        "add",
+        "2026-12-26",
+        "--type",
+        "bank",
+    )
+    refused(
+        1,
+        "2026-10-01 is a holiday in the site config (access.holidays): the CLI cannot",
+        "holidays",
+        "remove",
+        "2026-10-01",
+    )
+    refused(1, "no holiday on 2026-12-31", "holidays", "remove", "2026-12-31")
+    missing = edgectl("schedules", "add", "x", "-c", conf)
+    assert missing.returncode == 2 and "--window" in missing.stderr
+
+    assert edgectl("levels", "remove", "staff", "-c", conf).returncode == 0
+    assert edgectl("schedules", "remove", "day", "-c", conf).returncode == 0
+    assert edgectl("holidays", "remove", "2026-12-25", "-c", conf).returncode == 0
+    assert [s["id"] for s in lines(edgectl("schedules", "list", "--json", "-c", conf).stdout)] == [
+        "always", "never", "office",
+    ]  # fmt: skip
+
+    changes = [(a["action"], a["subject"], a["details"]) for a in audits(db)]
+    assert changes == [
+        ("schedule_add", "schedule day",
+         {"name": "Day staff", "windows": ["mon-fri 07:00-19:00", "sat-sun 09:00-12:00"]}),
+        ("level_define", "level staff", {"targets": ["*"], "schedule": "day"}),
+        ("holiday_add", "holiday 2026-12-25", {"type": "holiday", "name": "Christmas"}),
+        ("holiday_add", "holiday 2026-10-02", {"type": "national", "name": ""}),
+        ("level_delete", "level staff", changes[4][2]),
+        ("schedule_remove", "schedule day", {}),
+        ("holiday_remove", "holiday 2026-12-25", {}),
+    ]  # fmt: skip
+    assert {(a["actor"], a["interface"]) for a in audits(db)} == {(getpass.getuser(), "cli")}

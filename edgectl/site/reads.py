@@ -10,8 +10,14 @@ from __future__ import annotations
 import sqlite3
 from typing import Any
 
+from edgectl.config import Config
+from edgectl.store import calendar
 from edgectl.store.credentials import find_card
 from rules.access import CARD_KINDS
+from rules.schedule import DAYS, format_window
+from rules.settings import Schedule
+
+BUILT_IN = (("always", "open at all times"), ("never", "closed at all times"))
 
 
 def _label(kind: str, facility: int | None, number: int | None, secret: str | None) -> str:
@@ -43,6 +49,38 @@ def levels(conn: sqlite3.Connection) -> list[dict[str, Any]]:
             "people": r[3],
         }
         for r in rows
+    ]
+
+
+def schedules(conn: sqlite3.Connection, config: Config) -> list[dict[str, Any]]:
+    """Built-in schedules, then the config's, then those kept as site data (by id)."""
+    built_in = [{"id": i, "name": name, "source": "built in"} for i, name in BUILT_IN]
+    return built_in + [
+        _schedule(s, source)
+        for source, found in (
+            ("config", config.access.schedules),
+            ("site", calendar.schedules(conn)),
+        )
+        for s in found
+    ]
+
+
+def _schedule(s: Schedule, source: str) -> dict[str, Any]:
+    return (
+        {"id": s.id, "name": s.name, "source": source}
+        | {"windows": [format_window(w) for w in s.windows()]}
+        | {day: list(getattr(s, day)) for day in DAYS}
+        | {"holidays": {h.type: list(h.segments) for h in s.holidays}}
+    )
+
+
+def holidays(conn: sqlite3.Connection, config: Config) -> list[dict[str, Any]]:
+    """The config's holidays and those kept as site data, by date."""
+    found = [(h, "", "config") for h in config.access.holidays]
+    found += [(h, name, "site") for h, name in calendar.holidays(conn)]
+    return [
+        {"date": h.date, "type": h.type, "name": name, "source": source}
+        for h, name, source in sorted(found, key=lambda item: item[0].date)
     ]
 
 

@@ -11,6 +11,7 @@ Methods are synchronous and use one connection: the CLI calls them directly
 
 from __future__ import annotations
 
+import json
 import secrets
 import sqlite3
 from collections.abc import Iterable, Iterator
@@ -24,7 +25,7 @@ from edgectl.config import ROLES, Config
 from edgectl.domain import Command
 from edgectl.site.actor import HUB, Actor
 from edgectl.site.audit import OnCommit, audited
-from edgectl.store import card_import, kv, pinkeys, workorders
+from edgectl.store import calendar, card_import, kv, pinkeys, workorders
 from edgectl.store.credentials import (
     EMERGENCY,
     INSERT_CREDENTIAL,
@@ -41,6 +42,7 @@ from edgectl.store.tx import transaction
 from rules import modes
 from rules.access import STATUSES, pin_candidates
 from rules.policy import SitePolicy
+from rules.settings import Schedule
 from sync import apply
 
 
@@ -383,8 +385,9 @@ class SiteService:
         schedule: str = "always",
         name: str = "",
     ) -> None:
-        if schedule not in self.policy.plans:
-            known = ", ".join(sorted(self.policy.plans))
+        stored = [row[0] for row in c.execute("SELECT id FROM site_schedules")]
+        if schedule not in self.policy.plans and schedule not in stored:
+            known = ", ".join(sorted({*self.policy.plans, *stored}))
             raise CredentialError(f"schedule: unknown schedule {schedule!r}; known: {known}")
         targets = tuple(dict.fromkeys(targets))
         unknown = [t for t in targets if t != "*" and t not in self.policy.targets]
@@ -508,6 +511,116 @@ class SiteService:
             if not c.execute("SELECT 1 FROM groups WHERE id = ?", (group_id,)).fetchone():
                 raise CredentialError(f"no group {group_id!r}")
             c.execute("INSERT OR IGNORE INTO person_groups VALUES (?, ?)", (person_id, group_id))
+
+    # --- schedules and holidays: site data beside the config's ----------------------------
+
+    def add_schedule(
+        self,
+        schedule_id: str,
+        windows: Iterable[str],
+        *,
+        actor: Actor,
+        name: str = "",
+        now: datetime | None = None,
+    ) -> Schedule:
+        """Add a week schedule from windows such as ``"mon-fri 07:00-19:00"`` (site local
+        time). An id that is built in, in the config or already stored is refused."""
+        schedule = calendar.parse_schedule(schedule_id, windows, name)
+        if schedule_id in self.config_schedules():
+            raise CredentialError(
+                f"schedule {schedule_id!r} is defined in the site config (access.schedules); "
+                "choose another id"
+            )
+        row = calendar.schedule_row(schedule)
+        details = {"name": name, "windows": json.loads(row[2])}
+        subject = f"schedule {schedule_id}"
+        with self.change(actor, "schedule_add", subject, details, now=now, cached=True) as c:
+            try:
+                c.execute("INSERT INTO site_schedules (id, name, windows) VALUES (?, ?, ?)", row)
+            except sqlite3.IntegrityError:
+                raise CredentialError(
+                    f"schedule {schedule_id!r} already exists; remove it first to change it"
+                ) from None
+        return schedule
+
+    def config_schedules(self) -> set[str]:
+        """Schedule ids the site service cannot change: built in or in the config."""
+        return {"always", "never", *(s.id for s in self.config.access.schedules)}
+
+    def remove_schedule(
+        self, schedule_id: str, *, actor: Actor, now: datetime | None = None
+    ) -> None:
+        """Delete a stored schedule; refused while an access level uses it."""
+        if schedule_id in self.config_schedules():
+            raise CredentialError(
+                f"schedule {schedule_id!r} is built in or defined in the site config "
+                "(access.schedules): the CLI cannot remove it; edit the config instead"
+            )
+        subject = f"schedule {schedule_id}"
+        with self.change(actor, "schedule_remove", subject, {}, now=now, cached=True) as c:
+            if not c.execute(
+                "SELECT 1 FROM site_schedules WHERE id = ?", (schedule_id,)
+            ).fetchone():
+                raise CredentialError(f"no schedule {schedule_id!r}")
+            users = [
+                row[0]
+                for row in c.execute(
+                    "SELECT id FROM access_levels WHERE schedule = ? ORDER BY id", (schedule_id,)
+                )
+            ]
+            if users:
+                raise CredentialError(
+                    f"schedule {schedule_id!r} is used by access level(s) {', '.join(users)}; "
+                    "give them another schedule (edgectl levels add) or remove them first"
+                )
+            c.execute("DELETE FROM site_schedules WHERE id = ?", (schedule_id,))
+
+    def add_holiday(
+        self,
+        day: str,
+        *,
+        actor: Actor,
+        name: str = "",
+        kind: str = calendar.DEFAULT_HOLIDAY_TYPE,
+        now: datetime | None = None,
+    ) -> str:
+        """Add a holiday on local date ``day`` (ISO, YYYY-MM-DD); returns the date. On it
+        every schedule is closed but for its segments for holidays of type ``kind``."""
+        day = calendar.parse_day(day)
+        declared = self.config.access.holiday_types
+        if kind != calendar.DEFAULT_HOLIDAY_TYPE and kind not in declared:
+            raise CredentialError(
+                f"type: unknown holiday type {kind!r}; expected "
+                f"{', '.join((calendar.DEFAULT_HOLIDAY_TYPE, *declared))}"
+            )
+        if day in calendar.config_days(self.config.access.holidays):
+            raise CredentialError(
+                f"{day} is a holiday in the site config (access.holidays); edit it there"
+            )
+        details = {"type": kind, "name": name}
+        with self.change(
+            actor, "holiday_add", f"holiday {day}", details, now=now, cached=True
+        ) as c:
+            try:
+                c.execute("INSERT INTO site_holidays VALUES (?, ?, ?)", (day, kind, name))
+            except sqlite3.IntegrityError:
+                raise CredentialError(
+                    f"{day} is already a holiday; remove it first to change it"
+                ) from None
+        return day
+
+    def remove_holiday(self, day: str, *, actor: Actor, now: datetime | None = None) -> str:
+        """Delete a stored holiday; returns the date."""
+        day = calendar.parse_day(day)
+        if day in calendar.config_days(self.config.access.holidays):
+            raise CredentialError(
+                f"{day} is a holiday in the site config (access.holidays): the CLI cannot "
+                "remove it; edit the config instead"
+            )
+        with self.change(actor, "holiday_remove", f"holiday {day}", {}, now=now, cached=True) as c:
+            if c.execute("DELETE FROM site_holidays WHERE day = ?", (day,)).rowcount == 0:
+                raise CredentialError(f"no holiday on {day}")
+        return day
 
     # --- visitor passes -----------------------------------------------------------------
 

@@ -3,8 +3,9 @@
 ``AccessIndex.state_for(event, reader)`` answers with a few indexed SQLite reads in one
 read snapshot (the credential joined to its person and visitor pass, the person's levels
 and groups, the anti-passback position where the door uses it). Only site-sized data is
-held in memory: access levels, group -> levels, modes and the last sync time, reloaded when
-``kv['access.rev']`` changes (the site service bumps it, from any process).
+held in memory: access levels, group -> levels, the schedules and holidays kept as site
+data, modes and the last sync time, reloaded when ``kv['access.rev']`` changes (the site
+service bumps it, from any process).
 
 It never writes on the event loop. ``apply(decision)`` makes a decision's updates visible
 to the next swipe at once (an in-memory overlay) and hands them to the ``EffectWriter``,
@@ -22,7 +23,7 @@ import structlog
 
 from edgectl.config import Config, Reader
 from edgectl.domain import CredentialPresented
-from edgectl.store import pinkeys
+from edgectl.store import calendar, pinkeys
 from edgectl.store.cardnum import stored
 from edgectl.store.credentials import (
     EFFECTS_APPLIED,
@@ -94,7 +95,8 @@ class AccessIndex:
         self.conn = conn
         self.config = config
         self.effects = effects
-        self.policy = SitePolicy.from_config(config)
+        self._config_policy = SitePolicy.from_config(config)
+        self.policy = self._config_policy  # plus the site's own schedules once loaded
         self._rev: str | None = None
         self._levels: dict[str, Level] = {}
         self._groups: dict[str, tuple[str, ...]] = {}
@@ -132,6 +134,7 @@ class AccessIndex:
         rev = marks.get(REV, "0")
         if rev == self._rev:
             return
+        self.policy = calendar.site_policy(self._config_policy, self.conn)
         targets: dict[str, set[str]] = {}
         for level_id, target in self.conn.execute(
             "SELECT level_id, target FROM access_level_targets"

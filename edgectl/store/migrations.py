@@ -197,4 +197,18 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (device, day)
     ) WITHOUT ROWID;
     """,
+    # 8 (issue 13): schedules and holidays kept as site data (added from the CLI, beside the
+    # config's); windows: a JSON list of "mon-fri 07:00-19:00" texts
+    """
+    CREATE TABLE site_schedules (
+        id TEXT PRIMARY KEY,
+        name TEXT NOT NULL,
+        windows TEXT NOT NULL
+    ) WITHOUT ROWID;
+    CREATE TABLE site_holidays (
+        day TEXT PRIMARY KEY,
+        type TEXT NOT NULL,
+        name TEXT NOT NULL
+    ) WITHOUT ROWID;
+    """,
 ]
