@@ -59,6 +59,8 @@ def overrides(port: int, vendor: str) -> dict[str, Any]:
         "site": {"id": "bench"},
         "mqtt": {"enabled": True, "host": "127.0.0.1", "port": port},
         "operators": [{"id": "ops", "role": "operator"}],
+        # back-to-back opens measure latency, not the operator's rate limit (20/s, burst 60)
+        "commands": {"operator": {"rate_per_s": 1000.0, "burst": 1000}},
         "intercoms": [
             {
                 "id": IC,
