@@ -28,9 +28,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
-import platform
 import random
 import shutil
 import socket
@@ -46,6 +44,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from bench.report import machine, report  # noqa: E402
 from edgectl.domain import OperatorCommand  # noqa: E402
 from edgectl.simulation import Compound, simulated_compound, with_cameras  # noqa: E402
 from edgectl.site.actor import SYSTEM  # noqa: E402
@@ -320,13 +319,8 @@ def main() -> None:
     figures["first_decision_s_empty_journal"] = round(statistics.median(bare), 3)
     figures["flood_commands_in_journal"] = FLOOD_COMMANDS
     figures["ratio_to_limit"] = round(float(figures["p99_ms"]) / LIMIT_P99_MS, 3)  # type: ignore[arg-type]
-    figures["machine"] = (
-        f"{platform.machine()} {os.cpu_count()} cores, Python {platform.python_version()}"
-    )
-    for key, value in figures.items():
-        print(f"{key:>16}: {value}", file=sys.stderr if args.json else sys.stdout)
-    if args.json:
-        print(json.dumps(figures))
+    figures["machine"] = machine()
+    report(figures, args.json)
 
 
 if __name__ == "__main__":

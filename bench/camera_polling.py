@@ -19,9 +19,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
-import os
-import platform
 import statistics
 import sys
 import tempfile
@@ -33,6 +30,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from bench.cameras import Watch, camera_process, settings  # noqa: E402
+from bench.report import machine, report  # noqa: E402
 from drivers.onvif.driver import CameraDriver  # noqa: E402
 from edgectl.store.evidence import EvidenceStore  # noqa: E402
 
@@ -82,9 +80,7 @@ async def measure(quick: bool) -> dict[str, Any]:
             figures[f"{name}_cpu_share_16_max"] = round(max(shares), 4)
             figures[f"{name}_frames_per_camera_s"] = round(statistics.median(rates), 3)
     figures["windows"], figures["window_s"] = count, window_s
-    figures["machine"] = (
-        f"{platform.machine()} {os.cpu_count()} cores, Python {platform.python_version()}"
-    )
+    figures["machine"] = machine()
     return figures
 
 
@@ -94,10 +90,7 @@ def main() -> None:
     parser.add_argument("--json", action="store_true", help="print a JSON object last")
     args = parser.parse_args()
     figures = asyncio.run(measure(args.quick))
-    for key, value in figures.items():
-        print(f"{key:>30}: {value}", file=sys.stderr if args.json else sys.stdout)
-    if args.json:
-        print(json.dumps(figures))
+    report(figures, args.json)
 
 
 if __name__ == "__main__":

@@ -28,7 +28,6 @@ import asyncio
 import contextlib
 import json
 import os
-import platform
 import sqlite3
 import statistics
 import subprocess
@@ -43,6 +42,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from bench import access_path  # noqa: E402
+from bench.report import machine, report  # noqa: E402
 from drivers.base import DeviceError  # noqa: E402
 from drivers.onvif.driver import CameraDriver  # noqa: E402
 from drivers.onvif.settings import Camera, HealthSettings  # noqa: E402
@@ -224,9 +224,7 @@ async def measure(quick: bool) -> dict[str, Any]:
             figures["daemon_frames"] = len(daemon_lat)
     figures["target_evidence_p99_ms"] = TARGET_EVIDENCE_P99_MS
     figures["target_health_cpu_share_16"] = TARGET_HEALTH_SHARE
-    figures["machine"] = (
-        f"{platform.machine()} {os.cpu_count()} cores, Python {platform.python_version()}"
-    )
+    figures["machine"] = machine()
     return figures
 
 
@@ -242,10 +240,7 @@ def main() -> None:
             asyncio.run(serve(args.serve, not args.no_pullpoint))
         return
     figures = asyncio.run(measure(args.quick))
-    for key, value in figures.items():
-        print(f"{key:>34}: {value}", file=sys.stderr if args.json else sys.stdout)
-    if args.json:
-        print(json.dumps(figures))
+    report(figures, args.json)
 
 
 if __name__ == "__main__":
